@@ -1,0 +1,1 @@
+"""Reference models with known answers or small trainers."""
