@@ -235,6 +235,12 @@ def _check_non_negative_float(value, name):
     return float(value)
 
 
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
 def _check_non_negative_int(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value!r}")
@@ -502,14 +508,14 @@ class RefinementModel(keras.Model):
             NonFiniteRefinementError: if any sample became NaN or Inf; the
                 error lists which and at which step.
         """
-        latents = self._as_latents(x).numpy()
-        positions = np.arange(latents.shape[0], dtype=np.int64)
+        latents = self._as_latents(x)
+        batch_size = 32 if batch_size is None else _check_positive_int(batch_size, "batch_size")
+        positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
+        # A dataset of our own: Keras' array adapter would cast float64
+        # latents to floatx, silently losing a float64 model's precision.
+        dataset = tf.data.Dataset.from_tensor_slices({"latents": latents, "positions": positions})
         outputs = super().predict(
-            {"latents": latents, "positions": positions},
-            batch_size=batch_size,
-            verbose=verbose,
-            steps=steps,
-            callbacks=callbacks,
+            dataset.batch(batch_size), verbose=verbose, steps=steps, callbacks=callbacks
         )
         raise_if_nonfinite(outputs["nonfinite_step"])
         return outputs["samples"]

@@ -103,7 +103,9 @@ def serialize_callable(fn):
     """
     if isinstance(fn, CallableLayer):
         return fn.fn
-    if isinstance(fn, keras.layers.Layer):
+    if isinstance(fn, keras.layers.Layer) and not any(
+        isinstance(layer, CallableLayer) for layer in fn._flatten_layers()
+    ):
         try:
             return keras.saving.serialize_keras_object(fn)
         except (NotImplementedError, TypeError):

@@ -1,0 +1,238 @@
+"""RefinementModel's behaviour: determinism, batching, trajectories, configs, model kinds."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy_reference import TanhMLPs
+
+import dgflow_tf
+from dgflow_tf import RefinementModel, critics, noise
+
+
+@pytest.fixture(scope="module")
+def nets():
+    return TanhMLPs(latent_dim=3, data_dim=2, hidden=5, seed=4)
+
+
+@pytest.fixture(scope="module")
+def latents():
+    return np.random.default_rng(5).normal(size=(23, 3)).astype("float32")
+
+
+def _model(nets, **kwargs):
+    generator, critic = nets.keras_models("float32")
+    kwargs.setdefault("num_steps", 6)
+    return RefinementModel(generator, critic, **kwargs)
+
+
+def test_same_seed_same_samples_different_seed_different(nets, latents):
+    a = _model(nets, seed=1).predict(latents, verbose=0)
+    b = _model(nets, seed=1).predict(latents, verbose=0)
+    c = _model(nets, seed=2).predict(latents, verbose=0)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_no_seed_draws_fresh_noise_each_call(nets, latents):
+    model = _model(nets, seed=None)
+    assert np.abs(model.predict(latents, verbose=0) - model.predict(latents, verbose=0)).max() > 1e-3
+    graph_call = tf.function(lambda z: model(z))
+    assert np.abs(graph_call(latents).numpy() - graph_call(latents).numpy()).max() > 1e-3
+
+
+def test_noise_is_keyed_by_position_not_batch():
+    seed = noise.sanitize_seed(9)
+    full = noise.step_noise(seed, tf.range(50, dtype=tf.int64), 4, [3], tf.float32).numpy()
+    part = noise.step_noise(seed, tf.range(17, 29, dtype=tf.int64), 4, [3], tf.float32).numpy()
+    np.testing.assert_array_equal(full[17:29], part)
+    assert np.abs(full[0] - full[1]).min() > 0  # distinct samples get distinct noise
+
+
+@pytest.mark.parametrize("entropy_weight", [0.0, 0.01])
+def test_batch_size_does_not_change_samples_beyond_rounding(entropy_weight):
+    # Elementwise generator and critic: the deterministic flow is bit-identical
+    # across batch sizes. With noise the noise itself is bit-identical (above),
+    # but TF's graph rewrites of the update may round the last bit differently.
+    scale = tf.constant([[1.5, -0.5], [0.25, 2.0]])
+    generator = lambda z: tf.reduce_sum(z[:, :, None] * scale[None], axis=1)  # noqa: E731
+    critic = lambda x: -tf.reduce_sum(tf.square(x - 1.0), axis=-1)  # noqa: E731
+    model = RefinementModel(
+        generator, critic, num_steps=5, seed=3, latent_shape=(2,), entropy_weight=entropy_weight
+    )
+    z = np.random.default_rng(0).normal(size=(41, 2)).astype("float32")
+    reference = model.predict(z, batch_size=41, verbose=0)
+    for batch_size in (1, 4, 16, 40):
+        samples = model.predict(z, batch_size=batch_size, verbose=0)
+        if entropy_weight == 0.0:
+            np.testing.assert_array_equal(samples, reference)
+        else:
+            np.testing.assert_allclose(samples, reference, rtol=2e-6, atol=2e-6)
+
+
+def test_batch_size_changes_mlp_samples_at_most_by_rounding(nets, latents):
+    # TF's CPU matmul kernels may sum in a different order for other batch
+    # shapes: the noise is identical, the samples agree to float32 rounding.
+    model = _model(nets, seed=5)
+    reference = model.predict(latents, batch_size=len(latents), verbose=0)
+    for batch_size in (1, 5, 8):
+        np.testing.assert_allclose(
+            model.predict(latents, batch_size=batch_size, verbose=0), reference, rtol=1e-5, atol=1e-5
+        )
+
+
+def test_predict_refine_and_call_agree(nets, latents):
+    model = _model(nets, seed=8)
+    predicted = model.predict(latents, batch_size=len(latents), verbose=0)
+    np.testing.assert_allclose(model.refine(latents).samples, predicted, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model(latents).numpy(), predicted, rtol=1e-6, atol=1e-6)
+    in_graph = tf.function(lambda z: model(z) * 1.0)
+    np.testing.assert_allclose(in_graph(tf.constant(latents)).numpy(), predicted, rtol=1e-6, atol=1e-6)
+
+
+def test_refine_seed_overrides_model_seed(nets, latents):
+    model = _model(nets, seed=8)
+    np.testing.assert_array_equal(model.refine(latents, seed=8).samples, model.refine(latents).samples)
+    assert np.abs(model.refine(latents, seed=9).samples - model.refine(latents).samples).max() > 1e-3
+
+
+def test_trajectory_records_states_samples_and_critic(nets, latents):
+    generator, critic = nets.keras_models("float32")
+    model = RefinementModel(generator, critic, num_steps=7, seed=0)
+    result = model.refine(latents, trajectory_every=3)
+    np.testing.assert_array_equal(result.trajectory_steps, [0, 3, 6, 7])
+    assert result.state_trajectory.shape == (4, 23, 3)
+    assert result.sample_trajectory.shape == (4, 23, 2)
+    assert result.critic_trajectory.shape == (4, 23)
+    np.testing.assert_array_equal(result.state_trajectory[0], latents)
+    np.testing.assert_array_equal(result.state_trajectory[-1], result.states)
+    np.testing.assert_allclose(result.sample_trajectory[-1], result.samples, rtol=1e-6)
+    for states, samples, logits in zip(
+        result.state_trajectory, result.sample_trajectory, result.critic_trajectory, strict=True
+    ):
+        np.testing.assert_allclose(samples, nets.generator(states.astype("float64")), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(logits, nets.critic(samples.astype("float64")), rtol=1e-4, atol=1e-5)
+    # Recording does not change the result (beyond the rounding of another graph).
+    np.testing.assert_allclose(model.refine(latents).samples, result.samples, rtol=1e-6, atol=1e-6)
+
+
+def test_zero_steps_returns_generator_output(nets, latents):
+    model = _model(nets, num_steps=0)
+    np.testing.assert_allclose(
+        model.predict(latents, verbose=0), nets.generator(latents.astype("float64")), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_config_round_trip_with_keras_models(nets, latents):
+    model = _model(nets, divergence="JS", step_size=0.2, entropy_weight=0.03, num_steps=4, seed=12)
+    config = model.get_config()
+    json.dumps(config)  # Keras models serialise to plain JSON.
+    clone = RefinementModel.from_config(config)
+    for key in ("step_size", "entropy_weight", "num_steps", "space", "seed", "latent_shape"):
+        assert getattr(clone, key) == getattr(model, key)
+    assert clone.divergence.name == "JS"
+    # The clone has freshly initialised networks: give it the same weights.
+    clone.generator.set_weights(model.generator.get_weights())
+    clone.critic.discriminator.set_weights(model.critic.discriminator.get_weights())
+    np.testing.assert_array_equal(clone.predict(latents, verbose=0), model.predict(latents, verbose=0))
+
+
+def test_config_round_trip_keeps_live_callables():
+    generator = lambda z: z * 2.0  # noqa: E731
+    critic = lambda x: -tf.reduce_sum(x**2, axis=-1)  # noqa: E731
+    model = RefinementModel(generator, critic, divergence=lambda r: r * tf.math.log(r), seed=1, num_steps=2)
+    clone = RefinementModel.from_config(model.get_config())
+    z = np.ones((3, 2), "float32")
+    np.testing.assert_array_equal(clone.predict(z, verbose=0), model.predict(z, verbose=0))
+
+
+def _kinds_of_generator(nets):
+    """The same generator as a Keras 3 model, a tf_keras model, a tf.Module and a function."""
+    import tf_keras
+
+    keras3, _ = nets.keras_models("float32")
+    weights = [w.astype("float32") for w in (nets.W1, nets.b1, nets.W2, nets.b2)]
+    legacy = tf_keras.Sequential(
+        [tf_keras.layers.Dense(5, activation="tanh", input_shape=(3,)), tf_keras.layers.Dense(2)]
+    )
+    legacy.set_weights(weights)
+
+    class ModuleGenerator(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.variables_ = [tf.Variable(w) for w in weights]
+
+        def __call__(self, z):
+            w1, b1, w2, b2 = self.variables_
+            return tf.tanh(z @ w1 + b1) @ w2 + b2
+
+    module = ModuleGenerator()
+    return {"keras3": keras3, "tf_keras": legacy, "tf.Module": module, "function": lambda z: module(z)}
+
+
+def test_every_kind_of_generator_gives_the_same_refinement(nets, latents):
+    _, critic = nets.keras_models("float32")
+    results = {
+        kind: RefinementModel(generator, critic, num_steps=5, seed=2).predict(latents, verbose=0)
+        for kind, generator in _kinds_of_generator(nets).items()
+    }
+    for kind, samples in results.items():
+        np.testing.assert_allclose(samples, results["keras3"], rtol=1e-5, atol=1e-5, err_msg=kind)
+
+
+def test_keras_model_trackes_wrapped_variables(nets):
+    module = _kinds_of_generator(nets)["tf.Module"]
+    _, critic = nets.keras_models("float32")
+    model = RefinementModel(module, critic, latent_shape=(3,))
+    assert len(tf.Module.trainable_variables.fget(module)) == 4
+    assert model.generator.fn is module
+
+
+def test_probability_and_wasserstein_and_sum_critics():
+    logit = lambda x: tf.reduce_sum(x, axis=-1, keepdims=True)  # noqa: E731
+    x = tf.constant([[0.3, -1.0], [2.0, 0.5]], tf.float64)
+    expected = x.numpy().sum(axis=1)
+    np.testing.assert_allclose(critics.LogitCritic(logit)(x), expected)
+    np.testing.assert_allclose(
+        critics.ProbabilityCritic(lambda x: tf.sigmoid(logit(x)))(x), expected, rtol=1e-12
+    )
+    np.testing.assert_allclose(critics.WassersteinCritic(logit, scale=0.5)(x), 0.5 * expected)
+    summed = critics.SumCritic([logit, critics.WassersteinCritic(logit, scale=2.0)])
+    np.testing.assert_allclose(summed(x), 3.0 * expected)
+
+
+def test_probability_critic_refines_like_logit_critic(nets, latents):
+    generator, critic = nets.keras_models("float64")
+    z = latents.astype("float64")
+    via_logit = RefinementModel(generator, critic, num_steps=3, seed=0, dtype="float64").predict(z, verbose=0)
+    probability = critics.ProbabilityCritic(lambda x: tf.sigmoid(critic(x)))
+    via_probability = RefinementModel(generator, probability, num_steps=3, seed=0, dtype="float64")
+    np.testing.assert_allclose(via_probability.predict(z, verbose=0), via_logit, rtol=1e-9)
+
+
+def test_critic_config_round_trip(nets):
+    _, critic = nets.keras_models("float32")
+    wrapped = critics.WassersteinCritic(critic, scale=3.0)
+    clone = critics.WassersteinCritic.from_config(wrapped.get_config())
+    assert clone.scale == 3.0
+    assert isinstance(
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(wrapped)),
+        critics.WassersteinCritic,
+    )
+
+
+def test_public_api_is_exported():
+    for name in (
+        "RefinementModel",
+        "RefinementResult",
+        "LogitCritic",
+        "WassersteinCritic",
+        "SumCritic",
+        "ProbabilityCritic",
+        "NonFiniteRefinementError",
+        "divergences",
+        "critics",
+    ):
+        assert hasattr(dgflow_tf, name)

@@ -1,0 +1,192 @@
+"""Bad input raises ValueError/TypeError that names the argument; faults are reported."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dgflow_tf import NonFiniteRefinementError, RefinementModel, critics, noise
+
+
+def _generator():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
+def _critic(x):
+    return -tf.reduce_sum(tf.square(x), axis=-1)
+
+
+Z = np.zeros((4, 3), "float32")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (
+            {"step_size": 0.0},
+            ValueError,
+            r"`step_size` must be a finite positive number. Received: step_size=0.0",
+        ),
+        ({"step_size": -0.1}, ValueError, r"step_size=-0.1"),
+        ({"step_size": float("nan")}, ValueError, r"step_size=nan"),
+        ({"step_size": float("inf")}, ValueError, r"step_size=inf"),
+        ({"step_size": "0.1"}, ValueError, r"step_size='0.1'"),
+        ({"entropy_weight": -1.0}, ValueError, r"`entropy_weight` must be a finite number >= 0"),
+        ({"entropy_weight": float("nan")}, ValueError, r"entropy_weight=nan"),
+        ({"num_steps": -1}, ValueError, r"`num_steps` must be an integer >= 0. Received: num_steps=-1"),
+        ({"num_steps": 2.5}, ValueError, r"num_steps=2.5"),
+        ({"num_steps": True}, ValueError, r"num_steps=True"),
+        ({"divergence": "kll"}, ValueError, r"Unknown divergence 'kll'. Expected one of"),
+        ({"divergence": 3}, TypeError, r"`divergence` must be"),
+        ({"space": "pixel"}, ValueError, r"Unknown space 'pixel'. Expected one of: \['latent', 'data'\]"),
+        ({"seed": 1.5}, TypeError, r"`seed` must be None, an int"),
+        ({"seed": -3}, ValueError, r"seed=-3"),
+        ({"seed": [1, 2, 3]}, ValueError, r"shape \[2\]"),
+        ({"jit_compile": "yes"}, ValueError, r"`jit_compile` must be True, False or 'auto'"),
+    ],
+)
+def test_bad_settings(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        RefinementModel(_generator(), _critic, **kwargs)
+
+
+def test_generator_must_be_callable():
+    with pytest.raises(TypeError, match="`generator` must be a callable"):
+        RefinementModel("generator.keras", _critic)
+
+
+def test_latent_space_needs_generator():
+    with pytest.raises(ValueError, match="`generator` is required with space='latent'"):
+        RefinementModel(None, _critic)
+
+
+def test_critic_must_be_callable():
+    with pytest.raises(TypeError, match="`critic` must be a callable"):
+        RefinementModel(_generator(), 0.5)
+
+
+@pytest.mark.parametrize(
+    "z, error, pattern",
+    [
+        (
+            np.zeros((4, 5), "float32"),
+            ValueError,
+            r"`z` must have shape \[batch, 3\].*Received: shape \[4, 5\]",
+        ),
+        (np.zeros(3, "float32"), ValueError, r"`z` must have a batch axis"),
+        (np.zeros((4, 3), "int32"), TypeError, r"`z` must be a floating-point array. Received: dtype int32"),
+        (np.full((4, 3), np.nan, "float32"), ValueError, r"`x` contains NaN or Inf"),
+        (
+            tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), "float32")),
+            TypeError,
+            r"datasets are not supported",
+        ),
+    ],
+)
+def test_bad_latents(z, error, pattern):
+    model = RefinementModel(_generator(), _critic, num_steps=1)
+    with pytest.raises(error, match=pattern):
+        model.predict(z, verbose=0)
+    if not isinstance(z, tf.data.Dataset):
+        with pytest.raises(error, match=pattern):
+            model.refine(z)
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.0])
+def test_bad_batch_size(bad):
+    model = RefinementModel(_generator(), _critic, num_steps=1)
+    with pytest.raises(
+        ValueError, match=f"`batch_size` must be a positive integer. Received: batch_size={bad}"
+    ):
+        model.predict(Z, batch_size=bad, verbose=0)
+
+
+def test_bad_trajectory_every():
+    model = RefinementModel(_generator(), _critic, num_steps=1)
+    with pytest.raises(ValueError, match="`trajectory_every` must be an integer >= 0"):
+        model.refine(Z, trajectory_every=-1)
+
+
+@pytest.mark.parametrize(
+    "critic, error, pattern",
+    [
+        (lambda x: x, ValueError, r"`critic` must return one value per sample.*Received: shape \[4, 2\]"),
+        (lambda x: tf.cast(x[:, 0] > 0, tf.int32), TypeError, r"`critic` must return floating-point values"),
+        (lambda x: (x[:, 0], x[:, 1]), TypeError, r"`critic` must return a single tensor"),
+        (lambda x: tf.reduce_sum(x)[None], ValueError, r"Received 1 values for a batch of 4 samples"),
+    ],
+)
+def test_bad_critic_output(critic, error, pattern):
+    model = RefinementModel(_generator(), critic, num_steps=1)
+    with pytest.raises(error, match=pattern):
+        model.refine(Z)
+
+
+def test_disconnected_critic_gradient_is_an_error():
+    model = RefinementModel(_generator(), lambda x: tf.stop_gradient(_critic(x)), num_steps=1)
+    with pytest.raises(ValueError, match="gradient is disconnected"):
+        model.refine(Z)
+
+
+def test_generator_that_changes_batch_size_is_an_error():
+    model = RefinementModel(lambda z: tf.concat([z, z], axis=0), _critic, num_steps=1, latent_shape=(3,))
+    with pytest.raises(ValueError, match="`generator` must return one sample per latent"):
+        model.refine(Z)
+
+
+def _nan_for_negative_first_coordinate(z):
+    # A generator that breaks for some latents: NaN where z[:, 0] < 0.
+    return tf.where(z[:, :1] < 0.0, tf.math.log(z[:, :1]), z[:, :1]) + 0.0 * z
+
+
+def test_nonfinite_samples_are_reported_with_positions_and_steps():
+    z = np.array([[1.0, 0.0], [-1.0, 0.0], [2.0, 0.0], [-2.0, 1.0]], "float32")
+    model = RefinementModel(_nan_for_negative_first_coordinate, _critic, num_steps=3, latent_shape=(2,))
+    with pytest.raises(NonFiniteRefinementError, match="NaN or Inf for 2 of 4 samples") as caught:
+        model.predict(z, batch_size=3, verbose=0)
+    np.testing.assert_array_equal(caught.value.sample_indices, [1, 3])
+    np.testing.assert_array_equal(caught.value.steps, [0, 0])
+    with pytest.raises(NonFiniteRefinementError):
+        model.refine(z)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Refinement produced NaN or Inf"):
+        model(z)
+
+
+def test_exploding_critic_is_reported_at_the_step_it_explodes():
+    # d = 40 * x^2: the KL drift multiplies x by (1 + 80 * eta) each step, so
+    # float32 overflows after a few dozen steps, not at step 0.
+    model = RefinementModel(
+        None,
+        lambda x: 40.0 * tf.reduce_sum(tf.square(x), -1),
+        step_size=1.0,
+        entropy_weight=0.0,
+        num_steps=40,
+        space="data",
+    )
+    with pytest.raises(NonFiniteRefinementError) as caught:
+        model.refine(np.ones((2, 1), "float32"))
+    # x_k = 81^k exactly; the first non-finite quantity is the critic value
+    # 40 * x_k^2 or the state x_{k+1}, whichever overflows float32 first.
+    limit = float(np.finfo(np.float32).max)
+    k = next(k for k in range(40) if 40.0 * 81.0 ** (2 * k) > limit or 81.0 ** (k + 1) > limit)
+    assert k == 10
+    np.testing.assert_array_equal(caught.value.steps, [k, k])
+
+
+def test_sanitize_seed_types():
+    assert noise.sanitize_seed(5).dtype == tf.int32
+    assert noise.sanitize_seed(np.int64(5)).shape == (2,)
+    with pytest.raises(TypeError, match="`seed` must be None, an int"):
+        noise.sanitize_seed("5")
+    with pytest.raises(TypeError, match="dtype float32"):
+        noise.sanitize_seed(tf.constant([1.0, 2.0]))
+
+
+def test_wasserstein_scale_must_be_positive():
+    with pytest.raises(ValueError, match="`scale` must be a finite positive number. Received: scale=0.0"):
+        critics.WassersteinCritic(_critic, scale=0.0)
+
+
+def test_sum_critic_needs_critics():
+    with pytest.raises(ValueError, match="`critics` must contain at least one critic"):
+        critics.SumCritic([])
