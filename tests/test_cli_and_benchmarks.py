@@ -1,0 +1,68 @@
+import io
+import json
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import pytest
+
+from dgflow_tf import cli
+from dgflow_tf.zoo.dcgan import dcgan_discriminator, dcgan_generator
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_demo_prints_a_table_where_kl_refinement_improves_the_fit():
+    out = io.StringIO()
+    assert cli.main(["demo", "--num-samples", "2000", "--seed", "1"], out=out) == 0
+    rows = {
+        line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith(("base ", "DGflow-"))
+    }
+    assert set(rows) == {"base", "DGflow-KL", "DGflow-JS", "DGflow-logD", "DGflow-chi2"}
+    kl_of = lambda row: float(row.split("]")[-1].split()[0])  # noqa: E731
+    assert kl_of(rows["DGflow-KL"]) < 0.2 * kl_of(rows["base"])
+
+
+def test_demo_rejects_bad_flags():
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--step-size", "-1"], out=io.StringIO())
+
+
+def test_console_script_help_explains_defaults():
+    result = subprocess.run(
+        [sys.executable, "-m", "dgflow_tf.cli", "demo", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--step-size" in result.stdout and "(default: 0.01)" in result.stdout
+
+
+def test_dcgan_shapes():
+    generator, critic = dcgan_generator(latent_dim=8, width=4), dcgan_discriminator(width=4)
+    assert generator.output_shape == (None, 32, 32, 3)
+    assert critic.output_shape == (None, 1)
+    with pytest.raises(ValueError, match="`width` must be a positive integer"):
+        dcgan_generator(width=0)
+
+
+def test_step_cost_benchmark_runs_small(tmp_path):
+    output = tmp_path / "step_cost.json"
+    module = runpy.run_path(str(ROOT / "benchmarks" / "step_cost.py"))
+    rows = module["main"](
+        [
+            "--width",
+            "4",
+            "--batch-size",
+            "4",
+            "--num-steps",
+            "2",
+            "--repeats",
+            "1",
+            "--no-xla",
+            "--latent-dim",
+            "8",
+            "--output",
+            str(output),
+        ]
+    )
+    assert {row["variant"] for row in rows} >= {"floor: one forward+backward", "refine, graph (per step)"}
+    assert json.loads(output.read_text())["rows"][0]["ratio_to_floor"] == 1.0
