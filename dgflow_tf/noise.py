@@ -4,7 +4,7 @@ Every random number a refinement uses is a pure function of a seed and the
 position of the sample in the full input, never of the batch it happens to be
 processed in. `model.predict(z, batch_size=7)` and `model.predict(z,
 batch_size=500)` therefore add the same noise to the same sample, and a run
-that is stopped and resumed part-way through reproduces the uninterrupted one.
+split into pieces gets the noise of the whole run.
 
 Seeds follow TensorFlow Probability's conventions: an `int`, a `[2]` integer
 tensor, or `None` for fresh randomness; `tfp.random.sanitize_seed` turns each

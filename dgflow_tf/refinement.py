@@ -447,8 +447,11 @@ class RefinementModel(keras.Model):
         self._check_latents_tensor(latents)
         return latents, tf.cast(positions, tf.int64)
 
+    def _input_name(self):
+        return "z" if self.space == "latent" or self.generator is not None else "x"
+
     def _check_latents_tensor(self, latents):
-        name = "z" if self.space == "latent" or self.generator is not None else "x"
+        name = self._input_name()
         if not latents.dtype.is_floating:
             raise TypeError(
                 f"`{name}` must be a floating-point array. Received: dtype {latents.dtype.name}. "
@@ -479,7 +482,8 @@ class RefinementModel(keras.Model):
         if latents.shape[0] is not None and latents.shape[0] > 0:
             finite = tf.reduce_all(tf.math.is_finite(latents))
             if not bool(finite):
-                raise ValueError("`x` contains NaN or Inf. Refinement needs finite inputs.")
+                name = self._input_name()
+                raise ValueError(f"`{name}` contains NaN or Inf. Refinement needs finite inputs.")
         return latents
 
     # -- public API --------------------------------------------------------

@@ -75,7 +75,7 @@ def test_critic_must_be_callable():
         ),
         (np.zeros(3, "float32"), ValueError, r"`z` must have a batch axis"),
         (np.zeros((4, 3), "int32"), TypeError, r"`z` must be a floating-point array. Received: dtype int32"),
-        (np.full((4, 3), np.nan, "float32"), ValueError, r"`x` contains NaN or Inf"),
+        (np.full((4, 3), np.nan, "float32"), ValueError, r"`z` contains NaN or Inf"),
         (
             tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), "float32")),
             TypeError,
