@@ -17,7 +17,6 @@ adds no pass of its own.
 """
 
 import math
-import numbers
 from typing import NamedTuple
 
 import keras
@@ -27,6 +26,12 @@ import tensorflow as tf
 from dgflow_tf import critics as critics_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
+from dgflow_tf._validation import (
+    check_non_negative_float,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+)
 from dgflow_tf.adapters.callables import as_layer, deserialize_callable, serialize_callable
 from dgflow_tf.errors import raise_if_nonfinite
 
@@ -213,40 +218,6 @@ def _record_steps(num_steps, every):
     return steps
 
 
-def _check_positive_float(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"`{name}` must be a finite positive number. Received: {name}={value!r}")
-    return float(value)
-
-
-def _check_non_negative_float(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
-    return float(value)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_non_negative_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value!r}")
-    return int(value)
-
-
 def _infer_input_shape(generator):
     """The per-sample input shape of a Keras/tf_keras model, if it declares one."""
     for attribute in ("inputs", "input_shape"):
@@ -363,9 +334,9 @@ class RefinementModel(keras.Model):
                 f"tf.Module or function). Received: generator={generator!r} of type "
                 f"{type(generator).__name__}"
             )
-        self.step_size = _check_positive_float(step_size, "step_size")
-        self.entropy_weight = _check_non_negative_float(entropy_weight, "entropy_weight")
-        self.num_steps = _check_non_negative_int(num_steps, "num_steps")
+        self.step_size = check_positive_float(step_size, "step_size")
+        self.entropy_weight = check_non_negative_float(entropy_weight, "entropy_weight")
+        self.num_steps = check_non_negative_int(num_steps, "num_steps")
         self.divergence = divergences_lib.get(divergence)
         self.space = space
         if seed is not None:
@@ -513,7 +484,7 @@ class RefinementModel(keras.Model):
                 error lists which and at which step.
         """
         latents = self._as_latents(x)
-        batch_size = 32 if batch_size is None else _check_positive_int(batch_size, "batch_size")
+        batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
         positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
         # A dataset of our own: Keras' array adapter would cast float64
         # latents to floatx, silently losing a float64 model's precision.
@@ -541,7 +512,7 @@ class RefinementModel(keras.Model):
         Raises:
             NonFiniteRefinementError: if any sample became NaN or Inf.
         """
-        trajectory_every = _check_non_negative_int(trajectory_every, "trajectory_every")
+        trajectory_every = check_non_negative_int(trajectory_every, "trajectory_every")
         latents = self._as_latents(x)
         seed = noise_lib.sanitize_seed(self.seed if seed is None else seed)
         positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)

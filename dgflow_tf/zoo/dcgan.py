@@ -10,10 +10,7 @@ generator; seven convolutions and a linear logit in the discriminator.
 
 import keras
 
-
-def _check_width(width):
-    if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
-        raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
+from dgflow_tf._validation import check_positive_int
 
 
 def dcgan_generator(latent_dim=128, width=64, channels=3, name="dcgan_generator"):
@@ -29,7 +26,7 @@ def dcgan_generator(latent_dim=128, width=64, channels=3, name="dcgan_generator"
     Returns:
         A `keras.Model` (randomly initialised).
     """
-    _check_width(width)
+    check_positive_int(width, "width")
     z = keras.Input((latent_dim,), name="z")
     h = keras.layers.Dense(4 * 4 * 8 * width)(z)
     h = keras.layers.Reshape((4, 4, 8 * width))(h)
@@ -55,7 +52,7 @@ def dcgan_discriminator(width=64, channels=3, name="dcgan_discriminator"):
     Returns:
         A `keras.Model` (randomly initialised).
     """
-    _check_width(width)
+    check_positive_int(width, "width")
     x = keras.Input((32, 32, channels), name="x")
     h = x
     for multiple in (1, 2, 4):
