@@ -98,6 +98,30 @@ def position_seeds(seed, positions):
     )
 
 
+def position_draws(seed, positions, sample_shape, distribution):
+    """Draws `distribution.sample(sample_shape)` per sample, keyed by position.
+
+    Sample `i` receives the draw seeded by `fold_in(seed, positions[i])`,
+    whatever else is in the batch, so results do not depend on batching.
+
+    Args:
+        seed: a `[2]` int32 seed from `sanitize_seed`.
+        positions: `[batch]` integer tensor of sample indices.
+        sample_shape: per-sample shape of the draw, a list of ints.
+        distribution: a scalar `tfd.Distribution`.
+
+    Returns:
+        A `[batch, *sample_shape]` tensor.
+    """
+    sample_shape = tf.TensorShape(sample_shape).as_list()
+    seeds = position_seeds(seed, positions)
+    return tf.map_fn(
+        lambda s: distribution.sample(sample_shape, seed=s),
+        seeds,
+        fn_output_signature=tf.TensorSpec(sample_shape, distribution.dtype),
+    )
+
+
 def step_noise(seed, positions, num_steps, event_shape, dtype):
     """Standard normal noise for every sample and every step, keyed by position.
 
@@ -119,9 +143,4 @@ def step_noise(seed, positions, num_steps, event_shape, dtype):
     """
     event_shape = tf.TensorShape(event_shape).as_list()
     standard_normal = tfd.Normal(loc=tf.constant(0.0, dtype), scale=tf.constant(1.0, dtype))
-    seeds = position_seeds(seed, positions)
-    return tf.map_fn(
-        lambda s: standard_normal.sample([num_steps, *event_shape], seed=s),
-        seeds,
-        fn_output_signature=tf.TensorSpec([num_steps, *event_shape], dtype),
-    )
+    return position_draws(seed, positions, [num_steps, *event_shape], standard_normal)

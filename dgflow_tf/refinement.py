@@ -27,6 +27,8 @@ from dgflow_tf import critics as critics_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import (
+    as_batch_tensor,
+    check_batch_tensor,
     check_non_negative_float,
     check_non_negative_int,
     check_positive_float,
@@ -72,7 +74,7 @@ def _all_finite_per_sample(tensor):
     return finite
 
 
-def drift(generator, critic, divergence, states):
+def drift(generator, critic, divergence, states, log_prior=None):
     """The DGflow drift `s(d(g(z))) * grad_z d(g(z))` for a batch of states.
 
     Args:
@@ -80,6 +82,9 @@ def drift(generator, critic, divergence, states):
         critic: a `Critic`, returning `[batch]` log density ratios.
         divergence: a `Divergence`.
         states: `[batch, ...]` floating tensor.
+        log_prior: optional callable `states -> [batch]` log prior density
+            (up to a constant) whose gradient is added to the drift, as in
+            DDLS's energy. DGflow itself has none. Defaults to `None`.
 
     Returns:
         A tuple `(drift, samples, logits)`: the drift (shape of `states`), the
@@ -93,6 +98,7 @@ def drift(generator, critic, divergence, states):
         tape.watch(states)
         samples = generator(states)
         logits = critic(samples)
+        prior_values = None if log_prior is None else log_prior(states)
     if samples.shape[0] is not None and states.shape[0] is not None and samples.shape[0] != states.shape[0]:
         raise ValueError(
             f"`generator` must return one sample per latent. Received {samples.shape[0]} samples "
@@ -101,7 +107,12 @@ def drift(generator, critic, divergence, states):
     # s(d) is a per-sample constant of the update, not differentiated: it
     # enters as the output gradient of the single backward pass.
     scale = tf.stop_gradient(divergence.drift_scale(logits))
-    gradient = tape.gradient(logits, states, output_gradients=scale)
+    if prior_values is None:
+        gradient = tape.gradient(logits, states, output_gradients=scale)
+    else:
+        gradient = tape.gradient(
+            [logits, prior_values], states, output_gradients=[scale, tf.ones_like(prior_values)]
+        )
     if gradient is None:
         raise ValueError(
             "The critic's output does not depend on the refined states through differentiable "
@@ -125,6 +136,7 @@ def simulate(
     entropy_weight,
     num_steps,
     trajectory_every=0,
+    log_prior=None,
 ):
     """Runs `num_steps` DGflow steps from `states` in one graph loop.
 
@@ -141,6 +153,8 @@ def simulate(
         num_steps: non-negative Python int, `K`.
         trajectory_every: Python int; if positive, also record the state,
             sample and critic value every this many steps and at step `K`.
+        log_prior: optional callable `states -> [batch]` whose gradient is
+            added to the drift (see `drift`). Defaults to `None`.
 
     Returns:
         A dict with `samples`, `states`, `nonfinite_step` (`[batch]` int32,
@@ -167,7 +181,7 @@ def simulate(
         )
 
     def body(step, state, nonfinite_step, *arrays):
-        velocity, sample, logit = drift(generator, critic, divergence, state)
+        velocity, sample, logit = drift(generator, critic, divergence, state, log_prior)
         new_state = state + eta * velocity
         if noise is not None:
             new_state = new_state + tf.gather(noise, step, axis=1)
@@ -356,6 +370,8 @@ class RefinementModel(keras.Model):
         # nets there, so "auto" keeps graph mode.
         self.jit_compile = False if jit_compile == "auto" else jit_compile
         self._compiled_simulate = None
+        # Subclasses that sample a posterior (DDLS) add the prior's gradient.
+        self._log_prior = None
 
     # -- the computation ---------------------------------------------------
 
@@ -379,6 +395,7 @@ class RefinementModel(keras.Model):
             entropy_weight=self.entropy_weight,
             num_steps=self.num_steps,
             trajectory_every=trajectory_every,
+            log_prior=self._log_prior,
         )
 
     def call(self, inputs, training=None):
@@ -422,40 +439,10 @@ class RefinementModel(keras.Model):
         return "z" if self.space == "latent" or self.generator is not None else "x"
 
     def _check_latents_tensor(self, latents):
-        name = self._input_name()
-        if not latents.dtype.is_floating:
-            raise TypeError(
-                f"`{name}` must be a floating-point array. Received: dtype {latents.dtype.name}. "
-                f"Convert it, e.g. {name}.astype('float32')."
-            )
-        shape = latents.shape
-        if shape.rank is None or shape.rank < 2:
-            raise ValueError(
-                f"`{name}` must have a batch axis, shape [batch, ...]. Received: shape "
-                f"{shape.as_list() if shape.rank is not None else shape}. For one sample use {name}[None]."
-            )
-        if self.latent_shape is not None and tuple(shape[1:]) != self.latent_shape:
-            raise ValueError(
-                f"`{name}` must have shape [batch, {', '.join(map(str, self.latent_shape))}] to match "
-                f"the generator's input. Received: shape {shape.as_list()}"
-            )
+        check_batch_tensor(latents, self._input_name(), self.latent_shape)
 
     def _as_latents(self, x):
-        if isinstance(x, (tf.data.Dataset,)):
-            raise TypeError(
-                "`x` must be an array or tensor of latents; datasets are not supported because "
-                "the noise is keyed by each sample's position. Materialise the latents first."
-            )
-        latents = tf.convert_to_tensor(x)
-        if latents.dtype.is_floating and latents.dtype != self.compute_dtype:
-            latents = tf.cast(latents, self.compute_dtype)
-        self._check_latents_tensor(latents)
-        if latents.shape[0] is not None and latents.shape[0] > 0:
-            finite = tf.reduce_all(tf.math.is_finite(latents))
-            if not bool(finite):
-                name = self._input_name()
-                raise ValueError(f"`{name}` contains NaN or Inf. Refinement needs finite inputs.")
-        return latents
+        return as_batch_tensor(x, self._input_name(), self.latent_shape, self.compute_dtype)
 
     # -- public API --------------------------------------------------------
 
@@ -532,6 +519,19 @@ class RefinementModel(keras.Model):
             sample_trajectory=outputs.get("sample_trajectory"),
             critic_trajectory=outputs.get("critic_trajectory"),
         )
+
+    def evaluations_per_sample(self):
+        """Forward evaluations each refined sample costs: `{"generator": .., "critic": ..}`.
+
+        Each of the `K` steps runs the critic (and, in latent space, the
+        generator) forward and backward once; the latent-space result adds
+        one generator pass for `g(z_K)`.
+        """
+        if self.space == "latent":
+            generator = self.num_steps + 1
+        else:
+            generator = 0 if self.generator is None else 1
+        return {"generator": generator, "critic": self.num_steps}
 
     def get_config(self):
         return {

@@ -1,0 +1,109 @@
+"""Embedded data sets: nothing is downloaded.
+
+The 2-D benchmarks of DOT (Tanaka, 2019) and DGflow (Ansari et al., 2021):
+
+- 25 Gaussians: a 5x5 grid of means at `{-4, -2, 0, 2, 4}^2` with standard
+  deviation 0.05, everything divided by 2.828.
+- Swiss roll: `sklearn.datasets.make_swiss_roll(noise=0.25)`, columns 0 and
+  2, divided by 7.5.
+
+Example:
+
+>>> x = twenty_five_gaussians(1000, seed=0)
+>>> x.shape, x.dtype
+((1000, 2), dtype('float32'))
+"""
+
+import numbers
+
+import numpy as np
+
+from dgflow_tf._validation import check_positive_int
+
+_GRID = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
+_SCALE = 2.828
+
+#: The 25 means, `[25, 2]`, in the scaled coordinates the samples use.
+TWENTY_FIVE_GAUSSIANS_MODES = (
+    np.stack(np.meshgrid(_GRID, _GRID, indexing="ij"), axis=-1).reshape(-1, 2) / _SCALE
+)
+#: Standard deviation of each of the 25 Gaussians, in scaled coordinates.
+TWENTY_FIVE_GAUSSIANS_STD = 0.05 / _SCALE
+
+SWISS_ROLL_NOISE = 0.25
+SWISS_ROLL_SCALE = 7.5
+
+
+def _check_seed(seed):
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"`seed` must be None or an integer >= 0. Received: seed={seed!r}")
+    return int(seed)
+
+
+def twenty_five_gaussians(num_samples, seed=None, dtype="float32"):
+    """Samples the 25 Gaussians data set.
+
+    Each sample picks one of the 25 modes uniformly at random and adds
+    isotropic Gaussian noise of standard deviation `TWENTY_FIVE_GAUSSIANS_STD`.
+
+    Args:
+        num_samples: positive int.
+        seed: `None` (fresh randomness) or an int >= 0; the same seed gives
+            the same samples. Defaults to `None`.
+        dtype: NumPy dtype of the result. Defaults to `"float32"`.
+
+    Returns:
+        `[num_samples, 2]` NumPy array.
+
+    Raises:
+        ValueError: for a non-positive `num_samples` or a bad `seed`.
+    """
+    num_samples = check_positive_int(num_samples, "num_samples")
+    rng = np.random.default_rng(_check_seed(seed))
+    modes = rng.integers(len(TWENTY_FIVE_GAUSSIANS_MODES), size=num_samples)
+    noise = rng.standard_normal((num_samples, 2)) * TWENTY_FIVE_GAUSSIANS_STD
+    return (TWENTY_FIVE_GAUSSIANS_MODES[modes] + noise).astype(dtype)
+
+
+def swiss_roll(num_samples, seed=None, dtype="float32"):
+    """Samples the 2-D Swiss roll of DOT and DGflow.
+
+    Args:
+        num_samples: positive int.
+        seed: `None` or an int >= 0; the same seed gives the same samples.
+            Defaults to `None`.
+        dtype: NumPy dtype of the result. Defaults to `"float32"`.
+
+    Returns:
+        `[num_samples, 2]` NumPy array.
+
+    Raises:
+        ValueError: for a non-positive `num_samples` or a bad `seed`.
+    """
+    from sklearn.datasets import make_swiss_roll
+
+    num_samples = check_positive_int(num_samples, "num_samples")
+    points, _ = make_swiss_roll(num_samples, noise=SWISS_ROLL_NOISE, random_state=_check_seed(seed))
+    return (points[:, [0, 2]] / SWISS_ROLL_SCALE).astype(dtype)
+
+
+_DATASETS = {"25gaussians": twenty_five_gaussians, "swissroll": swiss_roll}
+
+
+def names():
+    """The names `load` accepts."""
+    return sorted(_DATASETS)
+
+
+def load(name, num_samples, seed=None, dtype="float32"):
+    """Samples a data set by name (`"25gaussians"` or `"swissroll"`).
+
+    Raises:
+        ValueError: for an unknown `name`, listing the known ones.
+    """
+    key = str(name).lower().replace("_", "").replace("-", "").replace(" ", "")
+    if key not in _DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {names()}")
+    return _DATASETS[key](num_samples, seed=seed, dtype=dtype)
