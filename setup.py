@@ -9,6 +9,10 @@ Dependencies, and why each is needed:
   tf_keras generators and critics.
 - tensorflow-hub: loading generators and discriminators published on TF-Hub.
 - numpy: host-side arrays returned by `predict` and used by metrics.
+- scikit-learn: the Swiss roll data set, the KDE score and MH-GAN's logistic
+  calibration (and, later, the offline digits images).
+- pot: exact optimal-transport distances (`ot.emd2`) for the metrics.
+- matplotlib: scatter plots and image grids written by the demo and benchmarks.
 """
 
 from setuptools import find_packages, setup
@@ -25,6 +29,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["dgflow_tf", "dgflow_tf.*"]),
+    # The 2-D GANs' weights (about 2 MB), so that `dgflow-tf demo` starts at once.
+    package_data={"dgflow_tf.zoo": ["weights/*.weights.h5", "weights/*.json"]},
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",
@@ -32,10 +38,13 @@ setup(
         "tf-keras>=2.16",
         "tensorflow-hub>=0.16",
         "numpy>=1.23",
+        "scikit-learn>=1.3",
+        "pot>=0.9",
+        "matplotlib>=3.7",
     ],
     extras_require={
         # pytest runs the suite; ruff lints it (configured in pyproject.toml).
-        "test": ["pytest>=7", "ruff>=0.5"],
+        "test": ["pytest>=7", "ruff>=0.5", "scipy>=1.10"],
     },
     entry_points={"console_scripts": ["dgflow-tf=dgflow_tf.cli:main"]},
     classifiers=[

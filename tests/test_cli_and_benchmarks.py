@@ -13,9 +13,9 @@ from dgflow_tf.zoo.dcgan import dcgan_discriminator, dcgan_generator
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_demo_prints_a_table_where_kl_refinement_improves_the_fit():
+def test_gaussian_demo_prints_a_table_where_kl_refinement_improves_the_fit():
     out = io.StringIO()
-    assert cli.main(["demo", "--num-samples", "2000", "--seed", "1"], out=out) == 0
+    assert cli.main(["gaussian-demo", "--num-samples", "2000", "--seed", "1"], out=out) == 0
     rows = {
         line.split()[0]: line for line in out.getvalue().splitlines() if line.startswith(("base ", "DGflow-"))
     }
@@ -26,12 +26,19 @@ def test_demo_prints_a_table_where_kl_refinement_improves_the_fit():
 
 def test_demo_rejects_bad_flags():
     with pytest.raises(SystemExit):
-        cli.main(["demo", "--step-size", "-1"], out=io.StringIO())
+        cli.main(["gaussian-demo", "--step-size", "-1"], out=io.StringIO())
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--methods", "GAN-X"], out=io.StringIO())
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--num-samples", "0"], out=io.StringIO())
 
 
 def test_console_script_help_explains_defaults():
     result = subprocess.run(
-        [sys.executable, "-m", "dgflow_tf.cli", "demo", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "dgflow_tf.cli", "gaussian-demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "--step-size" in result.stdout and "(default: 0.01)" in result.stdout
 

@@ -100,16 +100,25 @@ class Baseline:
 
         return self._batched(self._function("score", evaluate), tf.convert_to_tensor(latents))
 
-    def prior_latents(self, seed, positions, dtype=tf.float32):
-        """Standard normal latents keyed by `(seed, position)`: `[len(positions), *latent_shape]`."""
+    def prior_latents(self, seed, positions, num_per_position=None, dtype=tf.float32):
+        """Standard normal latents keyed by `(seed, position)`.
+
+        Returns:
+            `[len(positions), *latent_shape]`, or with `num_per_position`,
+            `[len(positions), num_per_position, *latent_shape]` (several
+            independent latents per position).
+        """
         if self.latent_shape is None:
             raise ValueError(
                 "This method draws its own latents, so it needs `latent_shape`. Pass "
                 "latent_shape=(dim,) or a generator that declares its input shape."
             )
         normal = tfd.Normal(tf.constant(0.0, dtype), tf.constant(1.0, dtype))
+        shape = (
+            list(self.latent_shape) if num_per_position is None else [num_per_position, *self.latent_shape]
+        )
         draw = self._function(
-            ("prior", dtype), lambda s, p: noise_lib.position_draws(s, p, list(self.latent_shape), normal)
+            ("prior", dtype, num_per_position), lambda s, p: noise_lib.position_draws(s, p, shape, normal)
         )
         return self._batched(lambda p: draw(seed, p), tf.constant(positions, tf.int64))
 

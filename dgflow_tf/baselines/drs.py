@@ -13,6 +13,7 @@ sample at that quantile is kept with probability 1/2.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from dgflow_tf._validation import check_positive_float, check_positive_int
 from dgflow_tf.baselines._common import Baseline, BaselineResult
@@ -154,7 +155,7 @@ class DRS(Baseline):
                 )
             positions = np.arange(round_index * n, (round_index + 1) * n)
             if round_index > 0:
-                latents = self.prior_latents(proposal_seed, positions, dtype=latents.dtype)
+                latents = self.prior_latents(proposal_seed, positions, dtype=tf.as_dtype(latents.dtype))
             samples, logits = self.generate_and_score(latents)
             max_logit = max(max_logit, float(np.max(logits)))
             accept = self.uniforms(accept_seed, positions)[:, 0] < self.acceptance_probability(

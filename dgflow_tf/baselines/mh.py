@@ -16,6 +16,7 @@ returned.
 """
 
 import numpy as np
+import tensorflow as tf
 
 from dgflow_tf._validation import check_positive_int
 from dgflow_tf.baselines._common import Baseline, BaselineResult
@@ -112,23 +113,33 @@ class MHGAN(Baseline):
             current = np.full(n, -np.inf)  # the first proposal is always accepted
             chosen = np.zeros(n, np.int64)
         accepted = 0
-        chain_latents = [latents[:, None]]
-        if k > 1:
-            extra = self.prior_latents(proposal_seed, np.arange(n * (k - 1)), dtype=latents.dtype)
-            # Chain i's extra proposals are positions i*(k-1) .. (i+1)*(k-1)-1.
-            chain_latents.append(extra.reshape(n, k - 1, *latents.shape[1:]))
-        chain_latents = np.concatenate(chain_latents, axis=1)
-        _, logits = self.generate_and_score(chain_latents.reshape(n * k, *latents.shape[1:]))
-        logits = self.calibrated_logits(logits).reshape(n, k)
-        uniforms = self.uniforms(accept_seed, np.arange(n), num_draws=k)
-        for step in range(k):
-            accept = np.log(uniforms[:, step]) < logits[:, step] - current
-            current = np.where(accept, logits[:, step], current)
-            chosen = np.where(accept, step, chosen)
-            accepted += int(np.sum(accept))
-        never = chosen < 0
-        chosen[never] = 0
-        final_latents = chain_latents[np.arange(n), chosen]
+        final_latents = np.empty_like(latents)
+        never = np.zeros(n, bool)
+        # Chains run in groups so that one group's proposals fit in memory.
+        group = max(1, self.batch_size * 64 // k)
+        for start in range(0, n, group):
+            chains = slice(start, min(start + group, n))
+            proposals = [latents[chains, None]]
+            if k > 1:
+                # Chain i's other proposals: k - 1 latents keyed by (seed, i).
+                proposals.append(
+                    self.prior_latents(
+                        proposal_seed, np.arange(n)[chains], k - 1, dtype=tf.as_dtype(latents.dtype)
+                    )
+                )
+            proposals = np.concatenate(proposals, axis=1)
+            size = len(proposals)
+            _, logits = self.generate_and_score(proposals.reshape(size * k, *latents.shape[1:]))
+            logits = self.calibrated_logits(logits).reshape(size, k)
+            uniforms = self.uniforms(accept_seed, np.arange(n)[chains], num_draws=k)
+            state, index = current[chains], chosen[chains]
+            for step in range(k):
+                accept = np.log(uniforms[:, step]) < logits[:, step] - state
+                state = np.where(accept, logits[:, step], state)
+                index = np.where(accept, step, index)
+                accepted += int(np.sum(accept))
+            never[chains] = index < 0
+            final_latents[chains] = proposals[np.arange(size), np.maximum(index, 0)]
         samples, _ = self.generate_and_score(final_latents)
         return BaselineResult(
             samples=samples,

@@ -1,0 +1,75 @@
+"""Figures with matplotlib (Agg backend, files only: works headless and in CI).
+
+Example:
+
+>>> import numpy as np
+>>> path = scatter_grid({"base": np.zeros((10, 2))}, "/tmp/scatter.png")
+"""
+
+import math
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def scatter_grid(panels, path, reference=None, columns=4, limits=None, title=None, point_size=2.0):
+    """Writes one 2-D scatter panel per named sample set to a PNG.
+
+    Args:
+        panels: dict `{name: [n, 2] array}`, drawn in order.
+        path: output `.png` path.
+        reference: optional `[m, 2]` array (e.g. held-out data) drawn in grey
+            behind every panel.
+        columns: panels per row. Defaults to `4`.
+        limits: `(low, high)` for both axes, or `None` to fit the data.
+        title: optional figure title.
+        point_size: marker area. Defaults to `2.0`.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: for an empty `panels` or a panel that is not `[n, 2]`.
+    """
+    if not panels:
+        raise ValueError("`panels` must hold at least one sample set.")
+    for name, points in panels.items():
+        points = np.asarray(points)
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"Panel {name!r} must have shape [n, 2]. Received: shape {points.shape}")
+    plt = _pyplot()
+    rows = math.ceil(len(panels) / columns)
+    columns = min(columns, len(panels))
+    figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 3.0 * rows), squeeze=False)
+    if limits is None:
+        stacked = np.concatenate([np.asarray(p) for p in panels.values()])
+        low, high = np.percentile(stacked, [0.5, 99.5])
+        pad = 0.1 * (high - low)
+        limits = (low - pad, high + pad)
+    for axis in axes.flat:
+        axis.set_visible(False)
+    for axis, (name, points) in zip(axes.flat, panels.items(), strict=False):
+        axis.set_visible(True)
+        if reference is not None:
+            axis.scatter(*np.asarray(reference).T, s=point_size, c="0.8", linewidths=0)
+        axis.scatter(*np.asarray(points).T, s=point_size, c="tab:blue", linewidths=0)
+        axis.set_title(name, fontsize=10)
+        axis.set_xlim(limits)
+        axis.set_ylim(limits)
+        axis.set_aspect("equal")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
