@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -94,7 +95,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    results = {"command": "python benchmarks/synthetic.py " + " ".join(argv or []), "datasets": {}}
+    command_line = sys.argv[1:] if argv is None else argv
+    results = {"command": "python benchmarks/synthetic.py " + " ".join(command_line), "datasets": {}}
     results["settings"] = {
         "num_samples": args.num_samples,
         "seeds": args.seeds,

@@ -73,3 +73,13 @@ def test_step_cost_benchmark_runs_small(tmp_path):
     )
     assert {row["variant"] for row in rows} >= {"floor: one forward+backward", "refine, graph (per step)"}
     assert json.loads(output.read_text())["rows"][0]["ratio_to_floor"] == 1.0
+
+
+def test_synthetic_benchmark_runs_small(tmp_path):
+    module = runpy.run_path(str(ROOT / "benchmarks" / "synthetic.py"))
+    argv = ["--seeds", "0", "--datasets", "swissroll", "--num-samples", "100", "--mh-chain-length", "5"]
+    results = module["main"]([*argv, "--output", str(tmp_path / "synthetic")])
+    summary = results["datasets"]["swissroll"]["summary"]
+    assert [row["method"] for row in summary][:2] == ["base", "DGflow-KL"]
+    assert "| DGflow-KL |" in (tmp_path / "synthetic.md").read_text()
+    assert json.loads((tmp_path / "synthetic.json").read_text())["command"].endswith("--mh-chain-length 5")
