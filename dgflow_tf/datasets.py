@@ -97,8 +97,8 @@ def names():
     return sorted(_DATASETS)
 
 
-def load(name, num_samples, seed=None, dtype="float32"):
-    """Samples a data set by name (`"25gaussians"` or `"swissroll"`).
+def canonical_name(name):
+    """`name` as `names()` spells it (case, `_`, `-` and spaces ignored).
 
     Raises:
         ValueError: for an unknown `name`, listing the known ones.
@@ -106,4 +106,13 @@ def load(name, num_samples, seed=None, dtype="float32"):
     key = str(name).lower().replace("_", "").replace("-", "").replace(" ", "")
     if key not in _DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Expected one of: {names()}")
-    return _DATASETS[key](num_samples, seed=seed, dtype=dtype)
+    return key
+
+
+def load(name, num_samples, seed=None, dtype="float32"):
+    """Samples a data set by name (`"25gaussians"` or `"swissroll"`).
+
+    Raises:
+        ValueError: for an unknown `name`, listing the known ones.
+    """
+    return _DATASETS[canonical_name(name)](num_samples, seed=seed, dtype=dtype)

@@ -43,13 +43,6 @@ def _check_loss(loss):
     return loss
 
 
-def _dataset_key(dataset):
-    key = str(dataset).lower().replace("_", "").replace("-", "").replace(" ", "")
-    if key not in datasets.names():
-        raise ValueError(f"Unknown dataset {dataset!r}. Expected one of: {datasets.names()}")
-    return key
-
-
 def train_toy_gan(
     dataset="25gaussians",
     loss="nsgan",
@@ -84,7 +77,7 @@ def train_toy_gan(
     Returns:
         A tuple `(generator, discriminator, history)`.
     """
-    key = _dataset_key(dataset)
+    key = datasets.canonical_name(dataset)
     _check_loss(loss)
     seed = check_non_negative_int(seed, "seed")
     steps = check_positive_int(steps, "steps")
@@ -114,7 +107,7 @@ def train_toy_gan(
 
 
 def _paths(directory, dataset, loss, seed):
-    stem = os.path.join(directory, f"{_dataset_key(dataset)}-{_check_loss(loss)}-seed{seed}")
+    stem = os.path.join(directory, f"{datasets.canonical_name(dataset)}-{_check_loss(loss)}-seed{seed}")
     return stem + ".generator.weights.h5", stem + ".discriminator.weights.h5", stem + ".json"
 
 
