@@ -7,6 +7,10 @@ The 2-D benchmarks of DOT (Tanaka, 2019) and DGflow (Ansari et al., 2021):
 - Swiss roll: `sklearn.datasets.make_swiss_roll(noise=0.25)`, columns 0 and
   2, divided by 7.5.
 
+and one image data set, scikit-learn's handwritten digits (`digits`): 1,797
+grey 8x8 images, used at their native size (no upsampling), scaled to
+`[-1, 1]`.
+
 Example:
 
 >>> x = twenty_five_gaussians(1000, seed=0)
@@ -87,6 +91,75 @@ def swiss_roll(num_samples, seed=None, dtype="float32"):
     num_samples = check_positive_int(num_samples, "num_samples")
     points, _ = make_swiss_roll(num_samples, noise=SWISS_ROLL_NOISE, random_state=_check_seed(seed))
     return (points[:, [0, 2]] / SWISS_ROLL_SCALE).astype(dtype)
+
+
+DIGITS_LEVELS = 17  # pixel values in sklearn's digits are the integers 0..16
+
+
+def digits(dtype="float32", dequantize_seed=None, return_labels=False):
+    """scikit-learn's handwritten digits as `[1797, 8, 8, 1]` images in `[-1, 1]`.
+
+    The pixels are integers `v` in `0..16`, mapped to `2 v / 16 - 1`. With
+    `dequantize_seed`, uniform noise spreads each level over its bin,
+    `2 (v + u) / 17 - 1` with `u ~ U(0, 1)`, which likelihood models (flows)
+    need so that the data have a density.
+
+    Args:
+        dtype: NumPy dtype of the images. Defaults to `"float32"`.
+        dequantize_seed: `None` for the exact levels, or an int >= 0 for
+            seeded uniform dequantisation. Defaults to `None`.
+        return_labels: also return the `[1797]` int labels. Defaults to
+            `False`.
+
+    Returns:
+        The images, or `(images, labels)` with `return_labels=True`.
+
+    Raises:
+        ValueError: for a bad `dequantize_seed`.
+
+    Example:
+
+    >>> images = digits()
+    >>> images.shape, float(images.min()), float(images.max())
+    ((1797, 8, 8, 1), -1.0, 1.0)
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    levels = bunch.images.astype("float64")[..., None]
+    if dequantize_seed is None:
+        images = 2.0 * levels / (DIGITS_LEVELS - 1) - 1.0
+    else:
+        rng = np.random.default_rng(_check_seed(dequantize_seed))
+        images = 2.0 * (levels + rng.uniform(size=levels.shape)) / DIGITS_LEVELS - 1.0
+    images = images.astype(dtype)
+    return (images, bunch.target.astype("int64")) if return_labels else images
+
+
+def digits_split(test_fraction=0.2, seed=0, dtype="float32"):
+    """A stratified, seeded train/test split of `digits()` with labels.
+
+    Args:
+        test_fraction: fraction of images held out, in `(0, 1)`. Defaults to
+            `0.2` (360 images).
+        seed: int >= 0 for the shuffle. Defaults to `0`.
+        dtype: NumPy dtype of the images.
+
+    Returns:
+        `(train_images, train_labels, test_images, test_labels)`.
+
+    Raises:
+        ValueError: for `test_fraction` outside `(0, 1)` or a bad `seed`.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < float(test_fraction) < 1.0:
+        raise ValueError(f"`test_fraction` must be in (0, 1). Received: test_fraction={test_fraction!r}")
+    images, labels = digits(dtype=dtype, return_labels=True)
+    train_x, test_x, train_y, test_y = train_test_split(
+        images, labels, test_size=test_fraction, random_state=_check_seed(seed), stratify=labels
+    )
+    return train_x, train_y, test_x, test_y
 
 
 _DATASETS = {"25gaussians": twenty_five_gaussians, "swissroll": swiss_roll}

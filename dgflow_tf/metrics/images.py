@@ -1,0 +1,273 @@
+"""Image-quality metrics from a classifier's activations and logits.
+
+- `frechet_distance`: the Frechet distance between Gaussians fitted to two
+  sets of activations (FID when the activations are InceptionV3's pool3).
+- `kernel_distance`: the unbiased squared MMD with the cubic polynomial kernel
+  `k(a, b) = (a.b / dim + 1)^3`, averaged over random subsets, with its
+  standard error (KID, Binkowski et al., 2018).
+- `classifier_score`: `exp(E_x KL(p(y|x) || p(y)))` from logits (the
+  Inception score, Salimans et al., 2016).
+
+Everything is computed in float64 on the host. Offline, the activations come
+from a small digits classifier (`dgflow_tf.zoo.digits_classifier`); online
+users can ask for Keras' InceptionV3 with `inception_v3_extractor`.
+
+Example:
+
+>>> rng = np.random.default_rng(0)
+>>> a, b = rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) + 1.0
+>>> round(frechet_distance(a, b), 1)  # about ||1||^2 = 4
+4.2
+"""
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+
+from dgflow_tf._validation import check_positive_int
+
+
+def _activations(values, name, min_rows=2):
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(
+            f"`{name}` must be a 2-D array [num_samples, num_features]. Received shape {array.shape}. "
+            "Flatten or pool the activations first."
+        )
+    if array.shape[0] < min_rows:
+        raise ValueError(f"`{name}` needs at least {min_rows} rows. Received shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        bad_rows = np.flatnonzero(~np.isfinite(array).all(axis=1))[:10].tolist()
+        raise ValueError(f"`{name}` contains NaN or Inf in rows {bad_rows}")
+    return array
+
+
+def _pair(a, b, names, min_rows=2):
+    a = _activations(a, names[0], min_rows)
+    b = _activations(b, names[1], min_rows)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"`{names[0]}` and `{names[1]}` must have the same number of features. "
+            f"Received {a.shape[1]} and {b.shape[1]}"
+        )
+    return a, b
+
+
+def frechet_distance(activations_a, activations_b):
+    """Frechet distance between Gaussians fitted to two sets of activations.
+
+    `||m_a - m_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`, with sample means
+    and unbiased covariances. The trace of the matrix square root is taken
+    from the eigenvalues of the symmetric `S_a^(1/2) S_b S_a^(1/2)` (SciPy's
+    `eigh`), which equals `tr(sqrtm(S_a S_b))` and stays real and finite
+    for singular covariances.
+
+    Args:
+        activations_a: `[n_a, dim]` array.
+        activations_b: `[n_b, dim]` array.
+
+    Returns:
+        A Python float >= 0 (up to rounding).
+
+    Raises:
+        ValueError: for arrays that are not 2-D, have fewer than 2 rows,
+            differ in width, or hold NaN/Inf.
+    """
+    a, b = _pair(activations_a, activations_b, ("activations_a", "activations_b"))
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    # tr((S_a S_b)^(1/2)) = tr((R S_b R)^(1/2)) with R = S_a^(1/2): the
+    # symmetric form has real eigenvalues, so singular covariances (dead
+    # ReLU features) need no ridge and raise no complex parts.
+    values, vectors = scipy.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    product_values = scipy.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_root = np.sqrt(np.clip(product_values, 0.0, None)).sum()
+    difference = mean_a - mean_b
+    return float(difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
+
+
+def _unbiased_mmd2(a, b):
+    dim = a.shape[1]
+    k_aa = (a @ a.T / dim + 1.0) ** 3
+    k_bb = (b @ b.T / dim + 1.0) ** 3
+    k_ab = (a @ b.T / dim + 1.0) ** 3
+    m, n = len(a), len(b)
+    return (
+        (k_aa.sum() - np.trace(k_aa)) / (m * (m - 1))
+        + (k_bb.sum() - np.trace(k_bb)) / (n * (n - 1))
+        - 2.0 * k_ab.mean()
+    )
+
+
+def kernel_distance(activations_a, activations_b, num_subsets=100, subset_size=1000, seed=0):
+    """Kernel (Inception) distance: unbiased MMD^2 with a cubic polynomial kernel.
+
+    Each of `num_subsets` rounds draws `subset_size` rows of each set without
+    replacement (seeded) and computes the unbiased MMD^2; the result is their
+    mean and its standard error, `std / sqrt(num_subsets)`.
+
+    Args:
+        activations_a: `[n_a, dim]` array.
+        activations_b: `[n_b, dim]` array.
+        num_subsets: positive int. Defaults to `100`.
+        subset_size: positive int, capped at the smaller set's size.
+            Defaults to `1000`.
+        seed: int seed of the subset draws. Defaults to `0`.
+
+    Returns:
+        `(mean, standard_error)` as Python floats. The mean can be slightly
+        negative: the estimator is unbiased.
+
+    Raises:
+        ValueError: for bad arrays or a non-positive `num_subsets` or
+            `subset_size`.
+    """
+    a, b = _pair(activations_a, activations_b, ("activations_a", "activations_b"))
+    num_subsets = check_positive_int(num_subsets, "num_subsets")
+    size = min(check_positive_int(subset_size, "subset_size"), len(a), len(b))
+    rng = np.random.default_rng(seed)
+    estimates = np.array(
+        [
+            _unbiased_mmd2(
+                a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)]
+            )
+            for _ in range(num_subsets)
+        ]
+    )
+    error = estimates.std(ddof=1) / np.sqrt(num_subsets) if num_subsets > 1 else float("nan")
+    return float(estimates.mean()), float(error)
+
+
+def classifier_score(logits, num_splits=10):
+    """Inception-style score `exp(E_x KL(p(y|x) || p(y)))` from logits.
+
+    The samples are cut into `num_splits` consecutive parts; each part gets
+    its own marginal `p(y)` and score.
+
+    Args:
+        logits: `[num_samples, num_classes]` unnormalised log-probabilities.
+        num_splits: positive int. Defaults to `10`.
+
+    Returns:
+        `(mean, std)` of the per-split scores, Python floats. The score lies
+        in `[1, num_classes]`.
+
+    Raises:
+        ValueError: for bad logits or `num_splits` larger than the number of
+            samples.
+    """
+    logits = _activations(logits, "logits", min_rows=1)
+    num_splits = check_positive_int(num_splits, "num_splits")
+    if num_splits > len(logits):
+        raise ValueError(
+            f"`num_splits` ({num_splits}) must not exceed the number of samples ({len(logits)})."
+        )
+    log_p = logits - scipy.special.logsumexp(logits, axis=1, keepdims=True)
+    scores = []
+    for part in np.array_split(log_p, num_splits):
+        log_marginal = scipy.special.logsumexp(part, axis=0) - np.log(len(part))
+        kl = np.sum(np.exp(part) * (part - log_marginal), axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def extract(extractor, images, batch_size=256):
+    """Runs a feature extractor over images in batches.
+
+    Args:
+        extractor: callable mapping a batch of images to `(features,
+            logits)`, e.g. `zoo.digits_classifier.feature_extractor(...)` or
+            `inception_v3_extractor()`.
+        images: `[num_samples, height, width, channels]` array.
+        batch_size: positive int. Defaults to `256`.
+
+    Returns:
+        `(features, logits)` as float64 NumPy arrays.
+
+    Raises:
+        ValueError: for images that are not 4-D or hold NaN/Inf.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            f"`images` must be 4-D [num_samples, height, width, channels]. Received shape {images.shape}"
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("`images` contains NaN or Inf; the refinement or model diverged.")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+        batch_features, batch_logits = extractor(images[start : start + batch_size].astype("float32"))
+        features.append(np.asarray(batch_features, dtype=np.float64))
+        logits.append(np.asarray(batch_logits, dtype=np.float64))
+    return np.concatenate(features), np.concatenate(logits)
+
+
+def image_metrics(samples, reference, extractor, num_subsets=100, subset_size=1000, num_splits=10, seed=0):
+    """FID, KID (with standard error) and classifier score of `samples`.
+
+    Args:
+        samples: `[n, h, w, c]` generated images.
+        reference: `[m, h, w, c]` real images, or precomputed reference
+            `features` (2-D) to avoid recomputing them.
+        extractor: callable returning `(features, logits)` for a batch.
+        num_subsets, subset_size, seed: passed to `kernel_distance`.
+        num_splits: passed to `classifier_score`.
+
+    Returns:
+        A dict with `fid`, `kid`, `kid_se`, `score` and `score_std`.
+    """
+    features, logits = extract(extractor, samples)
+    reference = np.asarray(reference)
+    reference_features = reference if reference.ndim == 2 else extract(extractor, reference)[0]
+    kid, kid_se = kernel_distance(features, reference_features, num_subsets, subset_size, seed)
+    score, score_std = classifier_score(logits, num_splits)
+    return {
+        "fid": frechet_distance(features, reference_features),
+        "kid": kid,
+        "kid_se": kid_se,
+        "score": score,
+        "score_std": score_std,
+    }
+
+
+def inception_v3_extractor(weights="imagenet", input_size=299):
+    """Keras InceptionV3 as a `(pool3 features, logits)` extractor.
+
+    Nothing is downloaded until this is called with `weights="imagenet"`
+    (Keras caches the file). Grey images are repeated to 3 channels and all
+    images are resized bilinearly to `input_size`; inputs are expected in
+    `[-1, 1]`, InceptionV3's own input range.
+
+    Args:
+        weights: `"imagenet"` (downloads once), `None` (random weights, for
+            tests of shapes only), or a path to a weights file.
+        input_size: side of the resized images; must be 299 with the
+            classification head. Defaults to `299`.
+
+    Returns:
+        A callable `images -> (features [n, 2048], logits [n, 1000])`.
+    """
+    import keras
+    import tensorflow as tf
+
+    base = keras.applications.InceptionV3(
+        include_top=True, weights=weights, input_shape=(input_size, input_size, 3), classifier_activation=None
+    )
+    model = keras.Model(base.input, [base.get_layer("avg_pool").output, base.output])
+
+    @tf.function(reduce_retracing=True)
+    def run(images):
+        images = tf.convert_to_tensor(images, tf.float32)
+        if images.shape[-1] == 1:
+            images = tf.repeat(images, 3, axis=-1)
+        images = tf.image.resize(images, (input_size, input_size), method="bilinear")
+        return model(images, training=False)
+
+    def extractor(images):
+        features, logits = run(images)
+        return features.numpy(), logits.numpy()
+
+    return extractor
