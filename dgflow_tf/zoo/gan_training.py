@@ -48,6 +48,9 @@ class _GANTrainer(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.generator_loss_tracker = keras.metrics.Mean(name="generator_loss")
         self.discriminator_loss_tracker = keras.metrics.Mean(name="discriminator_loss")
+        # Every sub-model is a built functional model, so weights can be saved
+        # and loaded before the first call.
+        self.built = True
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None, **kwargs):
         """Sets the two optimisers; `None` takes the trainer's documented default."""
@@ -98,23 +101,115 @@ class NonSaturatingGAN(_GANTrainer):
     def _default_optimizer(self):
         return keras.optimizers.Adam(2e-4, beta_1=0.5)
 
+    @staticmethod
+    def discriminator_loss(real_logits, fake_logits):
+        return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+
+    @staticmethod
+    def generator_loss(fake_logits):
+        return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+
     def train_step(self, real):
         batch_size = tf.shape(real)[0]
         fake = self.generator(self._latents(batch_size), training=True)
 
         def discriminator_loss():
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
+            return self.discriminator_loss(
+                self.discriminator(real, training=True), self.discriminator(fake, training=True)
+            )
 
         def generator_loss():
-            logits = self.discriminator(
-                self.generator(self._latents(batch_size), training=True), training=True
-            )
-            return tf.reduce_mean(tf.nn.softplus(-logits))
+            fake = self.generator(self._latents(batch_size), training=True)
+            return self.generator_loss(self.discriminator(fake, training=True))
 
         d_loss = self._step(self.discriminator, self.discriminator_optimizer, discriminator_loss)
         g_loss = self._step(self.generator, self.generator_optimizer, generator_loss)
+        self.discriminator_loss_tracker.update_state(d_loss)
+        self.generator_loss_tracker.update_state(g_loss)
+        return self._results()
+
+
+class HingeGAN(NonSaturatingGAN):
+    """The hinge-loss GAN of SN-GAN (Miyato et al., 2018):
+
+        loss_D = relu(1 - d(x)) + relu(1 + d(g(z)))
+        loss_G = -d(g(z))
+
+    Its logit is not a calibrated log ratio (the hinge optimum is a sign, not
+    `log(mu / rho)`); DGflow uses it as the paper does, or after a
+    density-ratio corrector (`critics.train_corrector`) recalibrates it.
+    """
+
+    @staticmethod
+    def discriminator_loss(real_logits, fake_logits):
+        return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+    @staticmethod
+    def generator_loss(fake_logits):
+        return -tf.reduce_mean(fake_logits)
+
+
+def rational_quadratic_mmd2(a, b, alphas=(0.2, 0.5, 1.0, 2.0, 5.0)):
+    """Biased squared MMD between feature batches with a mixture of rational-quadratic kernels.
+
+    `k(u, v) = sum_alpha (1 + ||u - v||^2 / (2 alpha))^(-alpha)`, the kernel
+    of Binkowski et al. (2018, https://arxiv.org/abs/1801.01401).
+
+    Args:
+        a: `[n, k]` features of real samples.
+        b: `[m, k]` features of generated samples.
+        alphas: the mixture's shape parameters.
+
+    Returns:
+        A scalar tensor.
+    """
+
+    def kernel(u, v):
+        squared = (
+            tf.reduce_sum(u * u, axis=1)[:, None]
+            - 2.0 * tf.matmul(u, v, transpose_b=True)
+            + tf.reduce_sum(v * v, axis=1)[None, :]
+        )
+        squared = tf.maximum(squared, 0.0)
+        return tf.add_n([(1.0 + squared / (2.0 * alpha)) ** (-alpha) for alpha in alphas])
+
+    return tf.reduce_mean(kernel(a, a)) + tf.reduce_mean(kernel(b, b)) - 2.0 * tf.reduce_mean(kernel(a, b))
+
+
+class MMDGAN(_GANTrainer):
+    """MMD-GAN with a vector-valued critic (Li et al., 2017; Binkowski et al., 2018).
+
+    The critic `phi` maps samples to feature vectors; the generator minimises
+    the squared MMD between `phi(x)` and `phi(g(z))` under a mixture of
+    rational-quadratic kernels, and the critic maximises it. The critic is
+    kept smooth by spectral normalisation in its layers (build it with
+    `spectral_norm=True`) instead of a gradient penalty.
+
+    Its critic has no scalar log ratio, so DGflow needs a density-ratio
+    corrector to refine it (`critics.train_corrector`).
+
+    Args:
+        generator: `keras.Model` from `[batch, latent_dim]` latents to samples.
+        discriminator: `keras.Model` from samples to `[batch, k]` features.
+        seed: int >= 0 for the training latents. Defaults to `0`.
+
+    Optimisers default to Adam(1e-4, beta_1=0.5, beta_2=0.9).
+    """
+
+    def _default_optimizer(self):
+        return keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+
+    def train_step(self, real):
+        batch_size = tf.shape(real)[0]
+
+        def mmd2():
+            fake = self.generator(self._latents(batch_size), training=True)
+            return rational_quadratic_mmd2(
+                self.discriminator(real, training=True), self.discriminator(fake, training=True)
+            )
+
+        d_loss = self._step(self.discriminator, self.discriminator_optimizer, lambda: -mmd2())
+        g_loss = self._step(self.generator, self.generator_optimizer, mmd2)
         self.discriminator_loss_tracker.update_state(d_loss)
         self.generator_loss_tracker.update_state(g_loss)
         return self._results()

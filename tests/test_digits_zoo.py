@@ -1,0 +1,107 @@
+"""Digits data, the offline classifier and the five digits reference models."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dgflow_tf import datasets
+from dgflow_tf.zoo import dcgan, digits_classifier, digits_models, gan_training
+
+
+def test_digits_levels_and_dequantisation():
+    images, labels = datasets.digits(return_labels=True)
+    assert images.shape == (1797, 8, 8, 1) and labels.shape == (1797,)
+    levels = (images + 1.0) * 8.0
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-5)
+    dequantized = datasets.digits(dequantize_seed=0)
+    # Each pixel stays in its own bin: floor of the dequantised level is the level.
+    np.testing.assert_array_equal(np.floor((dequantized + 1.0) * 17 / 2), np.round(levels))
+    np.testing.assert_array_equal(dequantized, datasets.digits(dequantize_seed=0))
+
+
+def test_digits_split_is_stratified_and_seeded():
+    train_x, train_y, test_x, test_y = datasets.digits_split(seed=0)
+    assert len(train_x) == 1437 and len(test_x) == 360
+    assert np.abs(np.bincount(test_y) - 36).max() <= 1
+    np.testing.assert_array_equal(test_y, datasets.digits_split(seed=0)[3])
+    with pytest.raises(ValueError, match="`test_fraction` must be in"):
+        datasets.digits_split(test_fraction=1.5)
+
+
+def test_shipped_classifier_accuracy_is_what_its_file_says():
+    model, info = digits_classifier.load_digits_classifier()
+    _, _, test_x, test_y = datasets.digits_split(seed=info["seed"])
+    features, logits = digits_classifier.feature_extractor(model)(test_x)
+    accuracy = np.mean(np.argmax(logits, axis=1) == test_y)
+    assert accuracy == pytest.approx(info["test_accuracy"]) and accuracy > 0.95
+    assert features.shape == (360, 128)
+
+
+def test_missing_classifier_file_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m dgflow_tf.zoo.digits_classifier"):
+        digits_classifier.load_digits_classifier(str(tmp_path / "none.weights.h5"))
+
+
+@pytest.mark.slow
+def test_retraining_the_classifier_reproduces_the_shipped_accuracy():
+    _, info = digits_classifier.load_digits_classifier()
+    _, retrained = digits_classifier.train_digits_classifier(seed=info["seed"], epochs=info["epochs"])
+    assert retrained["test_accuracy"] == info["test_accuracy"]
+
+
+@pytest.mark.parametrize("image_size, stages", [(8, 1), (16, 2), (32, 3)])
+def test_dcgan_sizes_and_spectral_norm(image_size, stages):
+    generator = dcgan.dcgan_generator(latent_dim=4, width=2, channels=1, image_size=image_size)
+    assert generator.output_shape == (None, image_size, image_size, 1)
+    critic = dcgan.dcgan_discriminator(
+        width=2, channels=1, image_size=image_size, spectral_norm=True, outputs=3
+    )
+    assert critic.output_shape == (None, 3)
+    wrapped = [layer for layer in critic.layers if layer.__class__.__name__ == "SpectralNormalization"]
+    assert len(wrapped) == 2 * stages + 2
+    with pytest.raises(ValueError, match="`image_size` must be a power of two >= 8"):
+        dcgan.dcgan_generator(image_size=12)
+
+
+def test_hinge_and_non_saturating_losses_match_formulas():
+    real, fake = tf.constant([2.0, -0.5]), tf.constant([0.3, -2.0])
+    hinge_d = np.mean(np.maximum(0, 1 - real.numpy())) + np.mean(np.maximum(0, 1 + fake.numpy()))
+    assert float(gan_training.HingeGAN.discriminator_loss(real, fake)) == pytest.approx(hinge_d)
+    assert float(gan_training.HingeGAN.generator_loss(fake)) == pytest.approx(-np.mean(fake.numpy()))
+    softplus = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    ns_d = np.mean(softplus(-real.numpy())) + np.mean(softplus(fake.numpy()))
+    assert float(gan_training.NonSaturatingGAN.discriminator_loss(real, fake)) == pytest.approx(ns_d)
+
+
+def test_rational_quadratic_mmd_matches_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 3)), rng.normal(size=(4, 3)) + 1.0
+
+    def kernel(u, v):
+        squared = ((u[:, None, :] - v[None, :, :]) ** 2).sum(-1)
+        return sum((1 + squared / (2 * alpha)) ** (-alpha) for alpha in (0.2, 0.5, 1.0, 2.0, 5.0))
+
+    expected = kernel(a, a).mean() + kernel(b, b).mean() - 2 * kernel(a, b).mean()
+    value = gan_training.rational_quadratic_mmd2(tf.constant(a), tf.constant(b))
+    np.testing.assert_allclose(value.numpy(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", digits_models.NAMES)
+def test_digits_models_train_save_and_reload(name, tmp_path):
+    model = digits_models.train_digits_model(name, seed=0, epochs=1)
+    samples = model.sample(6, seed=1)
+    assert samples.shape == (6, 8, 8, 1) and np.all(np.isfinite(samples))
+    assert (model.discriminator is None) == (name in ("vae", "flow", "mmd-gan"))
+    digits_models.save_digits_model(model, str(tmp_path))
+    reloaded = digits_models.load_digits_model(name, 0, str(tmp_path))
+    np.testing.assert_array_equal(reloaded.sample(6, seed=1), samples)
+    assert not list(tmp_path.glob("*.tmp.*"))
+
+
+def test_digits_models_errors(tmp_path):
+    with pytest.raises(ValueError, match="Unknown digits model 'gan'"):
+        digits_models.train_digits_model("gan")
+    with pytest.raises(ValueError, match="Unknown loss 'wgan'"):
+        digits_models.train_digits_model("dcgan", loss="wgan")
+    with pytest.raises(FileNotFoundError, match="No saved 'vae' model for seed 3"):
+        digits_models.load_digits_model("vae", 3, str(tmp_path))
