@@ -6,7 +6,7 @@ density ratio a discriminator already knows.
 """
 
 from dgflow_tf import adapters, critics, divergences, noise
-from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic
+from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic, train_corrector
 from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.refinement import RefinementModel, RefinementResult, drift, simulate
 
@@ -26,4 +26,5 @@ __all__ = [
     "drift",
     "noise",
     "simulate",
+    "train_corrector",
 ]
