@@ -73,3 +73,60 @@ def scatter_grid(panels, path, reference=None, columns=4, limits=None, title=Non
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def tile_images(images, columns=8):
+    """Tiles `[n, h, w, c]` images in `[-1, 1]` into one `[rows*h, columns*w, c]` array in `[0, 1]`.
+
+    Raises:
+        ValueError: for images that are not 4-D.
+    """
+    images = np.asarray(images, dtype="float64")
+    if images.ndim != 4:
+        raise ValueError(f"`images` must be 4-D [n, height, width, channels]. Received shape {images.shape}")
+    count, height, width, channels = images.shape
+    rows = math.ceil(count / columns)
+    canvas = np.ones((rows * height, columns * width, channels))
+    for index, image in enumerate(np.clip((images + 1.0) / 2.0, 0.0, 1.0)):
+        row, column = divmod(index, columns)
+        canvas[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
+    return canvas
+
+
+def image_grid(panels, path, columns=8, title=None):
+    """Writes side-by-side image grids (e.g. base vs refined) to a PNG.
+
+    Each panel tiles its images `columns` across; pixel values in `[-1, 1]`
+    are shown in grey scale (or colour for 3 channels) without smoothing.
+    Values outside `[-1, 1]` are shown at the nearest end of the range; the
+    arrays themselves are not changed.
+
+    Args:
+        panels: dict `{name: [n, h, w, c] array}`, drawn left to right.
+        path: output `.png` path.
+        columns: images per row in each panel. Defaults to `8`.
+        title: optional figure title.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: for an empty `panels` or images that are not 4-D.
+    """
+    if not panels:
+        raise ValueError("`panels` must hold at least one image set.")
+    tiles = {name: tile_images(images, columns) for name, images in panels.items()}
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(tiles), figsize=(3.2 * len(tiles), 3.6), squeeze=False)
+    for axis, (name, tile) in zip(axes.flat, tiles.items(), strict=True):
+        axis.imshow(tile[..., 0] if tile.shape[-1] == 1 else tile, cmap="gray", vmin=0.0, vmax=1.0,
+                    interpolation="nearest")
+        axis.set_title(name, fontsize=10)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
