@@ -105,12 +105,16 @@ def _atomic_write(path, write):
     os.replace(temporary, path)
 
 
-def run_seed(seed, args, cache):
-    """Rows and grid images of one seed, from its finished files if they exist."""
+def run_seed(seed, args, cache, need_grids):
+    """Rows (and grid images if `need_grids`) of one seed, from its finished files if they exist."""
     stem = os.path.join(cache, f"seed{seed}-n{args.num_samples}")
-    if os.path.exists(stem + ".json") and os.path.exists(stem + ".npz"):
-        with open(stem + ".json", encoding="utf-8") as file, np.load(stem + ".npz") as grids:
-            return json.load(file), dict(grids)
+    if os.path.exists(stem + ".json") and (os.path.exists(stem + ".npz") or not need_grids):
+        with open(stem + ".json", encoding="utf-8") as file:
+            rows = json.load(file)
+        if not need_grids:
+            return rows, None
+        with np.load(stem + ".npz") as grids:
+            return rows, dict(grids)
     rows, samples = images.compare_digits(
         seed,
         models=args.models,
@@ -154,24 +158,28 @@ def main(argv=None):
 
     rows_by_seed = []
     for index, seed in enumerate(args.seeds):
-        rows, grid_samples = run_seed(seed, args, cache)
+        rows, grid_samples = run_seed(seed, args, cache, need_grids=index == 0)
         if index == 0:
             grids = write_grids(grid_samples, os.path.join(args.output, "images"))
         rows_by_seed.append(rows)
 
     sweep = []
     if args.sweep:
+        sweep_methods = ["DGflow", "DGflow+corrector", "DGflow (c only)"]
         for step in SWEEP_STEPS:
-            rows, _ = images.compare_digits(
-                args.seeds[0],
-                models=args.models,
-                num_samples=args.num_samples,
-                cache_dir=cache,
-                epochs=args.epochs,
-                dgflow_settings={"step_size": step},
-                methods=["DGflow", "DGflow+corrector", "DGflow (c only)"],
-            )
-            sweep += [{**r, "step_size": step} for r in rows]
+            if step == images.DGFLOW_SETTINGS["step_size"]:
+                rows = rows_by_seed[0]  # the main table's first seed already ran this step
+            else:
+                rows, _ = images.compare_digits(
+                    args.seeds[0],
+                    models=args.models,
+                    num_samples=args.num_samples,
+                    cache_dir=cache,
+                    epochs=args.epochs,
+                    dgflow_settings={"step_size": step},
+                    methods=sweep_methods,
+                )
+            sweep += [{**r, "step_size": step} for r in rows if r["method"] in sweep_methods]
 
     summary = summarise(rows_by_seed)
     _, classifier_info = digits_classifier.load_digits_classifier()
@@ -224,7 +232,9 @@ def main(argv=None):
             "| model | method | step size | FID |",
             "|---|---|---:|---:|",
         ]
-        markdown += [f"| {r['model']} | {r['method']} | {r['step_size']} | {r['fid']:.2f} |" for r in sweep]
+        for r in sweep:
+            fid = f"diverged ({r['diverged']} samples NaN)" if r.get("diverged") else f"{r['fid']:.2f}"
+            markdown.append(f"| {r['model']} | {r['method']} | {r['step_size']} | {fid} |")
     with open(os.path.join(args.output, "images.md"), "w", encoding="utf-8") as file:
         file.write("\n".join(markdown) + "\n")
     print(format_summary(summary, len(args.seeds)))

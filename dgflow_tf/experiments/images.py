@@ -32,6 +32,7 @@ import numpy as np
 from dgflow_tf import datasets
 from dgflow_tf.baselines import DDLS, DOT
 from dgflow_tf.critics import train_corrector
+from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.metrics import images as image_metrics
 from dgflow_tf.refinement import RefinementModel
 from dgflow_tf.zoo import digits_classifier, digits_models
@@ -99,8 +100,10 @@ def compare_digits(
 
     Returns:
         `(rows, samples)`: a list of dicts (model, method, fid, kid, kid_se,
-        score, score_std, generator_evals, critic_evals, seconds) and a
-        dict `{(model, method): images}`.
+        score, score_std, diverged, generator_evals, critic_evals, seconds)
+        and a dict `{(model, method): images}`. A DGflow row whose
+        refinement produced NaN/Inf has NaN metrics, `diverged` set to the
+        number of bad samples, and no images.
     """
     models = [digits_models.canonical_name(name) for name in models]
     settings = {**DGFLOW_SETTINGS, **(dgflow_settings or {})}
@@ -141,7 +144,7 @@ def compare_digits(
                 continue
             say(f"seed {seed}: {name} {method}")
             start = time.perf_counter()
-            generator_evals, critic_evals = 1.0, 0.0
+            generator_evals, critic_evals, diverged = 1.0, 0.0, 0
             if method == "base":
                 output = _predict_in_batches(model.generator, latents)
             elif method in ("DOT", "DDLS"):
@@ -165,17 +168,27 @@ def compare_digits(
                 refiner = RefinementModel(
                     model.generator, critic, seed=seed, latent_shape=model.latent_shape, **method_settings
                 )
-                output = refiner.predict(latents, batch_size=500, verbose=0)
                 counts = refiner.evaluations_per_sample()
                 generator_evals, critic_evals = counts["generator"], counts["critic"]
+                try:
+                    output = refiner.predict(latents, batch_size=500, verbose=0)
+                except NonFiniteRefinementError as error:
+                    # Too large a step for this critic: report the divergence as a row
+                    # (metrics NaN) instead of losing the rest of the comparison.
+                    say(f"seed {seed}: {name} {method} diverged: {error}")
+                    output, diverged = None, len(error.sample_indices)
             seconds = time.perf_counter() - start
-            samples[(name, method)] = np.asarray(output)
-            metrics = image_metrics.image_metrics(output, reference_features, extractor, num_subsets=100)
+            if output is None:
+                metrics = dict.fromkeys(("fid", "kid", "kid_se", "score", "score_std"), float("nan"))
+            else:
+                samples[(name, method)] = np.asarray(output)
+                metrics = image_metrics.image_metrics(output, reference_features, extractor, num_subsets=100)
             rows.append(
                 {
                     "model": name,
                     "method": method,
                     **metrics,
+                    "diverged": diverged,
                     "generator_evals": float(generator_evals),
                     "critic_evals": float(critic_evals),
                     "seconds": seconds,
