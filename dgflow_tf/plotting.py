@@ -75,8 +75,14 @@ def scatter_grid(panels, path, reference=None, columns=4, limits=None, title=Non
     return path
 
 
-def tile_images(images, columns=8):
-    """Tiles `[n, h, w, c]` images in `[-1, 1]` into one `[rows*h, columns*w, c]` array in `[0, 1]`.
+def tile_images(images, columns=8, padding=1):
+    """Tiles `[n, h, w, c]` images in `[-1, 1]` into one array in `[0, 1]`.
+
+    Images are separated by `padding` pixels of mid grey, so that dark
+    backgrounds of neighbouring images do not merge; empty cells are white.
+
+    Returns:
+        `[rows * (h + padding) - padding, columns * (w + padding) - padding, c]`.
 
     Raises:
         ValueError: for images that are not 4-D.
@@ -86,10 +92,14 @@ def tile_images(images, columns=8):
         raise ValueError(f"`images` must be 4-D [n, height, width, channels]. Received shape {images.shape}")
     count, height, width, channels = images.shape
     rows = math.ceil(count / columns)
-    canvas = np.ones((rows * height, columns * width, channels))
+    step_y, step_x = height + padding, width + padding
+    canvas = np.full((rows * step_y - padding, columns * step_x - padding, channels), 0.5)
+    for index in range(count, rows * columns):
+        row, column = divmod(index, columns)
+        canvas[row * step_y : row * step_y + height, column * step_x : column * step_x + width] = 1.0
     for index, image in enumerate(np.clip((images + 1.0) / 2.0, 0.0, 1.0)):
         row, column = divmod(index, columns)
-        canvas[row * height : (row + 1) * height, column * width : (column + 1) * width] = image
+        canvas[row * step_y : row * step_y + height, column * step_x : column * step_x + width] = image
     return canvas
 
 

@@ -55,8 +55,11 @@ def test_image_benchmark_runs_small_and_resumes(tmp_path):
 
 def test_image_grid_tiles_in_range(tmp_path):
     images_ = np.linspace(-2, 2, 3 * 4 * 4).reshape(3, 4, 4, 1)
-    tile = plotting.tile_images(images_, columns=2)
+    tile = plotting.tile_images(images_, columns=2, padding=0)
     assert tile.shape == (8, 8, 1) and tile.min() == 0.0 and tile.max() == 1.0
     np.testing.assert_array_equal(tile[4:, 4:], 1.0)  # the empty fourth cell stays white
+    np.testing.assert_array_equal(tile[:4, :4], (np.clip(images_[0], -1, 1) + 1) / 2)
+    padded = plotting.tile_images(images_, columns=2, padding=1)
+    assert padded.shape == (9, 9, 1) and np.all(padded[4, :] == 0.5) and np.all(padded[:, 4] == 0.5)
     path = plotting.image_grid({"a": images_, "b": images_}, str(tmp_path / "g.png"))
     assert pathlib.Path(path).stat().st_size > 0
