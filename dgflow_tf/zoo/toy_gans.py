@@ -14,6 +14,7 @@ Example:
 """
 
 import argparse
+import contextlib
 import json
 import os
 
@@ -41,6 +42,28 @@ def _check_loss(loss):
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss {loss!r}. Expected one of: {list(LOSSES)}")
     return loss
+
+
+@contextlib.contextmanager
+def _default_global_seed():
+    """Builds tf.data ops as if no global TF seed were set.
+
+    `Dataset.shuffle(seed=s)` pairs its op seed with TensorFlow's global seed
+    (a fixed default when none is set), so a caller's `tf.random.set_seed` or
+    `keras.utils.set_random_seed` would change the data order. The shipped
+    weights were made with no global seed; a caller's global seed is
+    restored on exit (which, like any `tf.random.set_seed`, restarts its
+    per-op seed counter).
+    """
+    previous = tf.compat.v1.get_seed(None)[0]
+    if previous is None:
+        yield
+        return
+    tf.random.set_seed(None)
+    try:
+        yield
+    finally:
+        tf.random.set_seed(previous)
 
 
 def train_toy_gan(
@@ -88,12 +111,13 @@ def train_toy_gan(
     trainer_class = gan_training.NonSaturatingGAN if loss == "nsgan" else gan_training.WGANGP
     trainer = trainer_class(generator, discriminator, seed=seed)
     trainer.compile()
-    pipeline = (
-        tf.data.Dataset.from_tensor_slices(data)
-        .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-    )
+    with _default_global_seed():
+        pipeline = (
+            tf.data.Dataset.from_tensor_slices(data)
+            .shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .batch(batch_size, drop_remainder=True)
+        )
     epochs = 10 if steps >= 10 and steps % 10 == 0 else 1
     history = trainer.fit(
         pipeline,
