@@ -20,6 +20,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, figure, path, title):
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def scatter_grid(panels, path, reference=None, columns=4, limits=None, title=None, point_size=2.0):
     """Writes one 2-D scatter panel per named sample set to a PNG.
 
@@ -67,12 +76,7 @@ def scatter_grid(panels, path, reference=None, columns=4, limits=None, title=Non
         axis.set_aspect("equal")
         axis.set_xticks([])
         axis.set_yticks([])
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path, title)
 
 
 def tile_images(images, columns=8, padding=1):
@@ -134,9 +138,4 @@ def image_grid(panels, path, columns=8, title=None):
         axis.set_title(name, fontsize=10)
         axis.set_xticks([])
         axis.set_yticks([])
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path, title)
