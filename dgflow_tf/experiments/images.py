@@ -62,12 +62,6 @@ def methods_for(model_name):
     return rows
 
 
-def _predict_in_batches(fn, latents, batch_size=500):
-    return np.concatenate(
-        [np.asarray(fn(latents[i : i + batch_size])) for i in range(0, len(latents), batch_size)]
-    )
-
-
 def compare_digits(
     seed,
     *,
@@ -146,7 +140,7 @@ def compare_digits(
             start = time.perf_counter()
             generator_evals, critic_evals, diverged = 1.0, 0.0, 0
             if method == "base":
-                output = _predict_in_batches(model.generator, latents)
+                output = model.generate(latents)
             elif method in ("DOT", "DDLS"):
                 if method == "DOT":
                     result = DOT(model.generator, model.discriminator, seed=seed, **DOT_SETTINGS).refine(

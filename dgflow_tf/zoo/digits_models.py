@@ -81,15 +81,18 @@ class DigitsModel:
             (check_positive_int(num_samples, "num_samples"), *self.latent_shape)
         ).astype("float32")
 
-    def sample(self, num_samples, seed, batch_size=500):
-        """Seeded samples `generator(z)` as a NumPy array."""
-        latents = self.sample_latents(num_samples, seed)
+    def generate(self, latents, batch_size=500):
+        """`generator(latents)` in batches, as a NumPy array."""
         return np.concatenate(
             [
                 np.asarray(self.generator(latents[i : i + batch_size]))
                 for i in range(0, len(latents), batch_size)
             ]
         )
+
+    def sample(self, num_samples, seed, batch_size=500):
+        """Seeded samples `generator(z)` as a NumPy array."""
+        return self.generate(self.sample_latents(num_samples, seed), batch_size)
 
 
 def canonical_name(name):
