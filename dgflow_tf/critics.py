@@ -90,7 +90,9 @@ class Critic(keras.layers.Layer):
         raise NotImplementedError
 
     def call(self, samples):
-        return per_sample_values(self.log_ratio(samples), samples.shape[0], argument="critic")
+        # A conditional critic receives `[samples, conditions]`.
+        batch = samples[0] if isinstance(samples, (list, tuple)) else samples
+        return per_sample_values(self.log_ratio(samples), batch.shape[0], argument="critic")
 
 
 @keras.saving.register_keras_serializable(package="dgflow_tf")

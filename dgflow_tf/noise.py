@@ -77,6 +77,26 @@ def sanitize_seed(seed, salt=_SEED_SALT):
     return tfp.random.sanitize_seed(tf.cast(seed, tf.int32), salt=salt)
 
 
+def seed_from_int64(seed, salt=_SEED_SALT):
+    """In-graph `sanitize_seed` for a scalar int64 seed tensor.
+
+    Gives the same `[2]` seed as `sanitize_seed(int(seed))`, so an exported
+    SavedModel fed a seed reproduces the Python model given the same int.
+
+    Args:
+        seed: scalar int64 tensor, >= 0.
+        salt: as in `sanitize_seed`.
+
+    Returns:
+        A `[2]` int32 tensor.
+    """
+    seed = tf.convert_to_tensor(seed, tf.int64)
+    high = tf.cast(tf.bitwise.right_shift(seed, 32), tf.uint32)
+    low = tf.cast(tf.bitwise.bitwise_and(seed, 0xFFFFFFFF), tf.uint32)
+    halves = tf.bitcast(tf.stack([high, low]), tf.int32)
+    return tfp.random.sanitize_seed(halves, salt=salt)
+
+
 def position_seeds(seed, positions):
     """Derives one independent stateless seed per sample position.
 
@@ -98,7 +118,7 @@ def position_seeds(seed, positions):
     )
 
 
-def position_draws(seed, positions, sample_shape, distribution):
+def position_draws(seed, positions, sample_shape, distribution, event_shape=()):
     """Draws `distribution.sample(sample_shape)` per sample, keyed by position.
 
     Sample `i` receives the draw seeded by `fold_in(seed, positions[i])`,
@@ -108,17 +128,18 @@ def position_draws(seed, positions, sample_shape, distribution):
         seed: a `[2]` int32 seed from `sanitize_seed`.
         positions: `[batch]` integer tensor of sample indices.
         sample_shape: per-sample shape of the draw, a list of ints.
-        distribution: a scalar `tfd.Distribution`.
+        distribution: a `tfd.Distribution` with an empty batch shape.
+        event_shape: the distribution's event shape. Defaults to `()`.
 
     Returns:
-        A `[batch, *sample_shape]` tensor.
+        A `[batch, *sample_shape, *event_shape]` tensor.
     """
     sample_shape = tf.TensorShape(sample_shape).as_list()
     seeds = position_seeds(seed, positions)
     return tf.map_fn(
         lambda s: distribution.sample(sample_shape, seed=s),
         seeds,
-        fn_output_signature=tf.TensorSpec(sample_shape, distribution.dtype),
+        fn_output_signature=tf.TensorSpec(sample_shape + list(event_shape), distribution.dtype),
     )
 
 

@@ -139,3 +139,44 @@ def image_grid(panels, path, columns=8, title=None):
         axis.set_xticks([])
         axis.set_yticks([])
     return _save(plt, figure, path, title)
+
+
+def metric_curves(steps, curves, path, ylabel="metric", title=None):
+    """Writes metric-versus-step curves (e.g. FID every 5 steps) to a PNG.
+
+    Args:
+        steps: `[n]` refinement steps, e.g. `RefinementResult.trajectory_steps`.
+        curves: dict `{label: [n] values}`, e.g. `RefinementResult.metric_trajectory`
+            or one entry per method.
+        path: output `.png` path.
+        ylabel: y-axis label. Defaults to `"metric"`.
+        title: optional figure title.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: for no curves, or a curve whose length differs from `steps`.
+
+    Example:
+
+    >>> path = metric_curves([0, 5, 10], {"FID": [30.0, 20.0, 15.0]}, "/tmp/fid.png")
+    """
+    steps = np.asarray(steps)
+    if not curves:
+        raise ValueError("`curves` must hold at least one curve.")
+    for label, values in curves.items():
+        if np.shape(values) != steps.shape:
+            raise ValueError(
+                f"Curve {label!r} has {np.shape(values)} values for {steps.shape} steps; "
+                "pass one value per step."
+            )
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.5, 3.2))
+    for label, values in curves.items():
+        axis.plot(steps, values, marker="o", markersize=3, label=label)
+    axis.set_xlabel("refinement step")
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    return _save(plt, figure, path, title)

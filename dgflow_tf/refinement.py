@@ -26,6 +26,7 @@ import tensorflow as tf
 from dgflow_tf import critics as critics_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
+from dgflow_tf import priors as priors_lib
 from dgflow_tf._validation import (
     as_batch_tensor,
     check_batch_tensor,
@@ -53,6 +54,8 @@ class RefinementResult(NamedTuple):
         sample_trajectory: the corresponding samples, or `None`.
         critic_trajectory: `[len(trajectory_steps), batch]` critic values
             `d(x_k)`, or `None`.
+        metric_trajectory: `{name: [len(trajectory_steps)] values}` of the
+            metrics passed to `refine`, or `None`.
     """
 
     samples: np.ndarray
@@ -61,6 +64,7 @@ class RefinementResult(NamedTuple):
     state_trajectory: np.ndarray | None = None
     sample_trajectory: np.ndarray | None = None
     critic_trajectory: np.ndarray | None = None
+    metric_trajectory: dict | None = None
 
 
 def _identity(x):
@@ -137,6 +141,7 @@ def simulate(
     num_steps,
     trajectory_every=0,
     log_prior=None,
+    constrain=None,
 ):
     """Runs `num_steps` DGflow steps from `states` in one graph loop.
 
@@ -155,6 +160,9 @@ def simulate(
             sample and critic value every this many steps and at step `K`.
         log_prior: optional callable `states -> [batch]` whose gradient is
             added to the drift (see `drift`). Defaults to `None`.
+        constrain: optional callable applied to the states after every step,
+            e.g. `priors.constrain` for a bounded latent prior. Defaults to
+            `None`.
 
     Returns:
         A dict with `samples`, `states`, `nonfinite_step` (`[batch]` int32,
@@ -185,6 +193,8 @@ def simulate(
         new_state = state + eta * velocity
         if noise is not None:
             new_state = new_state + tf.gather(noise, step, axis=1)
+        if constrain is not None:
+            new_state = constrain(new_state)
         finite = _all_finite_per_sample(new_state) & tf.math.is_finite(logit)
         nonfinite_step = tf.where((nonfinite_step < 0) & ~finite, step, nonfinite_step)
         if num_records:
@@ -276,12 +286,14 @@ class RefinementModel(keras.Model):
         generator: callable mapping latents `[batch, ...]` to samples: a
             Keras 3 or tf_keras model, a `tf.Module`, an object from
             `hub.load`, or a function of tensors. With `space="data"` it may
-            be `None`.
+            be `None`. A conditional generator is called as
+            `generator([z, conditions])`.
         critic: callable mapping samples to one log density ratio
             `d(x) = log(mu(x) / rho(x))` per sample, shape `[batch]` or
             `[batch, 1]`. Plain callables are read as GAN discriminator
             logits; wrap a WGAN critic in `critics.WassersteinCritic`, a
-            sigmoid output in `critics.ProbabilityCritic`.
+            sigmoid output in `critics.ProbabilityCritic`. A conditional
+            critic is called as `critic([x, conditions])`.
         divergence: `"KL"`, `"JS"`, `"logD"`, `"chi2"`, a convex function
             `f(r)` with `f(1) = 0`, or a `divergences.Divergence`. Defaults to
             `"KL"`.
@@ -297,6 +309,19 @@ class RefinementModel(keras.Model):
             integer tensor) for reproducible refinements. Defaults to `None`.
         latent_shape: per-sample shape of the inputs, used to validate them.
             Defaults to the generator's declared input shape when it has one.
+        latent_prior: the generator's latent prior: `"normal"`, `"uniform"`
+            (the box `[-1, 1]`), `"truncated_normal"` (`[-2, 2]`), a
+            `priors.LatentPrior` or a TFP distribution over one latent (e.g.
+            a flow's base). It draws initial latents (`sample_latents`) and,
+            when bounded, bounds the refined latents. Defaults to `"normal"`.
+        boundary: how latent-space refinement stays in a bounded prior's
+            support after each step: `"reflect"` (mirror back into the box,
+            which keeps the diffusion's law inside it), `"clip"` (Euclidean
+            projection onto the box) or `"none"`. Unused for unbounded
+            priors. Defaults to `"reflect"`.
+        conditional: whether the generator and critic take a second input,
+            e.g. class labels, passed through unchanged. Inputs are then
+            `(z, conditions)` pairs. Defaults to `False`.
         jit_compile: `True`, `False` or `"auto"`. `"auto"` uses plain graph
             mode, which `benchmarks/step_cost.py` measured faster than XLA
             for convolutional nets on CPU. Defaults to `"auto"`.
@@ -304,17 +329,19 @@ class RefinementModel(keras.Model):
 
     Raises:
         TypeError: if `generator` or `critic` is not callable, or
-            `divergence` has an unsupported type.
+            `divergence`, `latent_prior` or `conditional` has an unsupported
+            type.
         ValueError: for a non-positive or non-finite `step_size`, a negative
-            `entropy_weight` or `num_steps`, an unknown `divergence` or
-            `space`, or a missing generator in latent space.
+            `entropy_weight` or `num_steps`, an unknown `divergence`,
+            `space`, `latent_prior` or `boundary`, or a missing generator in
+            latent space.
 
     Example:
 
     >>> generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     >>> critic = lambda x: -tf.reduce_sum(tf.square(x), axis=-1)
     >>> model = RefinementModel(generator, critic, num_steps=5, seed=0)
-    >>> model.predict(np.zeros((8, 2), "float32"), verbose=0).shape
+    >>> model.predict(model.sample_latents(8, seed=1), verbose=0).shape
     (8, 2)
     """
 
@@ -330,6 +357,9 @@ class RefinementModel(keras.Model):
         space="latent",
         seed=None,
         latent_shape=None,
+        latent_prior=None,
+        boundary="reflect",
+        conditional=False,
         jit_compile="auto",
         **kwargs,
     ):
@@ -356,9 +386,14 @@ class RefinementModel(keras.Model):
         if seed is not None:
             noise_lib.sanitize_seed(seed)  # validates type and shape early
         self.seed = seed
+        self.latent_prior = priors_lib.get(latent_prior)
+        self.boundary = priors_lib.check_boundary(boundary)
+        if not isinstance(conditional, bool):
+            raise TypeError(f"`conditional` must be True or False. Received: conditional={conditional!r}")
+        self.conditional = conditional
         self.generator = None if generator is None else as_layer(generator, name="generator")
         self.critic = critics_lib.get(critic)
-        if latent_shape is None and generator is not None:
+        if latent_shape is None and generator is not None and not conditional:
             latent_shape = _infer_input_shape(generator)
         self.latent_shape = None if latent_shape is None else tuple(int(d) for d in latent_shape)
         if jit_compile not in (True, False, "auto"):
@@ -369,24 +404,46 @@ class RefinementModel(keras.Model):
         # Measured on CPU (benchmarks/step_cost.py): XLA is slower for conv
         # nets there, so "auto" keeps graph mode.
         self.jit_compile = False if jit_compile == "auto" else jit_compile
-        self._compiled_simulate = None
+        # Caches of compiled functions, kept out of TensorFlow's object
+        # tracking so that SavedModel export does not try to save them.
+        self._caches = _Caches()
         # Subclasses that sample a posterior (DDLS) add the prior's gradient.
         self._log_prior = None
+        # The model owns no weights; its generator and critic build themselves.
+        self.built = True
 
     # -- the computation ---------------------------------------------------
 
-    def _generate(self, latents):
+    def _generate(self, latents, conditions=None):
+        if self.conditional:
+            return self.generator([latents, conditions], training=False)
         return self.generator(latents, training=False)
 
-    def _simulate(self, latents, positions, seed, trajectory_every=0):
-        if self.space == "data":
-            states = latents if self.generator is None else self._generate(latents)
-            generator = _identity
+    def _refines_latents(self):
+        return self.space == "latent"
+
+    def _parts(self, latents, conditions):
+        """`(generator, critic, initial states, constrain)` of the flow for these inputs."""
+        if self.conditional:
+
+            def critic(samples):
+                return self.critic([samples, conditions])
+
         else:
-            states, generator = latents, self._generate
+            critic = self.critic
+        if self.space == "data":
+            states = latents if self.generator is None else self._generate(latents, conditions)
+            return _identity, critic, states, None
+        constrain = None
+        if self.latent_prior.bounded and self.boundary != "none":
+            constrain = lambda z: priors_lib.constrain(z, self.latent_prior, self.boundary)  # noqa: E731
+        return (lambda z: self._generate(z, conditions)), critic, latents, constrain
+
+    def _simulate(self, latents, positions, seed, conditions=None, trajectory_every=0):
+        generator, critic, states, constrain = self._parts(latents, conditions)
         return simulate(
             generator,
-            self.critic,
+            critic,
             self.divergence,
             states,
             positions,
@@ -396,44 +453,119 @@ class RefinementModel(keras.Model):
             num_steps=self.num_steps,
             trajectory_every=trajectory_every,
             log_prior=self._log_prior,
+            constrain=constrain,
         )
+
+    def _validate_by_tracing(self, latents, conditions):
+        """Traces one drift step for the input's batch size, without running it.
+
+        The refinement graph leaves the batch size unknown (see
+        `_graph_function`), so a critic that returns one value per batch, or
+        a generator that changes the batch size, would only fail at run time.
+        This trace raises those errors early, as `ValueError`s naming the
+        argument.
+        """
+        key = (tuple(latents.shape), None if conditions is None else _spec_key(conditions))
+        if key in self._caches.validated:
+            return
+        specs = [tf.TensorSpec(latents.shape, latents.dtype)]
+        if conditions is not None:
+            specs.append(tf.TensorSpec(conditions.shape, conditions.dtype))
+
+        def probe(latents, conditions=None):
+            generator, critic, states, _ = self._parts(latents, conditions)
+            return drift(generator, critic, self.divergence, states, self._log_prior)[0]
+
+        tf.function(probe).get_concrete_function(*specs)
+        self._caches.validated.add(key)
+
+    def _graph_function(self, latents, conditions, trajectory_every):
+        """The compiled refinement for inputs like these, traced once per kind.
+
+        The batch axis is traced as unknown. Grappler rewrites a graph with a
+        known batch size differently (a 1-ULP change in the noisy update), so
+        one batch-agnostic graph is what makes `refine`, `predict` at any
+        `batch_size` and the exported SavedModel agree bit for bit.
+        """
+        key = (trajectory_every, _spec_key(latents), None if conditions is None else _spec_key(conditions))
+        self._validate_by_tracing(latents, conditions)
+        if key not in self._caches.functions:
+            signature = [
+                _batch_spec(latents),
+                tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([2], tf.int32),
+            ]
+            if conditions is None:
+
+                def run(latents, positions, seed):
+                    return self._simulate(latents, positions, seed, None, trajectory_every)
+
+            else:
+                signature.append(_batch_spec(conditions))
+
+                def run(latents, positions, seed, conditions):
+                    return self._simulate(latents, positions, seed, conditions, trajectory_every)
+
+            self._caches.functions[key] = tf.function(
+                run, input_signature=signature, jit_compile=self.jit_compile
+            )
+        return self._caches.functions[key]
+
+    def _run(self, latents, positions, seed, conditions=None, trajectory_every=0):
+        function = self._graph_function(latents, conditions, trajectory_every)
+        arguments = (
+            (latents, positions, seed) if conditions is None else (latents, positions, seed, conditions)
+        )
+        return function(*arguments)
 
     def call(self, inputs, training=None):
         """Refines a batch; returns samples as a tensor.
 
         Args:
-            inputs: `[batch, ...]` latents (or samples in data space), or a
-                dict with `"latents"` and `"positions"` (each sample's index
-                in the full input, which keys its noise).
+            inputs: `[batch, ...]` latents (or samples in data space), a
+                `(latents, conditions)` pair for a conditional model, or a
+                dict with `"latents"`, `"positions"` (each sample's index in
+                the full input, which keys its noise) and, if conditional,
+                `"conditions"`.
 
         Returns:
             The refined samples. A non-finite result fails the graph with an
             `InvalidArgumentError` naming the samples.
         """
-        latents, positions = self._unpack(inputs)
-        outputs = self._simulate(latents, positions, noise_lib.sanitize_seed(self.seed))
-        bad = tf.where(outputs["nonfinite_step"] >= 0)[:, 0]
-        tf.debugging.Assert(
-            tf.equal(tf.size(bad), 0),
-            [
-                "Refinement produced NaN or Inf. Sample positions:",
-                tf.gather(positions, bad),
-                "first non-finite steps:",
-                tf.gather(outputs["nonfinite_step"], bad),
-            ],
-            summarize=20,
-        )
-        return outputs["samples"]
+        latents, positions, conditions = self._unpack(inputs)
+        outputs = self._simulate(latents, positions, noise_lib.sanitize_seed(self.seed), conditions)
+        return _assert_finite(outputs, positions)
 
     def _unpack(self, inputs):
+        conditions = None
         if isinstance(inputs, dict):
-            latents, positions = inputs["latents"], inputs["positions"]
+            latents, positions = inputs["latents"], inputs.get("positions")
+            conditions = inputs.get("conditions")
+        elif isinstance(inputs, (tuple, list)):
+            if not self.conditional or len(inputs) != 2:
+                raise ValueError(self._inputs_error(inputs))
+            (latents, conditions), positions = inputs, None
         else:
-            latents = inputs
-            positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
+            latents, positions = inputs, None
+        if self.conditional and conditions is None:
+            raise ValueError(self._inputs_error(inputs))
         latents = tf.convert_to_tensor(latents)
+        if positions is None:
+            positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
         self._check_latents_tensor(latents)
-        return latents, tf.cast(positions, tf.int64)
+        return latents, tf.cast(positions, tf.int64), conditions
+
+    def _inputs_error(self, inputs):
+        name = self._input_name()
+        if self.conditional:
+            return (
+                f"This model is conditional: pass `({name}, conditions)`, a pair of arrays with one row "
+                f"per sample. Received: {type(inputs).__name__}"
+            )
+        return (
+            f"This model is not conditional: pass `{name}` as one array. Received: a "
+            f"{type(inputs).__name__}. For labelled generators build the model with conditional=True."
+        )
 
     def _input_name(self):
         return "z" if self.space == "latent" or self.generator is not None else "x"
@@ -441,14 +573,68 @@ class RefinementModel(keras.Model):
     def _check_latents_tensor(self, latents):
         check_batch_tensor(latents, self._input_name(), self.latent_shape)
 
-    def _as_latents(self, x):
-        return as_batch_tensor(x, self._input_name(), self.latent_shape, self.compute_dtype)
+    def _host_inputs(self, x):
+        """Validated `(latents, conditions)` tensors from user input."""
+        conditions = None
+        if self.conditional:
+            if not (isinstance(x, (tuple, list)) and len(x) == 2):
+                raise ValueError(self._inputs_error(x))
+            x, conditions = x
+        elif isinstance(x, (tuple, list)) and len(x) == 2 and not np.isscalar(x[0]) and np.ndim(x[0]) > 1:
+            raise ValueError(self._inputs_error(x))
+        latents = as_batch_tensor(x, self._input_name(), self.latent_shape, self.compute_dtype)
+        if (
+            self._input_name() == "z"
+            and self.latent_prior.bounded
+            and not self.latent_prior.contains(latents)
+        ):
+            raise ValueError(
+                f"`z` has values outside the latent prior's support [{self.latent_prior.low}, "
+                f"{self.latent_prior.high}] ({self.latent_prior!r}). Draw latents with "
+                "`model.sample_latents`, or pass the generator's real prior as `latent_prior`."
+            )
+        if conditions is not None:
+            conditions = tf.convert_to_tensor(conditions)
+            if conditions.shape.rank == 0 or conditions.shape[0] != latents.shape[0]:
+                raise ValueError(
+                    "`conditions` must have one row per latent. Received: conditions with shape "
+                    f"{conditions.shape.as_list()} for {latents.shape[0]} latents."
+                )
+        return latents, conditions
 
     # -- public API --------------------------------------------------------
 
+    def sample_latents(self, num_samples, seed=None, start=0):
+        """Draws initial latents from the model's `latent_prior`.
+
+        Sample `i` is keyed by `(seed, start + i)`, so draws made in pieces
+        equal one draw of the whole, at any batch size.
+
+        Args:
+            num_samples: positive int.
+            seed: `None` (fresh draws) or an int. Defaults to `None`.
+            start: position of the first sample. Defaults to `0`.
+
+        Returns:
+            A NumPy array `[num_samples, *latent_shape]` in the model's dtype.
+
+        Raises:
+            ValueError: if the model does not know its `latent_shape`.
+        """
+        if self.latent_shape is None:
+            raise ValueError(
+                "The model does not know its latent shape: pass latent_shape=... to RefinementModel."
+            )
+        start = check_non_negative_int(start, "start")
+        draws = self.latent_prior.sample(num_samples, self.latent_shape, seed, self.compute_dtype, start)
+        return draws.numpy()
+
     def predict_step(self, data):
         outputs = self._simulate(
-            data["latents"], tf.cast(data["positions"], tf.int64), noise_lib.sanitize_seed(self.seed)
+            data["latents"],
+            tf.cast(data["positions"], tf.int64),
+            noise_lib.sanitize_seed(self.seed),
+            data.get("conditions"),
         )
         return {"samples": outputs["samples"], "nonfinite_step": outputs["nonfinite_step"]}
 
@@ -456,7 +642,8 @@ class RefinementModel(keras.Model):
         """Refines `x` batch by batch; returns the refined samples as NumPy.
 
         Args:
-            x: `[N, ...]` latents (samples in data space with no generator).
+            x: `[N, ...]` latents (samples in data space with no generator),
+                or a `(latents, conditions)` pair for a conditional model.
             batch_size: samples per batch. Defaults to 32. The result does
                 not depend on it.
             verbose: `"auto"`, 0, 1 or 2, as in `keras.Model.predict`.
@@ -470,47 +657,61 @@ class RefinementModel(keras.Model):
             NonFiniteRefinementError: if any sample became NaN or Inf; the
                 error lists which and at which step.
         """
-        latents = self._as_latents(x)
+        latents, conditions = self._host_inputs(x)
         batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
-        positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
+        self._validate_by_tracing(latents, conditions)
+        elements = {"latents": latents, "positions": tf.range(tf.shape(latents)[0], dtype=tf.int64)}
+        if conditions is not None:
+            elements["conditions"] = conditions
         # A dataset of our own: Keras' array adapter would cast float64
         # latents to floatx, silently losing a float64 model's precision.
-        dataset = tf.data.Dataset.from_tensor_slices({"latents": latents, "positions": positions})
+        dataset = tf.data.Dataset.from_tensor_slices(elements)
         outputs = super().predict(
             dataset.batch(batch_size), verbose=verbose, steps=steps, callbacks=callbacks
         )
         raise_if_nonfinite(outputs["nonfinite_step"])
         return outputs["samples"]
 
-    def refine(self, x, seed=None, trajectory_every=0):
+    def refine(self, x, seed=None, trajectory_every=0, metrics=None):
         """Refines `x` in one call and returns states, samples and diagnostics.
 
         Args:
-            x: `[N, ...]` latents (samples in data space with no generator).
+            x: `[N, ...]` latents (samples in data space with no generator),
+                or a `(latents, conditions)` pair for a conditional model.
             seed: overrides the model's seed for this call. Defaults to the
                 model's `seed` (fresh noise if that is `None`).
             trajectory_every: if positive, record states, samples and critic
                 values every this many steps (and at the last step).
                 Defaults to `0`.
+            metrics: optional dict `{name: fn}`; each `fn` maps a NumPy batch
+                of samples to a number and is evaluated on every recorded
+                step (e.g. FID every 5 steps, as in the paper). Needs
+                `trajectory_every > 0`. Defaults to `None`.
 
         Returns:
-            A `RefinementResult`.
+            A `RefinementResult`; `metric_trajectory` holds each metric's
+            values at `trajectory_steps`.
 
         Raises:
             NonFiniteRefinementError: if any sample became NaN or Inf.
+            ValueError: for `metrics` without `trajectory_every`.
+            TypeError: if `metrics` is not a dict of callables.
         """
         trajectory_every = check_non_negative_int(trajectory_every, "trajectory_every")
-        latents = self._as_latents(x)
+        metrics = _check_metrics(metrics, trajectory_every)
+        latents, conditions = self._host_inputs(x)
         seed = noise_lib.sanitize_seed(self.seed if seed is None else seed)
         positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
-        if self._compiled_simulate is None:
-            self._compiled_simulate = tf.function(
-                self._simulate, jit_compile=self.jit_compile, reduce_retracing=True
-            )
-        outputs = self._compiled_simulate(latents, positions, seed, trajectory_every)
+        outputs = self._run(latents, positions, seed, conditions, trajectory_every)
         outputs = {key: value.numpy() for key, value in outputs.items()}
         raise_if_nonfinite(outputs["nonfinite_step"])
         steps = _record_steps(self.num_steps, trajectory_every)
+        metric_trajectory = None
+        if metrics:
+            metric_trajectory = {
+                name: np.array([float(fn(frame)) for frame in outputs["sample_trajectory"]])
+                for name, fn in metrics.items()
+            }
         return RefinementResult(
             samples=outputs["samples"],
             states=outputs["states"],
@@ -518,6 +719,83 @@ class RefinementModel(keras.Model):
             state_trajectory=outputs.get("state_trajectory"),
             sample_trajectory=outputs.get("sample_trajectory"),
             critic_trajectory=outputs.get("critic_trajectory"),
+            metric_trajectory=metric_trajectory,
+        )
+
+    def export(self, filepath, format="tf_saved_model", verbose=True, input_signature=None, **kwargs):
+        """Writes a SavedModel that refines latents with the steps inside its graph.
+
+        The SavedModel's `serve` signature takes `z` (`[batch, *latent_shape]`
+        in the model's dtype), for a conditional model `conditions`, and
+        `seed` (a scalar int64), and returns the refined samples. It loads
+        with `tf.saved_model.load` in a process without `dgflow_tf` (or
+        TFP) and returns exactly what `model.refine(z, seed=seed).samples`
+        returns here.
+
+        Args:
+            filepath: directory to write the SavedModel to.
+            format: must be `"tf_saved_model"`.
+            verbose: whether to print the endpoint summary. Defaults to `True`.
+            input_signature: not supported; the signature is fixed.
+            **kwargs: `condition_spec`, a `tf.TensorSpec` of one batch of
+                conditions, for conditional models whose generator does not
+                declare its inputs.
+
+        Raises:
+            ValueError: for another `format`, an `input_signature`, an
+                unknown `latent_shape`, or a conditional model without a
+                condition spec.
+
+        Example:
+
+        >>> model.export("/tmp/refiner")  # doctest: +SKIP
+        >>> loaded = tf.saved_model.load("/tmp/refiner")  # doctest: +SKIP
+        >>> loaded.serve(z, tf.constant(0, tf.int64))  # doctest: +SKIP
+        """
+        if format != "tf_saved_model":
+            raise ValueError(f"`format` must be 'tf_saved_model'. Received: format={format!r}")
+        if input_signature is not None:
+            raise ValueError(
+                "RefinementModel.export writes its own signature (z, [conditions,] seed); "
+                "`input_signature` is not supported."
+            )
+        condition_spec = kwargs.pop("condition_spec", None)
+        if kwargs:
+            raise TypeError(f"Unknown arguments to export: {sorted(kwargs)}")
+        if self.latent_shape is None:
+            raise ValueError("Exporting needs the latent shape: build the model with latent_shape=...")
+        latent_spec = tf.TensorSpec([None, *self.latent_shape], self.compute_dtype, name="z")
+        seed_spec = tf.TensorSpec([], tf.int64, name="seed")
+
+        def refine(z, seed, conditions=None):
+            positions = tf.range(tf.shape(z)[0], dtype=tf.int64)
+            outputs = self._simulate(z, positions, noise_lib.seed_from_int64(seed), conditions)
+            return _assert_finite(outputs, positions)
+
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        if self.conditional:
+            condition_spec = self._condition_spec(condition_spec)
+            archive.add_endpoint(
+                "serve",
+                lambda z, conditions, seed: refine(z, seed, conditions),
+                input_signature=[latent_spec, condition_spec, seed_spec],
+            )
+        else:
+            archive.add_endpoint("serve", refine, input_signature=[latent_spec, seed_spec])
+        archive.write_out(filepath, verbose=verbose)
+
+    def _condition_spec(self, condition_spec):
+        if condition_spec is not None:
+            shape = tf.TensorShape(condition_spec.shape)
+            return tf.TensorSpec([None, *shape[1:]], condition_spec.dtype, name="conditions")
+        inputs = getattr(self.generator, "inputs", None)
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 2:
+            spec = inputs[1]
+            return tf.TensorSpec([None, *spec.shape[1:]], spec.dtype, name="conditions")
+        raise ValueError(
+            "Exporting a conditional model needs the conditions' spec: pass "
+            "condition_spec=tf.TensorSpec([None], tf.int32) (or your labels' shape and dtype)."
         )
 
     def evaluations_per_sample(self):
@@ -547,6 +825,9 @@ class RefinementModel(keras.Model):
             "space": self.space,
             "seed": self.seed,
             "latent_shape": None if self.latent_shape is None else list(self.latent_shape),
+            "latent_prior": priors_lib.serialize(self.latent_prior),
+            "boundary": self.boundary,
+            "conditional": self.conditional,
             "jit_compile": self._jit_compile_setting,
         }
 
@@ -562,3 +843,53 @@ class RefinementModel(keras.Model):
         for key in ("generator", "critic"):
             config[key] = deserialize_callable(config.get(key))
         return cls(**config)
+
+
+class _Caches:
+    """Plain containers that TensorFlow's tracking leaves alone."""
+
+    def __init__(self):
+        self.functions = {}
+        self.validated = set()
+
+
+def _batch_spec(tensor):
+    return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
+
+
+def _spec_key(tensor):
+    return (tuple(tensor.shape[1:]), tensor.dtype.name)
+
+
+def _assert_finite(outputs, positions):
+    bad = tf.where(outputs["nonfinite_step"] >= 0)[:, 0]
+    with tf.control_dependencies(
+        [
+            tf.debugging.Assert(
+                tf.equal(tf.size(bad), 0),
+                [
+                    "Refinement produced NaN or Inf. Sample positions:",
+                    tf.gather(positions, bad),
+                    "first non-finite steps:",
+                    tf.gather(outputs["nonfinite_step"], bad),
+                ],
+                summarize=20,
+            )
+        ]
+    ):
+        return tf.identity(outputs["samples"])
+
+
+def _check_metrics(metrics, trajectory_every):
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict) or not all(callable(fn) for fn in metrics.values()):
+        raise TypeError(
+            "`metrics` must be a dict mapping names to callables of a batch of samples, e.g. "
+            "{'fid': lambda x: frechet_distance(x, reference)}."
+        )
+    if metrics and not trajectory_every:
+        raise ValueError(
+            "`metrics` are evaluated on the recorded steps: pass trajectory_every > 0 (e.g. 5) as well."
+        )
+    return metrics

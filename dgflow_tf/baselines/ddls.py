@@ -85,7 +85,8 @@ class DDLS(RefinementModel):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("divergence", "entropy_weight", "space"):
+        # DDLS's prior is fixed: the standard normal whose log density it adds.
+        for key in ("divergence", "entropy_weight", "space", "latent_prior", "boundary"):
             config.pop(key)
         config["step_size"] = self.langevin_step_size
         return config

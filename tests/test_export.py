@@ -1,0 +1,118 @@
+"""SavedModel export, served in a process that cannot import dgflow_tf, and `.keras` round trips."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy_reference import TanhMLPs
+
+from dgflow_tf import RefinementModel
+
+# Runs in a fresh interpreter: dgflow_tf, TFP and Keras are made unimportable
+# before TensorFlow loads, so the SavedModel must stand on core TF alone.
+SERVE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    for blocked in ("dgflow_tf", "tensorflow_probability", "keras", "tf_keras"):
+        sys.modules[blocked] = None
+    import numpy as np
+    import tensorflow as tf
+    try:
+        import dgflow_tf  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        raise SystemExit("dgflow_tf was importable")
+    path, inputs, output, seed = sys.argv[1:5]
+    loaded = tf.saved_model.load(path)
+    arrays = np.load(inputs)
+    tensors = [tf.constant(arrays[name]) for name in sorted(arrays.files)]
+    samples = loaded.serve(*tensors, tf.constant(int(seed), tf.int64))
+    np.save(output, samples.numpy())
+    """
+)
+
+
+def _serve_in_fresh_process(path, inputs, tmp_path, seed):
+    input_file = tmp_path / "inputs.npz"
+    np.savez(input_file, **{f"{i}": array for i, array in enumerate(inputs)})
+    output = tmp_path / "served.npy"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    completed = subprocess.run(
+        [sys.executable, "-c", SERVE_SCRIPT, str(path), str(input_file), str(output), str(seed)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return np.load(output)
+
+
+@pytest.fixture(scope="module")
+def mlp_model():
+    generator, critic = TanhMLPs(latent_dim=3, data_dim=2, hidden=5, seed=4).keras_models("float32")
+    return RefinementModel(generator, critic, num_steps=6, seed=1, latent_prior="uniform")
+
+
+def test_exported_savedmodel_serves_the_python_models_samples_exactly(mlp_model, tmp_path):
+    mlp_model.export(tmp_path / "refiner", verbose=False)
+    z = mlp_model.sample_latents(37, seed=5)
+    served = _serve_in_fresh_process(tmp_path / "refiner", [z], tmp_path, seed=123)
+    expected = mlp_model.refine(z, seed=123).samples
+    np.testing.assert_array_equal(served, expected)
+    # The seed is an input of the graph, not baked in.
+    assert np.abs(served - mlp_model.refine(z, seed=124).samples).max() > 1e-4
+
+
+def test_exported_conditional_model(tmp_path):
+    keras.utils.set_random_seed(3)
+    z, label = keras.Input((3,)), keras.Input((), dtype="int32")
+    hidden = keras.layers.Concatenate()([z, keras.layers.Embedding(4, 2)(label)])
+    generator = keras.Model([z, label], keras.layers.Dense(2)(hidden))
+    x, label = keras.Input((2,)), keras.Input((), dtype="int32")
+    hidden = keras.layers.Concatenate()([x, keras.layers.Embedding(4, 2)(label)])
+    critic = keras.Model([x, label], keras.layers.Dense(1, activation="tanh")(hidden))
+    model = RefinementModel(generator, critic, conditional=True, latent_shape=(3,), num_steps=4, seed=0)
+    model.export(tmp_path / "conditional", verbose=False)
+    z = model.sample_latents(9, seed=1)
+    labels = (np.arange(9) % 4).astype("int32")
+    served = _serve_in_fresh_process(tmp_path / "conditional", [z, labels], tmp_path, seed=7)
+    np.testing.assert_array_equal(served, model.refine((z, labels), seed=7).samples)
+
+
+def test_exported_graph_reports_nonfinite_samples(tmp_path):
+    model = RefinementModel(
+        lambda z: z, lambda x: tf.math.log(x[:, 0]), latent_shape=(2,), num_steps=2, seed=0
+    )
+    model.export(tmp_path / "fragile", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "fragile"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Refinement produced NaN or Inf"):
+        loaded.serve(tf.constant([[1.0, 0.0], [-1.0, 0.0]]), tf.constant(0, tf.int64))
+
+
+def test_export_errors(tmp_path):
+    model = RefinementModel(lambda z: z, lambda x: x[:, 0])
+    with pytest.raises(ValueError, match="needs the latent shape"):
+        model.export(tmp_path / "a")
+    with pytest.raises(ValueError, match="`format` must be 'tf_saved_model'"):
+        model.export(tmp_path / "a", format="onnx")
+    conditional = RefinementModel(lambda z: z[0], lambda x: x[0][:, 0], latent_shape=(2,), conditional=True)
+    with pytest.raises(ValueError, match="condition_spec"):
+        conditional.export(tmp_path / "b")
+
+
+def test_keras_file_round_trip(mlp_model, tmp_path):
+    path = tmp_path / "refiner.keras"
+    mlp_model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, RefinementModel)
+    assert loaded.latent_prior == mlp_model.latent_prior and loaded.num_steps == 6
+    z = mlp_model.sample_latents(11, seed=0)
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), mlp_model.predict(z, verbose=0))
