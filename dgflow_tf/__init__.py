@@ -5,7 +5,7 @@ with a few noisy gradient steps along the flow of an f-divergence whose
 density ratio a discriminator already knows.
 """
 
-from dgflow_tf import adapters, critics, divergences, noise
+from dgflow_tf import adapters, critics, divergences, noise, priors
 from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic, train_corrector
 from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.refinement import RefinementModel, RefinementResult, drift, simulate
@@ -25,6 +25,7 @@ __all__ = [
     "divergences",
     "drift",
     "noise",
+    "priors",
     "simulate",
     "train_corrector",
 ]

@@ -1,0 +1,164 @@
+"""The TF-Hub adapter, on small modules built here and loaded with `hub.load` (no downloads)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dgflow_tf import RefinementModel
+from dgflow_tf.adapters import hub as hub_adapter
+from dgflow_tf.zoo import hub_modules
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return hub_modules.compare_gan_mlp_weights(latent_dim=3, image_shape=(2, 2, 1), seed=0)
+
+
+@pytest.fixture(scope="module")
+def compare_gan_path(tmp_path_factory, weights):
+    return hub_modules.save_compare_gan_mlp(
+        tmp_path_factory.mktemp("hub") / "cg", weights, batch_sizes=(4, 8)
+    )
+
+
+def _numpy_reflected_flow(weights, z, step_size, num_steps):
+    _, _, latent_gradient = hub_modules.compare_gan_mlp_numpy(weights)
+    z = z.astype("float64")
+    for _ in range(num_steps):
+        z = z + step_size * latent_gradient(z)
+        z = np.where(z > 1, 2 - z, np.where(z < -1, -2 - z, z))
+    return z
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_compare_gan_layout_matches_a_numpy_rederivation(compare_gan_path, weights, batch_size):
+    gan = hub_adapter.load_gan(compare_gan_path, batch_size=batch_size)
+    assert gan.layout == "compare_gan" and gan.latent_prior == "uniform"
+    # Without bsNone the largest fixed batch is the default; 10 samples need padding and chunks.
+    assert gan.generator.fixed_batch_size == (batch_size or 8)
+    model = hub_adapter.hub_refinement_model(gan, num_steps=6, step_size=0.3, entropy_weight=0.0)
+    z = model.sample_latents(10, seed=0)
+    result = model.refine(z)
+    expected = _numpy_reflected_flow(weights, z, 0.3, 6)
+    assert np.abs(expected).max() > 0.9  # some latents reached the box's faces
+    generator, _, _ = hub_modules.compare_gan_mlp_numpy(weights)
+    np.testing.assert_allclose(result.states, expected, atol=2e-5)
+    np.testing.assert_allclose(result.samples.reshape(10, -1), generator(expected), atol=2e-5)
+    np.testing.assert_array_equal(model.predict(z, batch_size=3, verbose=0), result.samples)
+
+
+def test_chunked_calls_equal_one_call_per_sample(compare_gan_path):
+    fixed = hub_adapter.load_gan(compare_gan_path, batch_size=8).discriminator
+    images = np.random.default_rng(1).normal(size=(13, 2, 2, 1)).astype("float32")
+    chunked = fixed(tf.constant(images)).numpy()
+    assert chunked.shape == (13, 1)
+    one_by_one = [fixed(tf.constant(np.repeat(images[i : i + 1], 8, axis=0))).numpy()[0] for i in range(13)]
+    np.testing.assert_allclose(chunked, np.array(one_by_one), rtol=1e-6)
+
+
+def test_dynamic_batch_metagraph_is_preferred(tmp_path, weights):
+    path = hub_modules.save_compare_gan_mlp(tmp_path / "cg", weights, batch_sizes=(8, None))
+    assert hub_adapter.load_gan(path).generator.fixed_batch_size is None
+    with pytest.raises(ValueError, match=r"no 'gen' MetaGraph for batch_size=16: \['bs8', 'bsNone'\]"):
+        hub_adapter.load_gan(path, batch_size=16)
+
+
+def test_generator_only_compare_gan_module_needs_a_critic(tmp_path, weights):
+    path = hub_modules.save_compare_gan_mlp(
+        tmp_path / "gen", weights, batch_sizes=(None,), with_discriminator=False
+    )
+    gan = hub_adapter.load_gan(path)
+    assert not gan.has_discriminator
+    with pytest.raises(ValueError, match="has no discriminator.*train_corrector"):
+        hub_adapter.hub_refinement_model(gan)
+    critic = lambda x: -tf.reduce_sum(tf.square(x - 0.5), axis=[1, 2, 3])  # noqa: E731
+    model = hub_adapter.hub_refinement_model(gan, critic, num_steps=20, step_size=0.2, entropy_weight=0.0)
+    z = model.sample_latents(16, seed=0)
+    before = critic(gan.generator(tf.constant(z))).numpy()
+    after = critic(tf.constant(model.predict(z, verbose=0))).numpy()
+    assert np.all(after > before)
+
+
+def test_module_that_cannot_be_differentiated_is_a_clear_error(tmp_path, weights):
+    path = hub_modules.save_compare_gan_mlp(
+        tmp_path / "round", weights, batch_sizes=(None,), round_output=True
+    )
+    with pytest.raises(ValueError, match=r"generator \('default' signature\) cannot be differentiated.*'z'"):
+        hub_adapter.load_gan(path)
+
+
+def _keras_gan(conditional=False):
+    keras.utils.set_random_seed(0)
+    z = keras.Input((3,))
+    inputs = [z]
+    hidden = z
+    if conditional:
+        label = keras.Input((), dtype="int32")
+        inputs.append(label)
+        hidden = keras.layers.Concatenate()([z, keras.layers.Embedding(4, 2)(label)])
+    generator = keras.Model(inputs, keras.layers.Dense(2, activation="tanh")(keras.layers.Dense(8)(hidden)))
+    x = keras.Input((2,))
+    inputs, hidden = [x], x
+    if conditional:
+        label = keras.Input((), dtype="int32")
+        inputs.append(label)
+        hidden = keras.layers.Concatenate()([x, keras.layers.Embedding(4, 2)(label)])
+    discriminator = keras.Model(
+        inputs, keras.layers.Dense(1)(keras.layers.Dense(8, activation="tanh")(hidden))
+    )
+    return generator, discriminator
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_named_signature_layout_refines_like_the_keras_models(tmp_path, conditional):
+    generator, discriminator = _keras_gan(conditional)
+    spec = tf.TensorSpec([None], tf.int32) if conditional else None
+    path = hub_modules.save_gan_module(
+        tmp_path / "gan", generator, discriminator, latent_shape=(3,), condition_spec=spec
+    )
+    gan = hub_adapter.load_gan(path)
+    assert gan.layout == "signatures" and gan.conditional == conditional and gan.latent_prior == "normal"
+    settings = dict(num_steps=5, seed=2, latent_shape=(3,), conditional=conditional)
+    from_hub = hub_adapter.hub_refinement_model(gan, num_steps=5, seed=2)
+    direct = RefinementModel(generator, discriminator, **settings)
+    z = direct.sample_latents(12, seed=1)
+    inputs = (z, np.arange(12, dtype="int32") % 4) if conditional else z
+    np.testing.assert_allclose(
+        from_hub.refine(inputs).samples, direct.refine(inputs).samples, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_generator_only_module_with_constant_inputs(tmp_path):
+    class Progan(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(np.eye(3, 2, dtype="float32"))
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, 3], name="latent_vector"),
+                tf.TensorSpec([], name="truncation"),
+            ]
+        )
+        def serve(self, latent_vector, truncation):
+            return {"default": truncation * tf.matmul(latent_vector, self.w)}
+
+    module = Progan()
+    tf.saved_model.save(module, str(tmp_path / "progan"), signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match=r"also takes \['truncation'\]: pass values for them in `constants`"):
+        hub_adapter.load_gan(tmp_path / "progan")
+    gan = hub_adapter.load_gan(tmp_path / "progan", generator_kwargs={"constants": {"truncation": 0.5}})
+    assert gan.layout == "generator_only" and gan.latent_shape == (3,)
+    np.testing.assert_allclose(gan.generator(tf.ones([2, 3])).numpy(), np.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match="has no discriminator"):
+        gan.discriminator  # noqa: B018
+
+
+def test_bad_handles_and_signatures(tmp_path, compare_gan_path):
+    with pytest.raises(FileNotFoundError, match="neither a URL nor an existing directory"):
+        hub_adapter.load_gan(tmp_path / "missing")
+    module = tf.saved_model.load(str(compare_gan_path), tags={"gen", "bs8"})
+    with pytest.raises(KeyError, match=r"no signature 'generator'. Its signatures: \['default'\]"):
+        hub_adapter.HubSignature(module, "generator")
+    with pytest.raises(ValueError, match=r"`output_key`='pixels' is not one of the signature's outputs"):
+        hub_adapter.HubSignature(module, "default", output_key="pixels")
