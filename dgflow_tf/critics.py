@@ -371,8 +371,10 @@ def train_corrector(
     generated = np.asarray(generated, dtype="float32")
     for name, array in (("real", real), ("generated", generated)):
         if array.ndim < 2 or len(array) < 2:
-            raise ValueError(f"`{name}` must be a batch [num_samples, ...] with at least 2 samples. "
-                             f"Received shape {array.shape}")
+            raise ValueError(
+                f"`{name}` must be a batch [num_samples, ...] with at least 2 samples. "
+                f"Received shape {array.shape}"
+            )
         if not np.all(np.isfinite(array)):
             raise ValueError(f"`{name}` contains NaN or Inf.")
     if real.shape[1:] != generated.shape[1:]:

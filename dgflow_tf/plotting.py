@@ -133,8 +133,13 @@ def image_grid(panels, path, columns=8, title=None):
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(tiles), figsize=(3.2 * len(tiles), 3.6), squeeze=False)
     for axis, (name, tile) in zip(axes.flat, tiles.items(), strict=True):
-        axis.imshow(tile[..., 0] if tile.shape[-1] == 1 else tile, cmap="gray", vmin=0.0, vmax=1.0,
-                    interpolation="nearest")
+        axis.imshow(
+            tile[..., 0] if tile.shape[-1] == 1 else tile,
+            cmap="gray",
+            vmin=0.0,
+            vmax=1.0,
+            interpolation="nearest",
+        )
         axis.set_title(name, fontsize=10)
         axis.set_xticks([])
         axis.set_yticks([])

@@ -629,6 +629,35 @@ class RefinementModel(keras.Model):
         draws = self.latent_prior.sample(num_samples, self.latent_shape, seed, self.compute_dtype, start)
         return draws.numpy()
 
+    def generate(self, x, batch_size=64):
+        """The unrefined samples `g(z)`, for before/after comparisons.
+
+        Args:
+            x: `[N, ...]` latents, or a `(latents, conditions)` pair for a
+                conditional model.
+            batch_size: samples per generator call. Defaults to `64`.
+
+        Returns:
+            `[N, ...]` NumPy array.
+
+        Raises:
+            ValueError: if the model has no generator.
+        """
+        if self.generator is None:
+            raise ValueError(
+                "This model refines samples directly (generator=None): there is nothing to generate."
+            )
+        latents, conditions = self._host_inputs(x)
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if self._caches.generate is None:
+            self._caches.generate = tf.function(self._generate, reduce_retracing=True)
+        outputs = []
+        for start in range(0, int(latents.shape[0]), batch_size):
+            stop = start + batch_size
+            batch_conditions = None if conditions is None else conditions[start:stop]
+            outputs.append(self._caches.generate(latents[start:stop], batch_conditions).numpy())
+        return np.concatenate(outputs)
+
     def predict_step(self, data):
         outputs = self._simulate(
             data["latents"],
@@ -659,18 +688,35 @@ class RefinementModel(keras.Model):
         """
         latents, conditions = self._host_inputs(x)
         batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
-        self._validate_by_tracing(latents, conditions)
-        elements = {"latents": latents, "positions": tf.range(tf.shape(latents)[0], dtype=tf.int64)}
-        if conditions is not None:
-            elements["conditions"] = conditions
-        # A dataset of our own: Keras' array adapter would cast float64
-        # latents to floatx, silently losing a float64 model's precision.
-        dataset = tf.data.Dataset.from_tensor_slices(elements)
-        outputs = super().predict(
-            dataset.batch(batch_size), verbose=verbose, steps=steps, callbacks=callbacks
+        count = int(latents.shape[0])
+        num_batches = math.ceil(count / batch_size)
+        if steps is not None:
+            num_batches = min(num_batches, check_positive_int(steps, "steps"))
+        # One seed per call (a fresh one if the model's seed is None): the
+        # noise stays keyed by position across batches.
+        seed = noise_lib.sanitize_seed(self.seed)
+        positions = tf.range(count, dtype=tf.int64)
+        if verbose == "auto":
+            verbose = 1
+        callbacks = keras.callbacks.CallbackList(
+            callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=num_batches, model=self
         )
-        raise_if_nonfinite(outputs["nonfinite_step"])
-        return outputs["samples"]
+        # The batches run through the same batch-agnostic graph as `refine`
+        # and the exported SavedModel, so all three agree bit for bit.
+        samples, nonfinite = [], []
+        callbacks.on_predict_begin()
+        for step in range(num_batches):
+            callbacks.on_predict_batch_begin(step)
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            outputs = self._run(
+                latents[rows], positions[rows], seed, None if conditions is None else conditions[rows]
+            )
+            samples.append(outputs["samples"].numpy())
+            nonfinite.append(outputs["nonfinite_step"].numpy())
+            callbacks.on_predict_batch_end(step, {"outputs": samples[-1]})
+        callbacks.on_predict_end()
+        raise_if_nonfinite(np.concatenate(nonfinite))
+        return np.concatenate(samples)
 
     def refine(self, x, seed=None, trajectory_every=0, metrics=None):
         """Refines `x` in one call and returns states, samples and diagnostics.
@@ -851,6 +897,7 @@ class _Caches:
     def __init__(self):
         self.functions = {}
         self.validated = set()
+        self.generate = None
 
 
 def _batch_spec(tensor):

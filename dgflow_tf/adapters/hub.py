@@ -92,6 +92,8 @@ class HubSignature(keras.layers.Layer):
         fixed_batch_size: the signature's static batch size, or `None`.
         sample_shape: the per-sample shape of the batch input.
         conditional: whether the signature takes conditions.
+        latent_prior: for a generator, the latent prior its module's layout
+            implies (`"uniform"` for compare_gan), else `None`.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class HubSignature(keras.layers.Layer):
         self.condition_spec = None if self.condition_key is None else specs[self.condition_key]
         self.output_sample_shape = tuple(outputs[self.output_key].shape[1:])
         self.output_dtype = outputs[self.output_key].dtype
+        self.latent_prior = None
 
     @property
     def conditional(self):
@@ -244,6 +247,7 @@ class HubGAN:
         self.latent_shape = generator.sample_shape
         self.conditional = generator.conditional
         self.latent_prior = "uniform" if layout == "compare_gan" else "normal"
+        generator.latent_prior = self.latent_prior
 
     @property
     def has_discriminator(self):

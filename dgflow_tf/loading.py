@@ -1,0 +1,84 @@
+"""Load generators and critics from files: `.keras`, SavedModel directories, TF-Hub handles.
+
+One entry point, `load_callable`, serves the command line and notebooks:
+
+- `path.keras`: a Keras 3 model (`keras.saving.load_model`, safe mode on, so
+  no arbitrary Python code is deserialised);
+- a directory or a URL holding a SavedModel or hub module: its signature as a
+  Keras 3 layer (`adapters.hub.HubSignature`). For GAN modules
+  (compare_gan's tag sets, or `generator`/`discriminator` signatures) the
+  `role` picks the generator or the discriminator.
+
+Example:
+
+>>> generator = load_callable("generator.keras", role="generator")  # doctest: +SKIP
+>>> critic = load_callable("https://tfhub.dev/...", role="discriminator")  # doctest: +SKIP
+"""
+
+import os
+
+import keras
+
+ROLES = ("generator", "discriminator")
+
+
+def _is_url(path):
+    return "://" in path
+
+
+def load_callable(path, role, signature=None, batch_size=None):
+    """Loads a generator or discriminator from `path`.
+
+    Args:
+        path: a `.keras` file, a SavedModel/hub module directory, or a
+            TF-Hub URL (needs a network connection once).
+        role: `"generator"` or `"discriminator"`.
+        signature: for a SavedModel that is not a GAN module, the signature
+            to call. Defaults to `serving_default` (or `default`).
+        batch_size: for compare_gan modules, the `bs<N>` MetaGraph.
+
+    Returns:
+        A callable: a Keras 3 model or a `HubSignature` layer.
+
+    Raises:
+        ValueError: for an unknown `role`, a legacy `.h5` file, or a GAN
+            module without the requested part.
+        FileNotFoundError: if a local `path` does not exist.
+    """
+    from dgflow_tf.adapters import hub as hub_adapter
+
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}. Expected one of: {list(ROLES)}")
+    path = os.fspath(path)
+    if path.endswith((".h5", ".hdf5")):
+        raise ValueError(
+            f"{path!r} is a legacy HDF5 file. Load it with tf_keras and save it as `.keras`, or pass "
+            "a SavedModel directory."
+        )
+    if not _is_url(path) and not os.path.exists(path):
+        raise FileNotFoundError(f"No model at {path!r}. Pass a .keras file, a SavedModel directory or a URL.")
+    if path.endswith(".keras"):
+        return keras.saving.load_model(path, compile=False)
+    if signature is None:
+        gan = _try_gan(path, batch_size)
+        if gan is not None:
+            return gan.generator if role == "generator" else gan.discriminator
+    import tensorflow_hub as hub
+
+    module = hub.load(path)
+    names = sorted(getattr(module, "signatures", {}).keys())
+    if signature is None:
+        signature = next((name for name in ("serving_default", "default") if name in names), None)
+        if signature is None:
+            raise ValueError(f"{path!r} has no serving_default or default signature: pass one of {names}.")
+    return hub_adapter.HubSignature(module, signature, role=role, name=f"loaded_{role}")
+
+
+def _try_gan(path, batch_size):
+    from dgflow_tf.adapters import hub as hub_adapter
+
+    try:
+        gan = hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
+    except (ValueError, KeyError):
+        return None
+    return gan if gan.layout != "generator_only" else None
