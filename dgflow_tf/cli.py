@@ -305,14 +305,14 @@ def _evaluate(args, out):
     samples = np.load(args.samples)
     results = {"samples": args.samples, "num_samples": int(len(samples))}
     if samples.ndim == 2 and samples.shape[1] == 2:
-        from dgflow_tf.metrics import synthetic as synthetic_metrics
+        from dgflow_tf.experiments import synthetic
 
+        # The demo's metrics: HQ % and modes (25 Gaussians), KDE score, exact OT distance.
         if args.reference in datasets.names():
-            reference = datasets.load(args.reference, args.num_reference, seed=args.seed)
+            reference = synthetic.held_out_data(args.reference, args.num_reference, args.seed)
+            results.update(synthetic.evaluate(samples, reference, datasets.canonical_name(args.reference)))
         else:
-            reference = np.load(args.reference)
-        results["kde_score"] = synthetic_metrics.kde_score(samples, reference)
-        results["ot_distance"] = synthetic_metrics.ot_distance(samples, reference)
+            results.update(synthetic.evaluate(samples, np.load(args.reference), dataset=None))
     elif samples.ndim == 4 and samples.shape[1:] == (8, 8, 1):
         from dgflow_tf.metrics import images as image_metrics
         from dgflow_tf.zoo import digits_classifier
@@ -434,10 +434,11 @@ def _add_model_commands(commands):
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="metrics of saved samples: KDE and OT for 2-D points, FID/KID/score for 8x8 digits",
+        help="metrics of saved samples: HQ %, modes, KDE and OT for 2-D points, FID/KID/score for 8x8 digits",
         description=(
-            "Measure samples saved as .npy against reference data, offline. 2-D points [n, 2]: KDE "
-            "score and exact OT distance to a data set (25gaussians, swissroll) or a reference "
+            "Measure samples saved as .npy against reference data, offline. 2-D points [n, 2]: the "
+            "demo's metrics (high-quality % and modes for 25gaussians, KDE score, exact OT "
+            "distance) against held-out draws of a data set (25gaussians, swissroll) or a reference "
             ".npy. 8x8 digits [n, 8, 8, 1] in [-1, 1]: FID, KID and classifier score in the shipped "
             "digits classifier's features, against scikit-learn's digits or a reference .npy. "
             "Prints JSON."

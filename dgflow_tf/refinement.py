@@ -768,7 +768,7 @@ class RefinementModel(keras.Model):
             metric_trajectory=metric_trajectory,
         )
 
-    def export(self, filepath, format="tf_saved_model", verbose=True, input_signature=None, **kwargs):
+    def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
         """Writes a SavedModel that refines latents with the steps inside its graph.
 
         The SavedModel's `serve` signature takes `z` (`[batch, *latent_shape]`
@@ -781,7 +781,8 @@ class RefinementModel(keras.Model):
         Args:
             filepath: directory to write the SavedModel to.
             format: must be `"tf_saved_model"`.
-            verbose: whether to print the endpoint summary. Defaults to `True`.
+            verbose: whether to print the endpoint summary (its captured
+                variables included). Defaults to `False`.
             input_signature: not supported; the signature is fixed.
             **kwargs: `condition_spec`, a `tf.TensorSpec` of one batch of
                 conditions, for conditional models whose generator does not
@@ -828,7 +829,9 @@ class RefinementModel(keras.Model):
                 input_signature=[latent_spec, condition_spec, seed_spec],
             )
         else:
-            archive.add_endpoint("serve", refine, input_signature=[latent_spec, seed_spec])
+            archive.add_endpoint(
+                "serve", lambda z, seed: refine(z, seed), input_signature=[latent_spec, seed_spec]
+            )
         archive.write_out(filepath, verbose=verbose)
 
     def _condition_spec(self, condition_spec):

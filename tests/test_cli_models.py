@@ -70,7 +70,8 @@ def test_evaluate_points_and_digits(point_models, tmp_path):
     )
     assert code == 0, text
     results = json.loads(text)
-    assert results["num_samples"] == 200 and results["ot_distance"] > 0 and np.isfinite(results["kde_score"])
+    assert results["num_samples"] == 200 and results["ot"] > 0 and np.isfinite(results["kde"])
+    assert 0 <= results["hq"] <= 100 and 1 <= results["modes"] <= 25
 
     from dgflow_tf import datasets
 
