@@ -162,3 +162,13 @@ def test_bad_handles_and_signatures(tmp_path, compare_gan_path):
         hub_adapter.HubSignature(module, "generator")
     with pytest.raises(ValueError, match=r"`output_key`='pixels' is not one of the signature's outputs"):
         hub_adapter.HubSignature(module, "default", output_key="pixels")
+
+
+def test_a_hub_refiner_exports_to_a_savedmodel(compare_gan_path, tmp_path):
+    model = hub_adapter.hub_refinement_model(hub_adapter.load_gan(compare_gan_path), num_steps=3, seed=0)
+    model.export(tmp_path / "refiner")
+    loaded = tf.saved_model.load(str(tmp_path / "refiner"))
+    z = model.sample_latents(10, seed=0)
+    np.testing.assert_array_equal(
+        loaded.serve(z, tf.constant(4, tf.int64)).numpy(), model.refine(z, seed=4).samples
+    )

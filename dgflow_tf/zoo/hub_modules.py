@@ -15,11 +15,26 @@ Example:
 >>> save_compare_gan_mlp("/tmp/tiny_compare_gan", weights, batch_sizes=(8, None))  # doctest: +SKIP
 """
 
+import contextlib
+import logging
 import os
 import shutil
 
 import numpy as np
 import tensorflow as tf
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_logs():
+    # SavedModel writers log every asset step, and the TF1 builder its own deprecation:
+    # noise for a user who only asked for a module on disk.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class _GANModule(tf.Module):
@@ -97,7 +112,8 @@ def save_gan_module(path, generator, discriminator=None, latent_shape=None, cond
     path = os.fspath(path)
     if os.path.exists(path):
         shutil.rmtree(path)
-    tf.saved_model.save(module, path, signatures=signatures)
+    with _quiet_tensorflow_logs():
+        tf.saved_model.save(module, path, signatures=signatures)
     return path
 
 
@@ -138,6 +154,12 @@ def save_compare_gan_mlp(
     path = os.fspath(path)
     if os.path.exists(path):
         shutil.rmtree(path)
+    with _quiet_tensorflow_logs():
+        _write_compare_gan_mlp(path, weights, batch_sizes, with_discriminator, round_output)
+    return path
+
+
+def _write_compare_gan_mlp(path, weights, batch_sizes, with_discriminator, round_output):
     image_shape = list(weights["image_shape"])
     graph = tf.Graph()
     v1 = tf.compat.v1
@@ -179,7 +201,6 @@ def save_compare_gan_mlp(
                     else:
                         builder.add_meta_graph(tags, signature_def_map={"default": definition})
             builder.save()
-    return path
 
 
 def compare_gan_mlp_numpy(weights):
