@@ -7,9 +7,10 @@ The 2-D benchmarks of DOT (Tanaka, 2019) and DGflow (Ansari et al., 2021):
 - Swiss roll: `sklearn.datasets.make_swiss_roll(noise=0.25)`, columns 0 and
   2, divided by 7.5.
 
-and one image data set, scikit-learn's handwritten digits (`digits`): 1,797
+one image data set, scikit-learn's handwritten digits (`digits`): 1,797
 grey 8x8 images, used at their native size (no upsampling), scaled to
-`[-1, 1]`.
+`[-1, 1]`; and one text corpus (`python_docs_text`): the documentation
+topics that ship with CPython (`pydoc_data.topics`, the text of `help()`).
 
 Example:
 
@@ -19,6 +20,7 @@ Example:
 """
 
 import numbers
+import re
 
 import numpy as np
 
@@ -160,6 +162,66 @@ def digits_split(test_fraction=0.2, seed=0, dtype="float32"):
         images, labels, test_size=test_fraction, random_state=_check_seed(seed), stratify=labels
     )
     return train_x, train_y, test_x, test_y
+
+
+def python_docs_text(held_out_fraction=0.1):
+    """CPython's documentation topics as one text, split into train and held-out parts.
+
+    The topics of `pydoc_data.topics` (part of the standard library, so
+    nothing is downloaded) are joined in sorted order, characters outside
+    printable ASCII are dropped, and every run of whitespace becomes one
+    space. The last `held_out_fraction` of the text is held out. The text
+    comes with the running Python, so its size varies slightly across Python
+    versions (433,000 characters on 3.11).
+
+    Args:
+        held_out_fraction: float in `(0, 1)`. Defaults to `0.1`.
+
+    Returns:
+        A tuple `(train_text, held_out_text, alphabet)`, `alphabet` the sorted
+        string of the characters that occur.
+
+    Raises:
+        ValueError: if `held_out_fraction` is not in `(0, 1)`.
+    """
+    from pydoc_data import topics
+
+    if not 0.0 < float(held_out_fraction) < 1.0:
+        raise ValueError(f"`held_out_fraction` must be in (0, 1). Received: {held_out_fraction!r}")
+    text = " ".join(topics.topics[key] for key in sorted(topics.topics))
+    text = "".join(character for character in text if " " <= character <= "~" or character.isspace())
+    text = re.sub(r"\s+", " ", text)
+    split = int(round(len(text) * (1.0 - float(held_out_fraction))))
+    return text[:split], text[split:], "".join(sorted(set(text)))
+
+
+def character_windows(text, alphabet, length=32, stride=1):
+    """Every `length`-character window of `text` (every `stride`), as alphabet indices.
+
+    Args:
+        text: a string over `alphabet`.
+        alphabet: the string of allowed characters; a character's index in it
+            is its code.
+        length: window length. Defaults to `32`.
+        stride: distance between window starts. Defaults to `1`.
+
+    Returns:
+        An int32 array `[num_windows, length]`.
+
+    Raises:
+        ValueError: for characters outside `alphabet` or text shorter than
+            `length`.
+    """
+    length, stride = check_positive_int(length, "length"), check_positive_int(stride, "stride")
+    lookup = {character: index for index, character in enumerate(alphabet)}
+    unknown = sorted(set(text) - set(lookup))
+    if unknown:
+        raise ValueError(f"`text` has characters outside `alphabet`: {unknown[:10]}")
+    if len(text) < length:
+        raise ValueError(f"`text` has {len(text)} characters, fewer than length={length}.")
+    codes = np.fromiter((lookup[character] for character in text), dtype=np.int32, count=len(text))
+    starts = np.arange(0, len(codes) - length + 1, stride)
+    return codes[starts[:, None] + np.arange(length)[None, :]]
 
 
 _DATASETS = {"25gaussians": twenty_five_gaussians, "swissroll": swiss_roll}

@@ -1,0 +1,116 @@
+"""Text: the JS-n metric against hand-computed n-gram distributions, the corpus and the character GAN."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.spatial.distance
+
+from dgflow_tf import datasets
+from dgflow_tf.metrics import text
+
+
+def test_ngram_counts_stay_inside_each_string():
+    assert text.ngram_counts(["abcd"], 2) == {"ab": 1, "bc": 1, "cd": 1}
+    assert text.ngram_counts(["ab", "cd"], 2) == {"ab": 1, "cd": 1}
+    assert text.ngram_counts(["aaa", "a"], 2) == {"aa": 2}
+    with pytest.raises(TypeError, match="`strings` must hold str"):
+        text.ngram_counts([b"ab"], 1)
+
+
+def test_js_divergence_against_hand_computed_values():
+    # P = {a: 1/2, b: 1/2}, Q = {a: 1/2, c: 1/2}, M = {a: 1/2, b: 1/4, c: 1/4}:
+    # KL(P || M) = KL(Q || M) = 1/2 log2(2) = 1/2.
+    assert text.js_divergence(["ab"], ["ac"], 1) == pytest.approx(0.5, abs=1e-12)
+    # Disjoint bigrams: 1 bit, the maximum.
+    assert text.js_divergence(["ab"], ["ac"], 2) == pytest.approx(1.0, abs=1e-12)
+    # P = {a: 2/3, b: 1/3}, Q = {a: 1/3, b: 2/3}, M uniform.
+    expected = 2 / 3 * math.log2(4 / 3) + 1 / 3 * math.log2(2 / 3)
+    assert text.js_divergence(["aab"], ["abb"], 1) == pytest.approx(expected, abs=1e-12)
+    assert text.js_divergence(["abcabc"], ["abcabc"], 3) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_js_divergence_matches_scipy_on_random_strings():
+    rng = np.random.default_rng(0)
+    samples = ["".join(rng.choice(list("abcd"), size=12)) for _ in range(30)]
+    reference = ["".join(rng.choice(list("abcde"), p=[0.4, 0.3, 0.1, 0.1, 0.1], size=40)) for _ in range(10)]
+    for n in (1, 2, 3):
+        p_counts, q_counts = text.ngram_counts(samples, n), text.ngram_counts(reference, n)
+        keys = sorted(set(p_counts) | set(q_counts))
+        p = np.array([p_counts[k] for k in keys], float)
+        q = np.array([q_counts[k] for k in keys], float)
+        expected = scipy.spatial.distance.jensenshannon(p / p.sum(), q / q.sum(), base=2) ** 2
+        assert text.js_divergence(samples, reference, n) == pytest.approx(expected, abs=1e-12)
+    table = text.js_table(samples, reference)
+    assert list(table) == ["js1", "js2", "js3", "js4"] and all(0 <= value <= 1 for value in table.values())
+    with pytest.raises(ValueError, match="at least n=5 characters"):
+        text.js_divergence(["abcd"], ["abcdef"], 5)
+
+
+def test_python_docs_corpus_and_windows():
+    train, held_out, alphabet = datasets.python_docs_text(held_out_fraction=0.1)
+    assert len(train) > 300_000 and abs(len(held_out) / (len(train) + len(held_out)) - 0.1) < 1e-4
+    assert set(train + held_out) == set(alphabet) and all(" " <= c <= "~" for c in alphabet)
+    assert "  " not in train
+    windows = datasets.character_windows("abcabcab", "abc", length=3, stride=2)
+    np.testing.assert_array_equal(windows, [[0, 1, 2], [2, 0, 1], [1, 2, 0]])
+    with pytest.raises(ValueError, match="outside `alphabet`"):
+        datasets.character_windows("abz", "ab", length=2)
+    with pytest.raises(ValueError, match="held_out_fraction"):
+        datasets.python_docs_text(held_out_fraction=1.0)
+
+
+def test_tiny_character_gan_trains_saves_reloads_and_decodes(tmp_path):
+    from dgflow_tf.zoo import char_gan
+
+    model = char_gan.train_char_gan(seed=0, size="tiny", critic_steps=20)
+    z = model.sample_latents(5, seed=1)
+    sequences = model.generate(z)
+    assert sequences.shape == (5, char_gan.SEQUENCE_LENGTH, len(model.alphabet))
+    np.testing.assert_allclose(sequences.sum(axis=-1), 1.0, rtol=1e-5)
+    strings = model.decode(sequences)
+    assert all(len(s) == char_gan.SEQUENCE_LENGTH and set(s) <= set(model.alphabet) for s in strings)
+    char_gan.save_char_gan(model, tmp_path)
+    reloaded = char_gan.load_char_gan(0, "tiny", tmp_path)
+    np.testing.assert_array_equal(reloaded.generate(z), sequences)
+    with pytest.raises(FileNotFoundError, match="No saved character GAN for seed 1"):
+        char_gan.load_char_gan(1, "tiny", tmp_path)
+    with pytest.raises(ValueError, match="Unknown size 'huge'"):
+        char_gan.train_char_gan(size="huge")
+
+
+def test_text_benchmark_runs_small_and_resumes(tmp_path):
+    import importlib.util
+    import json
+    import pathlib
+
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "text.py"
+    spec = importlib.util.spec_from_file_location("text_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    argv = [
+        "--seeds",
+        "0",
+        "--num-samples",
+        "40",
+        "--size",
+        "tiny",
+        "--critic-steps",
+        "20",
+        "--quiet",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+    assert benchmark.main(argv) == 0
+    result = json.loads((tmp_path / "out" / "text-quick.json").read_text())
+    rows = result["per_seed"][0]
+    assert [row["method"] for row in rows] == ["base", "DGflow"]
+    assert all(0.0 <= row[f"js{n}"] <= 1.0 for row in rows for n in (1, 2, 3, 4))
+    assert len(result["samples"]["0"]["base"]) == 6
+    # A second run reads the finished seed instead of recomputing it.
+    finished = next((tmp_path / "cache").rglob("seed0-n40.json"))
+    stamp = finished.stat().st_mtime_ns
+    assert benchmark.main(argv) == 0
+    assert finished.stat().st_mtime_ns == stamp
