@@ -114,3 +114,15 @@ def test_text_benchmark_runs_small_and_resumes(tmp_path):
     stamp = finished.stat().st_mtime_ns
     assert benchmark.main(argv) == 0
     assert finished.stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_dgflow_lowers_js4_of_the_cpu_character_gan():
+    # The benchmark's seed-0 model (about 8 minutes of training on 2 CPU cores).
+    from dgflow_tf.experiments import text as text_experiment
+
+    rows, samples = text_experiment.compare_text(0, num_samples=1000)
+    base, refined = rows
+    assert base["method"] == "base" and refined["method"] == "DGflow"
+    assert refined["js4"] < base["js4"] - 0.02
+    assert len(samples["DGflow"]) == 1000
