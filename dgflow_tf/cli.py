@@ -211,11 +211,21 @@ def _build_model(args):
 
     generator = None
     if args.generator is not None:
-        generator = loading.load_callable(args.generator, "generator", batch_size=args.hub_batch_size)
+        generator = loading.load_callable(
+            args.generator,
+            "generator",
+            batch_size=args.hub_batch_size,
+            safe_mode=not args.unsafe_deserialization,
+        )
     critic_path = args.critic or args.generator
     if critic_path is None:
         raise ValueError("pass --critic (or --generator of a GAN module with a discriminator)")
-    discriminator = loading.load_callable(critic_path, "discriminator", batch_size=args.hub_batch_size)
+    discriminator = loading.load_callable(
+        critic_path,
+        "discriminator",
+        batch_size=args.hub_batch_size,
+        safe_mode=not args.unsafe_deserialization,
+    )
     critic = {
         "logit": critics.LogitCritic,
         "probability": critics.ProbabilityCritic,
@@ -390,6 +400,11 @@ def _add_model_options(parser, need_generator=True):
     )
     models.add_argument(
         "--labels", default=None, help=".npy of labels, one per sample, for conditional models"
+    )
+    models.add_argument(
+        "--unsafe-deserialization",
+        action="store_true",
+        help="let .keras files run the Python code they contain (e.g. Lambda layers): only for trusted files",
     )
     flow = parser.add_argument_group("refinement (defaults: the paper's)")
     flow.add_argument("--divergence", choices=["KL", "JS", "logD", "chi2"], default="KL", help="f-divergence")

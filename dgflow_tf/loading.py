@@ -2,8 +2,9 @@
 
 One entry point, `load_callable`, serves the command line and notebooks:
 
-- `path.keras`: a Keras 3 model (`keras.saving.load_model`, safe mode on, so
-  no arbitrary Python code is deserialised);
+- `path.keras`: a Keras 3 model (`keras.saving.load_model` in safe mode, so a
+  file cannot run arbitrary Python code such as a serialised `Lambda` unless
+  the caller passes `safe_mode=False`);
 - a directory or a URL holding a SavedModel or hub module: its signature as a
   Keras 3 layer (`adapters.hub.HubSignature`). For GAN modules
   (compare_gan's tag sets, or `generator`/`discriminator` signatures) the
@@ -16,6 +17,7 @@ Example:
 """
 
 import os
+import zipfile
 
 import keras
 
@@ -26,7 +28,7 @@ def _is_url(path):
     return "://" in path
 
 
-def load_callable(path, role, signature=None, batch_size=None):
+def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
     """Loads a generator or discriminator from `path`.
 
     Args:
@@ -36,13 +38,18 @@ def load_callable(path, role, signature=None, batch_size=None):
         signature: for a SavedModel that is not a GAN module, the signature
             to call. Defaults to `serving_default` (or `default`).
         batch_size: for compare_gan modules, the `bs<N>` MetaGraph.
+        safe_mode: Keras' safe mode for `.keras` files. Pass `False` only for
+            files you trust: it lets them deserialise Python code. Defaults to
+            `True`.
 
     Returns:
         A callable: a Keras 3 model or a `HubSignature` layer.
 
     Raises:
-        ValueError: for an unknown `role`, a legacy `.h5` file, or a GAN
-            module without the requested part.
+        ValueError: for an unknown `role`, a legacy `.h5` file, a GAN module
+            without the requested part, or a file or directory that cannot be
+            read as a model (truncated, or another format); the message names
+            the path.
         FileNotFoundError: if a local `path` does not exist.
     """
     from dgflow_tf.adapters import hub as hub_adapter
@@ -58,14 +65,22 @@ def load_callable(path, role, signature=None, batch_size=None):
     if not _is_url(path) and not os.path.exists(path):
         raise FileNotFoundError(f"No model at {path!r}. Pass a .keras file, a SavedModel directory or a URL.")
     if path.endswith(".keras"):
-        return keras.saving.load_model(path, compile=False)
+        return _load_keras_file(path, safe_mode)
+    if not _is_url(path):
+        _check_savedmodel_directory(path)
     if signature is None:
         gan = _try_gan(path, batch_size)
         if gan is not None:
             return gan.generator if role == "generator" else gan.discriminator
     import tensorflow_hub as hub
 
-    module = hub.load(path)
+    try:
+        module = hub.load(path)
+    except Exception as error:  # TF raises several types for unreadable protos and variables
+        raise ValueError(
+            f"Cannot load the SavedModel at {path!r}: {type(error).__name__}: {error}. It may be "
+            "truncated or incomplete; export it again."
+        ) from error
     names = sorted(getattr(module, "signatures", {}).keys())
     if signature is None:
         signature = next((name for name in ("serving_default", "default") if name in names), None)
@@ -82,3 +97,28 @@ def _try_gan(path, batch_size):
     except (ValueError, KeyError):
         return None
     return gan if gan.layout != "generator_only" else None
+
+
+def _load_keras_file(path, safe_mode):
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a readable .keras file (not a zip archive): it may be truncated or in "
+            "another format. Save the model again with model.save('model.keras')."
+        )
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError) as error:
+        raise ValueError(
+            f"Cannot read the .keras file {path!r}: {type(error).__name__}: {error}. It may be "
+            "truncated; save the model again."
+        ) from error
+
+
+def _check_savedmodel_directory(path):
+    if not os.path.isdir(path):
+        raise ValueError(
+            f"{path!r} is neither a .keras file nor a SavedModel directory. Pass a .keras file, a "
+            "SavedModel or hub module directory, or a URL."
+        )
+    if not any(os.path.exists(os.path.join(path, name)) for name in ("saved_model.pb", "saved_model.pbtxt")):
+        raise ValueError(f"{path!r} is not a SavedModel directory: it has no saved_model.pb.")

@@ -151,3 +151,47 @@ def test_help_explains_every_option_and_its_default(command, capsys):
     options = [o for o in re.findall(r"^\s+(--[a-z-]+)", text, flags=re.M) if o != "--help"]
     assert len(options) >= 3
     assert text.count("(default:") >= len(options)
+
+
+def test_unreadable_model_files_are_errors_that_name_the_path(point_models, tmp_path):
+    from dgflow_tf import loading
+
+    folder, _, _ = point_models
+    good = (folder / "generator.keras").read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(good[: len(good) // 2])
+    (tmp_path / "text.keras").write_text("not a model")
+    for name in ("truncated.keras", "text.keras"):
+        with pytest.raises(ValueError, match=rf"{name}.*(not a readable \.keras file|Cannot read)"):
+            loading.load_callable(tmp_path / name, "generator")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty' is not a SavedModel directory: it has no saved_model.pb"):
+        loading.load_callable(tmp_path / "empty", "generator")
+    module = hub_modules.save_gan_module(tmp_path / "module", *_tiny_keras_gan(), latent_shape=(2,))
+    proto = tmp_path / "module" / "saved_model.pb"
+    proto.write_bytes(proto.read_bytes()[:100])
+    with pytest.raises(ValueError, match="module"):
+        loading.load_callable(module, "generator")
+
+
+def _tiny_keras_gan():
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    return generator, critic
+
+
+def test_keras_files_with_python_code_need_an_explicit_opt_in(tmp_path, capsys):
+    from dgflow_tf import loading
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: 2.0 * x)])
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match="safe_mode"):
+        loading.load_callable(tmp_path / "lambda.keras", "generator")
+    loaded = loading.load_callable(tmp_path / "lambda.keras", "generator", safe_mode=False)
+    np.testing.assert_allclose(loaded(np.ones((1, 2), "float32")).numpy(), [[2.0, 2.0]])
+    refuse = ["refine", "--generator", tmp_path / "lambda.keras", "--critic", tmp_path / "lambda.keras"]
+    small = ["--num-steps", 1, "--num-samples", 4, "--output-dir", tmp_path / "run", "--quiet"]
+    assert _run(*refuse, *small)[0] == 2
+    assert "safe_mode" in capsys.readouterr().err
+    # With the opt-in the files load; this critic's [batch, 2] output is then the error.
+    assert _run(*refuse, *small, "--unsafe-deserialization")[0] == 2
+    assert "`critic` must return one value per sample" in capsys.readouterr().err

@@ -282,9 +282,16 @@ def _tag_sets(path):
     filename = os.path.join(path, "saved_model.pb")
     if not tf.io.gfile.exists(filename):
         return []
+    from google.protobuf.message import DecodeError
+
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(filename, "rb") as file:
-        saved_model.ParseFromString(file.read())
+        try:
+            saved_model.ParseFromString(file.read())
+        except DecodeError as error:
+            raise ValueError(
+                f"{filename!r} is not a readable SavedModel proto (truncated?): {error}"
+            ) from error
     return [frozenset(meta_graph.meta_info_def.tags) for meta_graph in saved_model.meta_graphs]
 
 
