@@ -68,19 +68,24 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
         return _load_keras_file(path, safe_mode)
     if not _is_url(path):
         _check_savedmodel_directory(path)
+    module = None
     if signature is None:
         gan = _try_gan(path, batch_size)
-        if gan is not None:
+        if gan is not None and gan.layout != "generator_only":
             return gan.generator if role == "generator" else gan.discriminator
-    import tensorflow_hub as hub
+        if gan is not None:
+            # A single-signature module: reuse what load_gan loaded rather than load it again.
+            module = gan.generator.module
+    if module is None:
+        import tensorflow_hub as hub
 
-    try:
-        module = hub.load(path)
-    except Exception as error:  # TF raises several types for unreadable protos and variables
-        raise ValueError(
-            f"Cannot load the SavedModel at {path!r}: {type(error).__name__}: {error}. It may be "
-            "truncated or incomplete; export it again."
-        ) from error
+        try:
+            module = hub.load(path)
+        except Exception as error:  # TF raises several types for unreadable protos and variables
+            raise ValueError(
+                f"Cannot load the SavedModel at {path!r}: {type(error).__name__}: {error}. It may be "
+                "truncated or incomplete; export it again."
+            ) from error
     names = sorted(getattr(module, "signatures", {}).keys())
     if signature is None:
         signature = next((name for name in ("serving_default", "default") if name in names), None)
@@ -93,10 +98,9 @@ def _try_gan(path, batch_size):
     from dgflow_tf.adapters import hub as hub_adapter
 
     try:
-        gan = hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
+        return hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
     except (ValueError, KeyError):
         return None
-    return gan if gan.layout != "generator_only" else None
 
 
 def _load_keras_file(path, safe_mode):

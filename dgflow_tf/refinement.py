@@ -463,11 +463,8 @@ class RefinementModel(keras.Model):
         `_graph_function`), so a critic that returns one value per batch, or
         a generator that changes the batch size, would only fail at run time.
         This trace raises those errors early, as `ValueError`s naming the
-        argument.
+        argument; it runs once, when a graph function is first built.
         """
-        key = (tuple(latents.shape), None if conditions is None else _spec_key(conditions))
-        if key in self._caches.validated:
-            return
         specs = [tf.TensorSpec(latents.shape, latents.dtype)]
         if conditions is not None:
             specs.append(tf.TensorSpec(conditions.shape, conditions.dtype))
@@ -477,19 +474,18 @@ class RefinementModel(keras.Model):
             return drift(generator, critic, self.divergence, states, self._log_prior)[0]
 
         tf.function(probe).get_concrete_function(*specs)
-        self._caches.validated.add(key)
 
     def _graph_function(self, latents, conditions, trajectory_every):
         """The compiled refinement for inputs like these, traced once per kind.
 
         The batch axis is traced as unknown. Grappler rewrites a graph with a
         known batch size differently (a 1-ULP change in the noisy update), so
-        one batch-agnostic graph is what makes `refine`, `predict` at any
-        `batch_size` and the exported SavedModel agree bit for bit.
+        one batch-agnostic graph is what makes `refine`, `predict` and the
+        exported SavedModel agree bit for bit on the same batches.
         """
         key = (trajectory_every, _spec_key(latents), None if conditions is None else _spec_key(conditions))
-        self._validate_by_tracing(latents, conditions)
         if key not in self._caches.functions:
+            self._validate_by_tracing(latents, conditions)
             signature = [
                 _batch_spec(latents),
                 tf.TensorSpec([None], tf.int64),
@@ -899,7 +895,6 @@ class _Caches:
 
     def __init__(self):
         self.functions = {}
-        self.validated = set()
         self.generate = None
 
 
