@@ -7,7 +7,7 @@ density ratio a discriminator already knows.
 
 from dgflow_tf import adapters, critics, divergences, noise, priors
 from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic, train_corrector
-from dgflow_tf.errors import NonFiniteRefinementError
+from dgflow_tf.errors import NonFiniteRefinementError, NonFiniteRefinementWarning
 from dgflow_tf.refinement import RefinementModel, RefinementResult, drift, simulate
 
 __version__ = "0.1.0"
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LogitCritic",
     "NonFiniteRefinementError",
+    "NonFiniteRefinementWarning",
     "ProbabilityCritic",
     "RefinementModel",
     "RefinementResult",

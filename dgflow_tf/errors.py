@@ -1,6 +1,32 @@
-"""Exceptions raised by dgflow_tf beyond the standard `ValueError`/`TypeError`."""
+"""Exceptions and warnings raised by dgflow_tf beyond the standard `ValueError`/`TypeError`.
+
+Non-finite samples follow one of two policies, chosen by
+`RefinementModel(on_nonfinite=...)`:
+
+- `"raise"` (the default): the call raises `NonFiniteRefinementError`,
+  which lists the bad samples and their first bad step and still carries
+  every refined sample in `error.samples`, so no finished work is lost.
+- `"freeze"`: the call returns normally and warns with
+  `NonFiniteRefinementWarning`; bad samples are frozen at their last finite
+  state and flagged (`RefinementResult.nonfinite_step`, the shard manifest of
+  `streaming.refine_to_shards`).
+
+In both, the engine freezes a bad sample at its last finite state as soon as
+it turns NaN or Inf, so the other samples are refined exactly as if it were
+not in the batch.
+"""
+
+import warnings
 
 import numpy as np
+
+ON_NONFINITE = ("raise", "freeze")
+
+
+def _describe(sample_indices, steps, num_samples):
+    shown = ", ".join(f"sample {i} at step {s}" for i, s in zip(sample_indices[:10], steps[:10], strict=True))
+    more = "" if len(sample_indices) <= 10 else f", and {len(sample_indices) - 10} more"
+    return f"Refinement produced NaN or Inf for {len(sample_indices)} of {num_samples} samples: {shown}{more}"
 
 
 class NonFiniteRefinementError(FloatingPointError):
@@ -11,31 +37,63 @@ class NonFiniteRefinementError(FloatingPointError):
             samples whose state, critic value or output became non-finite.
         steps: int array of the same length, the first step at which each of
             them did (`num_steps` means the final generator output).
+        samples: the whole refined batch, or `None`: good samples fully
+            refined, bad ones frozen at their last finite state.
     """
 
-    def __init__(self, sample_indices, steps, num_samples):
+    def __init__(self, sample_indices, steps, num_samples, samples=None):
         self.sample_indices = np.asarray(sample_indices)
         self.steps = np.asarray(steps)
-        shown = ", ".join(
-            f"sample {i} at step {s}" for i, s in zip(self.sample_indices[:10], self.steps[:10], strict=True)
-        )
-        more = "" if len(self.sample_indices) <= 10 else f", and {len(self.sample_indices) - 10} more"
+        self.samples = samples
         super().__init__(
-            f"Refinement produced NaN or Inf for {len(self.sample_indices)} of {num_samples} "
-            f"samples: {shown}{more}. Check the critic's scale (an exploding gradient), lower "
-            "`step_size`, or inspect the generator on those latents."
+            f"{_describe(self.sample_indices, self.steps, num_samples)}. Check the critic's scale "
+            "(an exploding gradient), lower `step_size`, or inspect the generator on those latents. "
+            "`error.samples` holds the refined batch (bad samples frozen at their last finite "
+            "state); on_nonfinite='freeze' returns it with a warning instead of raising."
         )
 
 
-def raise_if_nonfinite(nonfinite_step, offset=0):
-    """Raises `NonFiniteRefinementError` if any entry of `nonfinite_step` is >= 0.
+class NonFiniteRefinementWarning(UserWarning):
+    """Some samples turned NaN or Inf and were frozen (`on_nonfinite="freeze"`)."""
+
+
+def check_on_nonfinite(policy):
+    """Validates an `on_nonfinite` policy name.
+
+    Raises:
+        ValueError: if `policy` is not one of `ON_NONFINITE`.
+    """
+    if policy not in ON_NONFINITE:
+        raise ValueError(
+            f"Unknown on_nonfinite={policy!r}. Expected one of: {list(ON_NONFINITE)} "
+            "('raise' stops with an error listing the samples, 'freeze' keeps them frozen and flags them)."
+        )
+    return policy
+
+
+def raise_if_nonfinite(nonfinite_step, offset=0, policy="raise", samples=None):
+    """Applies the non-finite policy to one refinement's per-sample flags.
 
     Args:
         nonfinite_step: `[batch]` int array, the first non-finite step of
             each sample or -1.
         offset: position of the first sample in the full input.
+        policy: `"raise"` or `"freeze"`. Defaults to `"raise"`.
+        samples: the refined batch, attached to the error. Defaults to `None`.
+
+    Raises:
+        NonFiniteRefinementError: under `"raise"`, if any entry is >= 0.
     """
     nonfinite_step = np.asarray(nonfinite_step)
     bad = np.flatnonzero(nonfinite_step >= 0)
-    if bad.size:
-        raise NonFiniteRefinementError(bad + offset, nonfinite_step[bad], nonfinite_step.size)
+    if not bad.size:
+        return
+    if policy == "freeze":
+        warnings.warn(
+            f"{_describe(bad + offset, nonfinite_step[bad], nonfinite_step.size)}. They were frozen at "
+            "their last finite state (on_nonfinite='freeze').",
+            NonFiniteRefinementWarning,
+            stacklevel=3,
+        )
+        return
+    raise NonFiniteRefinementError(bad + offset, nonfinite_step[bad], nonfinite_step.size, samples)

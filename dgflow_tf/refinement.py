@@ -36,7 +36,7 @@ from dgflow_tf._validation import (
     check_positive_int,
 )
 from dgflow_tf.adapters.callables import as_layer, deserialize_callable, serialize_callable
-from dgflow_tf.errors import raise_if_nonfinite
+from dgflow_tf.errors import check_on_nonfinite, raise_if_nonfinite
 
 SPACES = ("latent", "data")
 
@@ -56,6 +56,9 @@ class RefinementResult(NamedTuple):
             `d(x_k)`, or `None`.
         metric_trajectory: `{name: [len(trajectory_steps)] values}` of the
             metrics passed to `refine`, or `None`.
+        nonfinite_step: `[batch]` int array, the step at which each sample
+            turned NaN or Inf and was frozen (`num_steps`: its final output),
+            -1 for good samples; or `None`.
     """
 
     samples: np.ndarray
@@ -65,6 +68,7 @@ class RefinementResult(NamedTuple):
     sample_trajectory: np.ndarray | None = None
     critic_trajectory: np.ndarray | None = None
     metric_trajectory: dict | None = None
+    nonfinite_step: np.ndarray | None = None
 
 
 def _identity(x):
@@ -76,6 +80,14 @@ def _all_finite_per_sample(tensor):
     if tensor.shape.rank > 1:
         finite = tf.reduce_all(finite, axis=list(range(1, tensor.shape.rank)))
     return finite
+
+
+def _where_per_sample(condition, x, y):
+    """`tf.where` with a `[batch]` condition broadcast over the other axes."""
+    condition = tf.reshape(
+        condition, tf.concat([tf.shape(condition), tf.ones([x.shape.rank - 1], tf.int32)], 0)
+    )
+    return tf.where(condition, x, y)
 
 
 def drift(generator, critic, divergence, states, log_prior=None):
@@ -169,6 +181,13 @@ def simulate(
         the first step at which a sample became NaN/Inf, `num_steps` for the
         final output, -1 if never), and, when recording,
         `state_trajectory`, `sample_trajectory` and `critic_trajectory`.
+
+    A sample that turns non-finite is frozen at its last finite state: step
+    `k` is rejected for it if `g(z_k)`, `d(g(z_k))` or `z_{k+1}` has a NaN or
+    Inf, and it keeps the last state whose sample and critic value were
+    finite for the remaining steps. Finite samples are unaffected (bit for
+    bit), so one bad sample never costs the others. A sample whose very
+    first state is already non-finite under the generator stays non-finite.
     """
     dtype = states.dtype
     batch_size = tf.shape(states)[0]
@@ -188,22 +207,27 @@ def simulate(
             array.write(index, value) for array, value in zip(arrays, (state, sample, logit), strict=True)
         )
 
-    def body(step, state, nonfinite_step, *arrays):
+    def body(step, state, last_good, nonfinite_step, *arrays):
         velocity, sample, logit = drift(generator, critic, divergence, state, log_prior)
         new_state = state + eta * velocity
         if noise is not None:
             new_state = new_state + tf.gather(noise, step, axis=1)
         if constrain is not None:
             new_state = constrain(new_state)
-        finite = _all_finite_per_sample(new_state) & tf.math.is_finite(logit)
-        nonfinite_step = tf.where((nonfinite_step < 0) & ~finite, step, nonfinite_step)
+        active = nonfinite_step < 0
+        state_ok = _all_finite_per_sample(sample) & tf.math.is_finite(logit)
+        last_good = _where_per_sample(active & state_ok, state, last_good)
+        step_ok = state_ok & _all_finite_per_sample(new_state)
+        nonfinite_step = tf.where(active & ~step_ok, step, nonfinite_step)
+        # Frozen samples sit at their last finite state for the rest of the run.
+        new_state = _where_per_sample(nonfinite_step < 0, new_state, last_good)
         if num_records:
             arrays = tf.cond(
                 tf.equal(step % trajectory_every, 0),
                 lambda: record(arrays, step // trajectory_every, state, sample, logit),
                 lambda: tuple(arrays),
             )
-        return (step + 1, new_state, nonfinite_step, *arrays)
+        return (step + 1, new_state, last_good, nonfinite_step, *arrays)
 
     arrays = ()
     if num_records:
@@ -212,15 +236,24 @@ def simulate(
             for array_dtype in (dtype, dtype, dtype)
         )
     initial_nonfinite = tf.fill([batch_size], tf.constant(-1, tf.int32))
-    _, states, nonfinite_step, *arrays = tf.while_loop(
+    _, states, last_good, nonfinite_step, *arrays = tf.while_loop(
         lambda step, *_: step < num_steps,
         body,
-        (tf.constant(0, tf.int32), states, initial_nonfinite, *arrays),
+        (tf.constant(0, tf.int32), states, states, initial_nonfinite, *arrays),
         maximum_iterations=num_steps,
     )
     samples = generator(states)
-    finite = _all_finite_per_sample(samples)
-    nonfinite_step = tf.where((nonfinite_step < 0) & ~finite, num_steps, nonfinite_step)
+    newly_bad = (nonfinite_step < 0) & ~_all_finite_per_sample(samples)
+    nonfinite_step = tf.where(newly_bad, num_steps, nonfinite_step)
+    if num_steps > 0:
+        # The last step's output is non-finite for some samples: fall back to
+        # their last finite state (one more generator pass, only if needed).
+        states = _where_per_sample(newly_bad, last_good, states)
+        samples = tf.cond(
+            tf.reduce_any(newly_bad),
+            lambda: _where_per_sample(newly_bad, generator(states), samples),
+            lambda: samples,
+        )
     outputs = {"samples": samples, "states": states, "nonfinite_step": nonfinite_step}
     if num_records:
         if record_steps[-1] == num_steps:
@@ -322,6 +355,13 @@ class RefinementModel(keras.Model):
         conditional: whether the generator and critic take a second input,
             e.g. class labels, passed through unchanged. Inputs are then
             `(z, conditions)` pairs. Defaults to `False`.
+        on_nonfinite: what a sample that turns NaN or Inf does to the call.
+            Either way the sample is frozen at its last finite state and the
+            others are refined as if it were not there. `"raise"` then raises
+            `NonFiniteRefinementError` (listing samples and steps, with the
+            refined batch in `error.samples`); `"freeze"` returns the batch
+            and warns with `NonFiniteRefinementWarning`. Defaults to
+            `"raise"`.
         jit_compile: `True`, `False` or `"auto"`. `"auto"` uses plain graph
             mode, which `benchmarks/step_cost.py` measured faster than XLA
             for convolutional nets on CPU. Defaults to `"auto"`.
@@ -333,8 +373,8 @@ class RefinementModel(keras.Model):
             type.
         ValueError: for a non-positive or non-finite `step_size`, a negative
             `entropy_weight` or `num_steps`, an unknown `divergence`,
-            `space`, `latent_prior` or `boundary`, or a missing generator in
-            latent space.
+            `space`, `latent_prior`, `boundary` or `on_nonfinite`, or a
+            missing generator in latent space.
 
     Example:
 
@@ -360,6 +400,7 @@ class RefinementModel(keras.Model):
         latent_prior=None,
         boundary="reflect",
         conditional=False,
+        on_nonfinite="raise",
         jit_compile="auto",
         **kwargs,
     ):
@@ -391,6 +432,7 @@ class RefinementModel(keras.Model):
         if not isinstance(conditional, bool):
             raise TypeError(f"`conditional` must be True or False. Received: conditional={conditional!r}")
         self.conditional = conditional
+        self.on_nonfinite = check_on_nonfinite(on_nonfinite)
         self.generator = None if generator is None else as_layer(generator, name="generator")
         self.critic = critics_lib.get(critic)
         if latent_shape is None and generator is not None and not conditional:
@@ -525,11 +567,17 @@ class RefinementModel(keras.Model):
                 `"conditions"`.
 
         Returns:
-            The refined samples. A non-finite result fails the graph with an
-            `InvalidArgumentError` naming the samples.
+            The refined samples. With `on_nonfinite="raise"`, a non-finite
+            result fails the graph with an `InvalidArgumentError` naming the
+            samples; with `"freeze"`, bad samples come back frozen.
         """
         latents, positions, conditions = self._unpack(inputs)
         outputs = self._simulate(latents, positions, noise_lib.sanitize_seed(self.seed), conditions)
+        return self._apply_policy_in_graph(outputs, positions)
+
+    def _apply_policy_in_graph(self, outputs, positions):
+        if self.on_nonfinite == "freeze":
+            return outputs["samples"]
         return _assert_finite(outputs, positions)
 
     def _unpack(self, inputs):
@@ -679,8 +727,9 @@ class RefinementModel(keras.Model):
             `[N, ...]` NumPy array of refined samples.
 
         Raises:
-            NonFiniteRefinementError: if any sample became NaN or Inf; the
-                error lists which and at which step.
+            NonFiniteRefinementError: if any sample became NaN or Inf (with
+                `on_nonfinite="raise"`); the error lists which and at which
+                step, and carries the refined batch.
         """
         latents, conditions = self._host_inputs(x)
         batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
@@ -711,8 +760,9 @@ class RefinementModel(keras.Model):
             nonfinite.append(outputs["nonfinite_step"].numpy())
             callbacks.on_predict_batch_end(step, {"outputs": samples[-1]})
         callbacks.on_predict_end()
-        raise_if_nonfinite(np.concatenate(nonfinite))
-        return np.concatenate(samples)
+        samples = np.concatenate(samples)
+        raise_if_nonfinite(np.concatenate(nonfinite), policy=self.on_nonfinite, samples=samples)
+        return samples
 
     def refine(self, x, seed=None, trajectory_every=0, metrics=None):
         """Refines `x` in one call and returns states, samples and diagnostics.
@@ -735,7 +785,8 @@ class RefinementModel(keras.Model):
             values at `trajectory_steps`.
 
         Raises:
-            NonFiniteRefinementError: if any sample became NaN or Inf.
+            NonFiniteRefinementError: if any sample became NaN or Inf (with
+                `on_nonfinite="raise"`).
             ValueError: for `metrics` without `trajectory_every`.
             TypeError: if `metrics` is not a dict of callables.
         """
@@ -746,7 +797,7 @@ class RefinementModel(keras.Model):
         positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
         outputs = self._run(latents, positions, seed, conditions, trajectory_every)
         outputs = {key: value.numpy() for key, value in outputs.items()}
-        raise_if_nonfinite(outputs["nonfinite_step"])
+        raise_if_nonfinite(outputs["nonfinite_step"], policy=self.on_nonfinite, samples=outputs["samples"])
         steps = _record_steps(self.num_steps, trajectory_every)
         metric_trajectory = None
         if metrics:
@@ -762,6 +813,7 @@ class RefinementModel(keras.Model):
             sample_trajectory=outputs.get("sample_trajectory"),
             critic_trajectory=outputs.get("critic_trajectory"),
             metric_trajectory=metric_trajectory,
+            nonfinite_step=outputs["nonfinite_step"],
         )
 
     def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
@@ -813,7 +865,7 @@ class RefinementModel(keras.Model):
         def refine(z, seed, conditions=None):
             positions = tf.range(tf.shape(z)[0], dtype=tf.int64)
             outputs = self._simulate(z, positions, noise_lib.seed_from_int64(seed), conditions)
-            return _assert_finite(outputs, positions)
+            return self._apply_policy_in_graph(outputs, positions)
 
         archive = keras.export.ExportArchive()
         archive.track(self)
@@ -873,6 +925,7 @@ class RefinementModel(keras.Model):
             "latent_prior": priors_lib.serialize(self.latent_prior),
             "boundary": self.boundary,
             "conditional": self.conditional,
+            "on_nonfinite": self.on_nonfinite,
             "jit_compile": self._jit_compile_setting,
         }
 
