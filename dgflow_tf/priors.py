@@ -86,7 +86,8 @@ class LatentPrior:
         # same seed and position.
         seed = noise_lib.sanitize_seed(seed, salt="dgflow_tf.latents")
         distribution = self.distribution(tf.as_dtype(dtype))
-        return _draw_in_graph(seed, positions, list(latent_shape), distribution, ())
+        key = (self, tf.as_dtype(dtype).name, tuple(latent_shape))
+        return _draw_in_graph(key, seed, positions, list(latent_shape), distribution, ())
 
     def contains(self, latents):
         """NumPy: whether every coordinate of `latents` lies in the support."""
@@ -107,12 +108,23 @@ class LatentPrior:
         return f"{type(self).__name__}({arguments})"
 
 
-def _draw_in_graph(seed, positions, sample_shape, distribution, event_shape):
-    # One traced map over positions: eager map_fn costs milliseconds per sample.
-    def draw(seed, positions):
-        return noise_lib.position_draws(seed, positions, sample_shape, distribution, event_shape=event_shape)
+_DRAW_FUNCTIONS = {}
 
-    return tf.function(draw)(seed, positions)
+
+def _draw_in_graph(key, seed, positions, sample_shape, distribution, event_shape):
+    # One traced map over positions (eager map_fn costs milliseconds per sample), traced once per
+    # prior, dtype and shape: drawing in pieces (streaming) must not retrace for every piece.
+    if key not in _DRAW_FUNCTIONS:
+
+        def draw(seed, positions):
+            return noise_lib.position_draws(
+                seed, positions, sample_shape, distribution, event_shape=event_shape
+            )
+
+        _DRAW_FUNCTIONS[key] = tf.function(
+            draw, input_signature=[tf.TensorSpec([2], tf.int32), tf.TensorSpec([None], tf.int64)]
+        )
+    return _DRAW_FUNCTIONS[key](seed, positions)
 
 
 def _check_box(low, high):
@@ -216,7 +228,7 @@ class DistributionPrior(LatentPrior):
         num_samples = check_positive_int(num_samples, "num_samples")
         positions = tf.range(start, start + num_samples, dtype=tf.int64)
         seed = noise_lib.sanitize_seed(seed, salt="dgflow_tf.latents")
-        return _draw_in_graph(seed, positions, [], self.wrapped, event_shape)
+        return _draw_in_graph((self, tuple(event_shape)), seed, positions, [], self.wrapped, event_shape)
 
     def get_config(self):
         return {"distribution": self.wrapped}

@@ -1,0 +1,357 @@
+"""Refine any number of samples into checksummed `.npy` shards that survive being killed.
+
+`refine_to_shards` refines `N` samples shard by shard, holding one shard in
+memory at a time, so memory does not grow with `N`. Each shard is written to
+a temporary file, flushed to disk and renamed into place, and only then
+recorded, with its SHA-256, in `manifest.json` (itself replaced atomically).
+A run that is killed at any moment therefore leaves complete shards and a
+manifest that lists exactly those; calling `refine_to_shards` again with the
+same arguments verifies them and refines only the rest.
+
+A resumed run equals an uninterrupted one bit for bit: sample `i`'s latent
+and noise depend only on the seeds and `i` (see `dgflow_tf.noise`), and every
+shard is refined in the same batches. The manifest records what the samples
+depend on (seeds, batch size, settings, a digest of the generator's and
+critic's weights and of the inputs) and refuses to resume with other values.
+
+Example:
+
+>>> manifest = refine_to_shards(model, "refined/", 50_000, shard_size=5_000)  # doctest: +SKIP
+>>> samples = load_shards("refined/")  # verifies every checksum  # doctest: +SKIP
+"""
+
+import hashlib
+import io
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dgflow_tf import divergences as divergences_lib
+from dgflow_tf import noise as noise_lib
+from dgflow_tf import priors as priors_lib
+from dgflow_tf._validation import check_non_negative_int, check_positive_int
+from dgflow_tf.errors import raise_if_nonfinite
+
+MANIFEST = "manifest.json"
+FORMAT = "dgflow_tf.shards/1"
+
+
+class CorruptShardError(ValueError):
+    """A shard on disk does not match the checksum its manifest recorded."""
+
+
+def refine_to_shards(
+    model,
+    directory,
+    num_samples=None,
+    *,
+    latents=None,
+    conditions=None,
+    latent_seed=0,
+    shard_size=1000,
+    batch_size=64,
+    verbose=1,
+):
+    """Refines `num_samples` samples into `directory`, resuming a run found there.
+
+    Args:
+        model: a `RefinementModel` with an integer `seed`.
+        directory: where the shards and `manifest.json` go; created if needed.
+        num_samples: how many samples to draw from the model's latent prior
+            and refine. Leave `None` when passing `latents`.
+        latents: optional `[N, ...]` array (a `np.load(..., mmap_mode="r")`
+            memory map works) of inputs to refine instead of drawn latents;
+            samples in data space without a generator.
+        conditions: `[N, ...]` conditions for a conditional model.
+        latent_seed: seed of the drawn latents (sample `i` is keyed by it and
+            `i`). Defaults to `0`.
+        shard_size: samples per shard file. Defaults to `1000`.
+        batch_size: samples per refinement batch. Defaults to `64`. It must
+            stay the same across a run and its resumptions.
+        verbose: `1` for a progress bar, `0` for none. Defaults to `1`.
+
+    Returns:
+        The manifest, a dict; `manifest["shards"]` lists each shard's `file`,
+        `start`, `count`, `sha256` and its `nonfinite` samples (positions
+        and steps, under `on_nonfinite="freeze"`).
+
+    Raises:
+        ValueError: for a model without an integer seed, neither or both of
+            `num_samples` and `latents`, bad sizes, or a directory holding a
+            run with other settings, model weights or inputs.
+        CorruptShardError: if a recorded shard's checksum does not match.
+        NonFiniteRefinementError: under `on_nonfinite="raise"`, when a shard
+            has a NaN or Inf sample; shards finished before it are kept.
+    """
+    if model.seed is None or not isinstance(model.seed, int):
+        raise ValueError(
+            "Streaming needs a fixed integer refinement seed so that a resumed run reproduces the "
+            f"interrupted one. Received: model.seed={model.seed!r}. Build the model with seed=0 (or any int)."
+        )
+    shard_size = check_positive_int(shard_size, "shard_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    latent_seed = check_non_negative_int(latent_seed, "latent_seed")
+    if (num_samples is None) == (latents is None):
+        raise ValueError(
+            "Pass exactly one of `num_samples` (draw latents from the model's prior) and `latents`. "
+            f"Received: num_samples={num_samples!r}, latents={'None' if latents is None else 'an array'}."
+        )
+    if latents is not None:
+        num_samples = int(np.shape(latents)[0])
+        if conditions is not None and np.shape(conditions)[0] != num_samples:
+            raise ValueError(
+                f"`conditions` must have one row per latent: {np.shape(conditions)[0]} rows for "
+                f"{num_samples} latents."
+            )
+    else:
+        num_samples = check_positive_int(num_samples, "num_samples")
+        if model.conditional:
+            raise ValueError("A conditional model needs `latents` and `conditions`, not `num_samples`.")
+    if model.conditional and conditions is None:
+        raise ValueError("The model is conditional: pass `conditions` with one row per sample.")
+
+    os.makedirs(directory, exist_ok=True)
+    _remove_partial_files(directory)
+    header = {
+        "format": FORMAT,
+        "num_samples": num_samples,
+        "shard_size": shard_size,
+        "batch_size": batch_size,
+        "seed": model.seed,
+        "latent_seed": None if latents is not None else latent_seed,
+        "settings": _settings(model),
+        "weights_sha256": _weights_digest(model),
+        "inputs_sha256": None if latents is None else _arrays_digest(latents, conditions),
+    }
+    manifest = _resume(directory, header)
+
+    done = {shard["index"] for shard in manifest["shards"]}
+    num_shards = -(-num_samples // shard_size)
+    progress = keras.utils.Progbar(num_samples, verbose=verbose, unit_name="sample")
+    progress.update(sum(shard["count"] for shard in manifest["shards"]))
+    seed = noise_lib.sanitize_seed(model.seed)
+    for index in range(num_shards):
+        if index in done:
+            continue
+        start = index * shard_size
+        stop = min(start + shard_size, num_samples)
+        if latents is None:
+            shard_inputs = model.sample_latents(stop - start, seed=latent_seed, start=start)
+        else:
+            shard_inputs = np.asarray(latents[start:stop])
+        if conditions is not None:
+            shard_inputs = (shard_inputs, np.asarray(conditions[start:stop]))
+        samples, nonfinite = _refine_shard(model, shard_inputs, start, seed, batch_size, progress)
+        bad = np.flatnonzero(nonfinite >= 0)
+        # Under "raise" the shard is not recorded: the run stops here, and a rerun hits the same
+        # samples again rather than silently continuing past them.
+        raise_if_nonfinite(nonfinite, offset=start, policy=model.on_nonfinite, samples=samples)
+        name = f"shard-{index:05d}.npy"
+        digest = _write_atomically(os.path.join(directory, name), _npy_bytes(samples))
+        manifest["shards"].append(
+            {
+                "index": index,
+                "file": name,
+                "start": start,
+                "count": stop - start,
+                "sha256": digest,
+                "nonfinite": {"positions": (bad + start).tolist(), "steps": nonfinite[bad].tolist()},
+            }
+        )
+        manifest["shards"].sort(key=lambda shard: shard["index"])
+        _write_manifest(directory, manifest)
+    return manifest
+
+
+def read_manifest(directory):
+    """The manifest of a shard directory.
+
+    Raises:
+        FileNotFoundError: if `directory` has no `manifest.json`.
+        ValueError: if the manifest is not valid JSON of this format.
+    """
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No {MANIFEST} in {directory!r}: it is not a refine_to_shards output directory."
+        )
+    try:
+        with open(path, encoding="utf-8") as file:
+            manifest = json.load(file)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); delete the directory and rerun.") from error
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} manifest (format={manifest.get('format')!r}).")
+    return manifest
+
+
+def verify_shards(directory, manifest=None):
+    """Checks every recorded shard against its SHA-256.
+
+    Raises:
+        CorruptShardError: naming the first shard whose bytes differ.
+        FileNotFoundError: if a recorded shard is missing.
+    """
+    manifest = read_manifest(directory) if manifest is None else manifest
+    for shard in manifest["shards"]:
+        _check_shard(directory, shard)
+
+
+def load_shards(directory, verify=True):
+    """All refined samples of a finished run, in order, as one array.
+
+    Args:
+        directory: a `refine_to_shards` output directory.
+        verify: check each shard's checksum first. Defaults to `True`.
+
+    Returns:
+        `[num_samples, ...]` NumPy array.
+
+    Raises:
+        ValueError: if the run is not finished (shards are missing).
+        CorruptShardError: if `verify` and a shard's bytes changed.
+    """
+    manifest = read_manifest(directory)
+    if verify:
+        verify_shards(directory, manifest)
+    count = sum(shard["count"] for shard in manifest["shards"])
+    if count != manifest["num_samples"]:
+        raise ValueError(
+            f"{directory!r} holds {count} of {manifest['num_samples']} samples: the run is not finished. "
+            "Call refine_to_shards again with the same arguments to complete it."
+        )
+    return np.concatenate([np.load(os.path.join(directory, shard["file"])) for shard in manifest["shards"]])
+
+
+# -- internals -----------------------------------------------------------------
+
+
+def _refine_shard(model, shard_inputs, start, seed, batch_size, progress):
+    latents, conditions = model._host_inputs(shard_inputs)
+    count = int(latents.shape[0])
+    positions = tf.range(start, start + count, dtype=tf.int64)
+    samples, nonfinite = [], []
+    for offset in range(0, count, batch_size):
+        rows = slice(offset, offset + batch_size)
+        outputs = model._run(
+            latents[rows], positions[rows], seed, None if conditions is None else conditions[rows]
+        )
+        samples.append(outputs["samples"].numpy())
+        nonfinite.append(outputs["nonfinite_step"].numpy())
+        progress.add(len(samples[-1]))
+    return np.concatenate(samples), np.concatenate(nonfinite)
+
+
+def _settings(model):
+    """What the refined samples depend on besides seeds, weights and inputs, as JSON values."""
+    settings = {
+        "class": type(model).__name__,
+        "divergence": divergences_lib.serialize(model.divergence),
+        "step_size": model.step_size,
+        "entropy_weight": model.entropy_weight,
+        "num_steps": model.num_steps,
+        "space": model.space,
+        "latent_shape": None if model.latent_shape is None else list(model.latent_shape),
+        "latent_prior": priors_lib.serialize(model.latent_prior),
+        "boundary": model.boundary,
+        "on_nonfinite": model.on_nonfinite,
+        "dtype": model.compute_dtype,
+    }
+    # Round trip through JSON so a resumed run compares like with like.
+    return json.loads(json.dumps(settings, default=lambda value: type(value).__qualname__))
+
+
+def _weights_digest(model):
+    digest = hashlib.sha256()
+    for part in (model.generator, model.critic):
+        for variable in getattr(part, "variables", None) or []:
+            digest.update(variable.name.encode())
+            digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
+    return digest.hexdigest()
+
+
+def _arrays_digest(*arrays):
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            continue
+        array = np.asarray(array)
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        # In chunks, so memory-mapped inputs are hashed without loading them whole.
+        for start in range(0, max(len(array), 1), 4096):
+            digest.update(np.ascontiguousarray(array[start : start + 4096]).tobytes())
+    return digest.hexdigest()
+
+
+def _resume(directory, header):
+    if not os.path.exists(os.path.join(directory, MANIFEST)):
+        manifest = dict(header, shards=[])
+        _write_manifest(directory, manifest)
+        return manifest
+    manifest = read_manifest(directory)
+    for key, value in header.items():
+        if manifest.get(key) != value:
+            raise ValueError(
+                f"{directory!r} holds a run with {key}={manifest.get(key)!r}, not {value!r}: resuming "
+                "it would mix samples of different runs. Use the original arguments (and model), or a "
+                "new directory."
+            )
+    kept = []
+    for shard in manifest["shards"]:
+        if not os.path.exists(os.path.join(directory, shard["file"])):
+            continue  # deleted (e.g. after a checksum error): refine it again
+        _check_shard(directory, shard)
+        kept.append(shard)
+    if len(kept) != len(manifest["shards"]):
+        manifest["shards"] = kept
+        _write_manifest(directory, manifest)
+    return manifest
+
+
+def _check_shard(directory, shard):
+    path = os.path.join(directory, shard["file"])
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"Shard {path} is missing, though its manifest lists it. Call refine_to_shards again with "
+            "the same arguments to refine it again."
+        )
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != shard["sha256"]:
+        raise CorruptShardError(
+            f"Shard {path} does not match the SHA-256 in its manifest: the file was changed or damaged. "
+            "Delete it and call refine_to_shards again with the same arguments to refine it again."
+        )
+
+
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _write_atomically(path, data):
+    """Writes `data` to `path` via a flushed temporary file and a rename; returns its SHA-256."""
+    temporary = path + ".partial"
+    with open(temporary, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_manifest(directory, manifest):
+    data = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    _write_atomically(os.path.join(directory, MANIFEST), data)
+
+
+def _remove_partial_files(directory):
+    for name in os.listdir(directory):
+        if name.endswith(".partial"):
+            os.remove(os.path.join(directory, name))
