@@ -47,9 +47,17 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        # pytest runs the suite; ruff lints it (configured in pyproject.toml); jupytext,
-        # nbclient and ipykernel execute the notebooks headlessly in the suite.
-        "test": ["pytest>=7", "ruff>=0.5", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6.29"],
+        # pytest runs the suite and hypothesis its property-based tests; ruff lints it
+        # (configured in pyproject.toml); jupytext, nbclient and ipykernel execute the
+        # notebooks headlessly in the suite.
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6.100",
+            "ruff>=0.5",
+            "jupytext>=1.16",
+            "nbclient>=0.10",
+            "ipykernel>=6.29",
+        ],
     },
     entry_points={"console_scripts": ["dgflow-tf=dgflow_tf.cli:main"]},
     classifiers=[

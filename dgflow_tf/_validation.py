@@ -91,14 +91,27 @@ def as_batch_tensor(x, name, event_shape=None, dtype=None):
             f"`{name}` must be an array or tensor; datasets are not supported because the "
             "noise is keyed by each sample's position. Materialise the inputs first."
         )
-    tensor = tf.convert_to_tensor(x)
-    if dtype is not None and tensor.dtype.is_floating and tensor.dtype != dtype:
-        tensor = tf.cast(tensor, dtype)
+    try:
+        tensor = tf.convert_to_tensor(x)
+    except (ValueError, TypeError) as error:
+        raise TypeError(
+            f"`{name}` must be a floating-point array or tensor. Received: {type(x).__name__} that "
+            f"TensorFlow cannot convert ({error})."
+        ) from error
     check_batch_tensor(tensor, name, event_shape)
-    if (
-        tensor.shape[0] is not None
-        and tensor.shape[0] > 0
-        and not bool(tf.reduce_all(tf.math.is_finite(tensor)))
-    ):
+
+    def all_finite(tensor):
+        return tensor.shape[0] == 0 or bool(tf.reduce_all(tf.math.is_finite(tensor)))
+
+    if not all_finite(tensor):
         raise ValueError(f"`{name}` contains NaN or Inf. Refinement needs finite inputs.")
+    if dtype is not None and tensor.dtype != dtype:
+        tensor = tf.cast(tensor, dtype)
+        # Casting down (float64 -> float32) must not turn large values into Inf unnoticed.
+        if not all_finite(tensor):
+            raise ValueError(
+                f"`{name}` has values beyond the range of the model's dtype {tf.as_dtype(dtype).name} "
+                f"(largest finite: {tf.as_dtype(dtype).max:.3g}). Rescale the inputs or build the "
+                "model with a wider dtype."
+            )
     return tensor

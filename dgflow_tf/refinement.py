@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from dgflow_tf import critics as critics_lib
+from dgflow_tf import distributed as distributed_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf import priors as priors_lib
@@ -511,11 +512,37 @@ class RefinementModel(keras.Model):
         if conditions is not None:
             specs.append(tf.TensorSpec(conditions.shape, conditions.dtype))
 
+        mismatch = []
+
         def probe(latents, conditions=None):
             generator, critic, states, _ = self._parts(latents, conditions)
+            # Name the culprit when a generator and critic do not fit together (say, a critic
+            # built for another image size) instead of surfacing a Keras error from deep inside.
+            try:
+                samples = generator(states)
+            except (ValueError, TypeError) as error:
+                mismatch.append(
+                    f"`generator` cannot be applied to inputs of shape {states.shape.as_list()}: {error}"
+                )
+                raise
+            try:
+                critic(samples)
+            except (ValueError, TypeError) as error:
+                if "`critic`" not in str(error):
+                    mismatch.append(
+                        f"`critic` cannot be applied to the generator's samples of shape "
+                        f"{samples.shape.as_list()}: check that the generator and critic belong "
+                        f"together. {error}"
+                    )
+                raise
             return drift(generator, critic, self.divergence, states, self._log_prior)[0]
 
-        tf.function(probe).get_concrete_function(*specs)
+        try:
+            tf.function(probe).get_concrete_function(*specs)
+        except (ValueError, TypeError) as error:
+            if mismatch:
+                raise ValueError(mismatch[0]) from error
+            raise
 
     def _graph_function(self, latents, conditions, trajectory_every):
         """The compiled refinement for inputs like these, traced once per kind.
@@ -714,11 +741,17 @@ class RefinementModel(keras.Model):
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Refines `x` batch by batch; returns the refined samples as NumPy.
 
+        Inside a `tf.distribute` strategy's scope the batches are spread over
+        its replicas (`dgflow_tf.distributed`): each refines
+        `ceil(batch_size / num_replicas)` rows at a time, and the result is
+        bit for bit that of a single-device call with that batch size.
+
         Args:
             x: `[N, ...]` latents (samples in data space with no generator),
                 or a `(latents, conditions)` pair for a conditional model.
-            batch_size: samples per batch. Defaults to 32. The result does
-                not depend on it.
+            batch_size: samples per batch (per step across all replicas
+                under a strategy). Defaults to 32. The noise does not depend
+                on it.
             verbose: `"auto"`, 0, 1 or 2, as in `keras.Model.predict`.
             steps: number of batches to run. Defaults to all.
             callbacks: Keras callbacks.
@@ -730,6 +763,9 @@ class RefinementModel(keras.Model):
             NonFiniteRefinementError: if any sample became NaN or Inf (with
                 `on_nonfinite="raise"`); the error lists which and at which
                 step, and carries the refined batch.
+            ValueError: under `MultiWorkerMirroredStrategy` without an
+                integer `seed` (the workers must share the noise), or with
+                `steps`.
         """
         latents, conditions = self._host_inputs(x)
         batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
@@ -737,6 +773,9 @@ class RefinementModel(keras.Model):
         num_batches = math.ceil(count / batch_size)
         if steps is not None:
             num_batches = min(num_batches, check_positive_int(steps, "steps"))
+        strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        if strategy is not None:
+            self._check_distributable(strategy, steps)
         # One seed per call (a fresh one if the model's seed is None): the
         # noise stays keyed by position across batches.
         seed = noise_lib.sanitize_seed(self.seed)
@@ -746,6 +785,30 @@ class RefinementModel(keras.Model):
         callbacks = keras.callbacks.CallbackList(
             callbacks, add_progbar=verbose != 0, verbose=verbose, epochs=1, steps=num_batches, model=self
         )
+        if count == 0:
+            # An empty input gives an empty result of the right shape and dtype.
+            outputs = self._run(latents, positions, seed, conditions)
+            return outputs["samples"].numpy()
+        if strategy is not None:
+            rows = distributed_lib.per_replica_batch_size(batch_size, strategy)
+            callbacks.set_params(
+                {
+                    "verbose": verbose,
+                    "epochs": 1,
+                    "steps": math.ceil(count / (rows * strategy.num_replicas_in_sync)),
+                }
+            )
+            samples, nonfinite = distributed_lib.predict_distributed(
+                self,
+                latents,
+                conditions,
+                seed,
+                strategy=strategy,
+                per_replica_batch_size=rows,
+                callbacks=callbacks,
+            )
+            raise_if_nonfinite(nonfinite, policy=self.on_nonfinite, samples=samples)
+            return samples
         # The batches run through the same batch-agnostic graph as `refine`
         # and the exported SavedModel, so all three agree bit for bit.
         samples, nonfinite = [], []
@@ -763,6 +826,17 @@ class RefinementModel(keras.Model):
         samples = np.concatenate(samples)
         raise_if_nonfinite(np.concatenate(nonfinite), policy=self.on_nonfinite, samples=samples)
         return samples
+
+    def _check_distributable(self, strategy, steps):
+        if steps is not None:
+            raise ValueError(
+                "`steps` is not supported inside a tf.distribute strategy; slice the inputs instead."
+            )
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and not isinstance(self.seed, int):
+            raise ValueError(
+                "Under MultiWorkerMirroredStrategy every worker must draw the same noise: build the "
+                f"model with an integer seed (e.g. seed=0). Received: seed={self.seed!r}."
+            )
 
     def refine(self, x, seed=None, trajectory_every=0, metrics=None):
         """Refines `x` in one call and returns states, samples and diagnostics.
