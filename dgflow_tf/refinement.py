@@ -516,31 +516,17 @@ class RefinementModel(keras.Model):
 
         def probe(latents, conditions=None):
             generator, critic, states, _ = self._parts(latents, conditions)
-            # Name the culprit when a generator and critic do not fit together (say, a critic
-            # built for another image size) instead of surfacing a Keras error from deep inside.
             try:
-                samples = generator(states)
+                return drift(generator, critic, self.divergence, states, self._log_prior)[0]
             except (ValueError, TypeError) as error:
-                mismatch.append(
-                    f"`generator` cannot be applied to inputs of shape {states.shape.as_list()}: {error}"
-                )
+                if "`generator`" not in str(error) and "`critic`" not in str(error):
+                    mismatch.append(_name_the_culprit(generator, critic, states, error))
                 raise
-            try:
-                critic(samples)
-            except (ValueError, TypeError) as error:
-                if "`critic`" not in str(error):
-                    mismatch.append(
-                        f"`critic` cannot be applied to the generator's samples of shape "
-                        f"{samples.shape.as_list()}: check that the generator and critic belong "
-                        f"together. {error}"
-                    )
-                raise
-            return drift(generator, critic, self.divergence, states, self._log_prior)[0]
 
         try:
             tf.function(probe).get_concrete_function(*specs)
         except (ValueError, TypeError) as error:
-            if mismatch:
+            if mismatch and mismatch[0] is not None:
                 raise ValueError(mismatch[0]) from error
             raise
 
@@ -1023,6 +1009,26 @@ class _Caches:
     def __init__(self):
         self.functions = {}
         self.generate = None
+
+
+def _name_the_culprit(generator, critic, states, error):
+    """Says whether the generator or the critic failed, when a drift step could not be traced.
+
+    Called only after a failure: the generator and critic are called outside the gradient tape
+    here, which would break TFP bijectors' caching of `forward` results in a working model.
+    """
+    try:
+        samples = generator(states)
+    except (ValueError, TypeError):
+        return f"`generator` cannot be applied to inputs of shape {states.shape.as_list()}: {error}"
+    try:
+        critic(samples)
+    except (ValueError, TypeError):
+        return (
+            f"`critic` cannot be applied to the generator's samples of shape {samples.shape.as_list()}: "
+            f"check that the generator and critic belong together. {error}"
+        )
+    return None
 
 
 def _batch_spec(tensor):
