@@ -85,3 +85,36 @@ def test_synthetic_benchmark_runs_small(tmp_path):
     assert json.loads((tmp_path / "synthetic.json").read_text())["command"].startswith(
         "python benchmarks/synthetic.py --seeds 0"
     )
+
+
+def test_throughput_benchmark_counts_flops_and_times_every_variant():
+    module = runpy.run_path(str(ROOT / "benchmarks" / "throughput.py"))
+    generator = module["dcgan_generator"](latent_dim=128, width=64)
+    critic = module["dcgan_discriminator"](width=64)
+    # By hand: the generator's dense layer and three 4x4 transposed convolutions (costed per
+    # input position) and a 3x3 output convolution; the discriminator's seven convolutions
+    # (per output position) and its logit.
+    generator_macs = (
+        128 * 8192 + 16 * 512 * 256 * 16 + 64 * 256 * 128 * 16 + 256 * 128 * 64 * 16 + 1024 * 64 * 3 * 9
+    )
+    critic_macs = (
+        1024 * 3 * 64 * 9
+        + 256 * 64 * 64 * 16
+        + 256 * 64 * 128 * 9
+        + 64 * 128 * 128 * 16
+        + 64 * 128 * 256 * 9
+        + 16 * 256 * 256 * 16
+        + 16 * 256 * 512 * 9
+        + 8192
+    )
+    assert module["multiply_adds"](generator) == generator_macs
+    assert module["multiply_adds"](critic) == critic_macs
+    result = module["measure"](2, 1, 1, None)
+    assert set(result["median_seconds"]) == {
+        "dgflow_tf predict",
+        "dgflow_tf predict, mixed_bfloat16",
+        "eager TF loop",
+        "tf.function step loop",
+        "floor (K x one fwd+bwd)",
+    }
+    assert result["gflop_per_sample_step"] == pytest.approx(4 * (generator_macs + critic_macs) / 1e9)
