@@ -251,6 +251,7 @@ def _build_model(args):
         latent_prior=latent_prior,
         boundary=args.boundary,
         conditional=conditional,
+        on_nonfinite=args.on_nonfinite,
     )
 
 
@@ -470,6 +471,13 @@ def _add_model_options(parser, need_generator=True):
         help="how bounded priors keep latents in their box",
     )
     flow.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the refinement noise")
+    flow.add_argument(
+        "--on-nonfinite",
+        choices=["raise", "freeze"],
+        default="raise",
+        help="a sample that turns NaN/Inf: stop with an error listing it, or freeze it at its last "
+        "finite state, warn and go on (streams record it in the manifest)",
+    )
 
 
 def _add_model_commands(commands):

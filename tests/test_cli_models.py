@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dgflow_tf import RefinementModel, cli
+from dgflow_tf import RefinementModel, cli, streaming
+from dgflow_tf.errors import NonFiniteRefinementWarning
 from dgflow_tf.zoo import hub_modules
 
 
@@ -142,7 +143,7 @@ def test_bad_input_is_a_one_line_error(point_models, tmp_path, capsys):
         _run("refine", "--generator", folder / "generator.keras", "--step-size", "-0.1")
 
 
-@pytest.mark.parametrize("command", ["refine", "evaluate", "export"])
+@pytest.mark.parametrize("command", ["refine", "stream", "evaluate", "export"])
 def test_help_explains_every_option_and_its_default(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([command, "--help"])
@@ -195,3 +196,25 @@ def test_keras_files_with_python_code_need_an_explicit_opt_in(tmp_path, capsys):
     # With the opt-in the files load; this critic's [batch, 2] output is then the error.
     assert _run(*refuse, *small, "--unsafe-deserialization")[0] == 2
     assert "`critic` must return one value per sample" in capsys.readouterr().err
+
+
+def test_stream_follows_the_nonfinite_policy(tmp_path, capsys):
+    # A critic with weights of 1e20: its logit overflows float32 after one step for every sample.
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, kernel_initializer="identity")])
+    critic = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(1e20))]
+    )
+    generator.save(tmp_path / "generator.keras")
+    critic.save(tmp_path / "critic.keras")
+    common = ["stream", "--generator", tmp_path / "generator.keras", "--critic", tmp_path / "critic.keras"]
+    common += ["--num-samples", 12, "--shard-size", 5, "--num-steps", 3, "--quiet"]
+    code, _ = _run(*common, "--output-dir", tmp_path / "raise")
+    assert code == 2
+    assert "NaN or Inf for 5 of 5 samples: sample 0 at step 1" in capsys.readouterr().err
+    with pytest.warns(NonFiniteRefinementWarning):
+        code, text = _run(*common, "--on-nonfinite", "freeze", "--output-dir", tmp_path / "freeze")
+    assert code == 0, text
+    assert "12 samples flagged non-finite" in text
+    manifest = streaming.read_manifest(tmp_path / "freeze")
+    assert [p for shard in manifest["shards"] for p in shard["nonfinite"]["positions"]] == list(range(12))
+    assert {s for shard in manifest["shards"] for s in shard["nonfinite"]["steps"]} == {1}
