@@ -480,6 +480,18 @@ def _add_model_options(parser, need_generator=True):
     )
 
 
+def _add_sampling_options(parser, num_samples, output_dir, output_help):
+    """Which samples to refine, in what batches, and where the results go."""
+    parser.add_argument(
+        "--num-samples", type=_positive_int, default=num_samples, help="samples to draw and refine"
+    )
+    parser.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
+    parser.add_argument("--latent-seed", type=_non_negative_int, default=0, help="seed of the drawn latents")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="samples per batch")
+    parser.add_argument("--output-dir", default=output_dir, help=output_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _add_model_commands(commands):
     refine = commands.add_parser(
         "refine",
@@ -492,12 +504,9 @@ def _add_model_commands(commands):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_model_options(refine)
-    refine.add_argument("--num-samples", type=_positive_int, default=64, help="samples to draw and refine")
-    refine.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
-    refine.add_argument("--latent-seed", type=_non_negative_int, default=0, help="seed of the drawn latents")
-    refine.add_argument("--batch-size", type=_positive_int, default=64, help="samples per batch")
-    refine.add_argument("--output-dir", default="dgflow_refined", help="where the outputs go")
-    refine.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sampling_options(
+        refine, num_samples=64, output_dir="dgflow_refined", output_help="where the outputs go"
+    )
     refine.set_defaults(handler=_refine)
 
     stream = commands.add_parser(
@@ -513,13 +522,10 @@ def _add_model_commands(commands):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_model_options(stream)
-    stream.add_argument("--num-samples", type=_positive_int, default=10000, help="samples to draw and refine")
-    stream.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
-    stream.add_argument("--latent-seed", type=_non_negative_int, default=0, help="seed of the drawn latents")
+    _add_sampling_options(
+        stream, num_samples=10000, output_dir="dgflow_shards", output_help="where the shards and manifest go"
+    )
     stream.add_argument("--shard-size", type=_positive_int, default=1000, help="samples per shard file")
-    stream.add_argument("--batch-size", type=_positive_int, default=64, help="samples per batch")
-    stream.add_argument("--output-dir", default="dgflow_shards", help="where the shards and manifest go")
-    stream.add_argument("--quiet", action="store_true", help="no progress bar")
     stream.set_defaults(handler=_stream)
 
     evaluate = commands.add_parser(
