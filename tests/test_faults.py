@@ -108,9 +108,10 @@ def test_inf_logit_is_caught_per_sample():
     np.testing.assert_allclose(result.samples[2, 0], -9.0 + 10 * ETA * SLOPE, rtol=1e-6)
 
 
-def test_exploding_gradient_freezes_at_the_last_finite_state():
-    # d = 40 x^2 in data space: x_{k+1} = 81 x_k, so the critic value overflows float32 at
-    # x_10 = 81^10 (40 * 81^20 > 3.4e38) and the sample is frozen at x_9.
+@pytest.mark.parametrize("policy", ["raise", "freeze"])
+def test_exploding_gradient_is_caught_at_its_step_and_frozen_at_the_last_finite_state(policy):
+    # d = 40 x^2 in data space: the KL drift multiplies x by (1 + 80 * eta) = 81 each step, so
+    # x_k = 81^k, and float32 overflows after a few dozen steps, not at step 0.
     model = RefinementModel(
         None,
         lambda x: 40.0 * tf.reduce_sum(tf.square(x), -1),
@@ -118,12 +119,26 @@ def test_exploding_gradient_freezes_at_the_last_finite_state():
         entropy_weight=0.0,
         num_steps=40,
         space="data",
-        on_nonfinite="freeze",
+        on_nonfinite=policy,
     )
-    with pytest.warns(NonFiniteRefinementWarning):
-        result = model.refine(np.array([[1.0], [-1.0], [0.0]], "float32"))
-    np.testing.assert_array_equal(result.nonfinite_step, [10, 10, -1])
-    np.testing.assert_allclose(result.samples[:, 0], [81.0**9, -(81.0**9), 0.0], rtol=1e-5)
+    # The first non-finite quantity is the critic value 40 * x_k^2 or the state x_{k+1},
+    # whichever overflows float32 first: the critic value, at k = 10 (40 * 81^20 > 3.4e38).
+    limit = float(np.finfo(np.float32).max)
+    k = next(k for k in range(40) if 40.0 * 81.0 ** (2 * k) > limit or 81.0 ** (k + 1) > limit)
+    assert k == 10
+    x = np.array([[1.0], [-1.0], [0.0]], "float32")
+    if policy == "raise":
+        with pytest.raises(NonFiniteRefinementError) as caught:
+            model.refine(x)
+        np.testing.assert_array_equal(caught.value.steps, [k, k])
+        samples = caught.value.samples
+    else:
+        with pytest.warns(NonFiniteRefinementWarning):
+            result = model.refine(x)
+        np.testing.assert_array_equal(result.nonfinite_step, [k, k, -1])
+        samples = result.samples
+    # Frozen at x_9, the last state whose critic value was finite.
+    np.testing.assert_allclose(samples[:, 0], [81.0 ** (k - 1), -(81.0 ** (k - 1)), 0.0], rtol=1e-5)
 
 
 def test_export_under_each_policy(tmp_path):
