@@ -31,7 +31,7 @@ from dgflow_tf._validation import check_positive_int
 
 
 def predict_distributed(
-    model, latents, conditions, seed, *, strategy, per_replica_batch_size, callbacks=None
+    model, latents, conditions, seed, *, strategy, per_replica_batch_size, start=0, callbacks=None
 ):
     """Refines host inputs across `strategy`'s replicas; returns NumPy samples and flags.
 
@@ -43,6 +43,8 @@ def predict_distributed(
         strategy: a `tf.distribute.Strategy` (`MirroredStrategy`,
             `MultiWorkerMirroredStrategy`, or the default one).
         per_replica_batch_size: rows each replica refines per step.
+        start: position of the first input in the whole run (its noise key).
+            Defaults to `0`.
         callbacks: optional `keras.callbacks.CallbackList` (progress bar).
 
     Returns:
@@ -52,13 +54,13 @@ def predict_distributed(
     replicas = strategy.num_replicas_in_sync
     count = int(latents.shape[0])
     num_rounds = max(1, math.ceil(count / (rows * replicas)))
-    positions = tf.range(count, dtype=tf.int64)
+    positions = tf.range(start, start + count, dtype=tf.int64)
 
     def chunk(tensor, round_index, replica):
         if tensor is None:
             return None
-        start = min((round_index * replicas + replica) * rows, count)
-        return tensor[start : min(start + rows, count)]
+        first = min((round_index * replicas + replica) * rows, count)
+        return tensor[first : min(first + rows, count)]
 
     def refine_chunk(latents, positions, conditions):
         outputs = model._run(latents, positions, seed, conditions)

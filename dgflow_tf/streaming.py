@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dgflow_tf import distributed as distributed_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf import priors as priors_lib
@@ -69,8 +70,11 @@ def refine_to_shards(
         latent_seed: seed of the drawn latents (sample `i` is keyed by it and
             `i`). Defaults to `0`.
         shard_size: samples per shard file. Defaults to `1000`.
-        batch_size: samples per refinement batch. Defaults to `64`. It must
-            stay the same across a run and its resumptions.
+        batch_size: samples per refinement batch (per replica inside a
+            `MirroredStrategy` scope, whose replicas share each shard).
+            Defaults to `64`. It must stay the same across a run and its
+            resumptions; a run with and without a strategy gives the same
+            samples.
         verbose: `1` for a progress bar, `0` for none. Defaults to `1`.
 
     Returns:
@@ -80,8 +84,9 @@ def refine_to_shards(
 
     Raises:
         ValueError: for a model without an integer seed, neither or both of
-            `num_samples` and `latents`, bad sizes, or a directory holding a
-            run with other settings, model weights or inputs.
+            `num_samples` and `latents`, bad sizes, a directory holding a run
+            with other settings, model weights or inputs, or a
+            `MultiWorkerMirroredStrategy` scope.
         CorruptShardError: if a recorded shard's checksum does not match.
         NonFiniteRefinementError: under `on_nonfinite="raise"`, when a shard
             has a NaN or Inf sample; shards finished before it are kept.
@@ -112,6 +117,13 @@ def refine_to_shards(
             raise ValueError("A conditional model needs `latents` and `conditions`, not `num_samples`.")
     if model.conditional and conditions is None:
         raise ValueError("The model is conditional: pass `conditions` with one row per sample.")
+    if tf.distribute.has_strategy() and isinstance(
+        tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        raise ValueError(
+            "refine_to_shards runs in one process (MirroredStrategy spreads it over that machine's "
+            "devices). Across workers, give each worker its own slice of `latents` and its own directory."
+        )
 
     os.makedirs(directory, exist_ok=True)
     _remove_partial_files(directory)
@@ -232,6 +244,20 @@ def load_shards(directory, verify=True):
 def _refine_shard(model, shard_inputs, start, seed, batch_size, progress):
     latents, conditions = model._host_inputs(shard_inputs)
     count = int(latents.shape[0])
+    if tf.distribute.has_strategy():
+        # Each replica refines `batch_size` rows at a time: the same batches, so the same
+        # samples, as a single-device run with this batch size.
+        samples, nonfinite = distributed_lib.predict_distributed(
+            model,
+            latents,
+            conditions,
+            seed,
+            strategy=tf.distribute.get_strategy(),
+            per_replica_batch_size=batch_size,
+            start=start,
+        )
+        progress.add(count)
+        return samples, nonfinite
     positions = tf.range(start, start + count, dtype=tf.int64)
     samples, nonfinite = [], []
     for offset in range(0, count, batch_size):

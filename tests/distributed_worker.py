@@ -5,7 +5,9 @@
     python distributed_worker.py worker OUT.npy INDEX PORT0 PORT1
 
 `single` refines on one device, `mirrored` under MirroredStrategy on two logical CPU devices,
-`worker` as worker INDEX of a two-worker MultiWorkerMirroredStrategy on localhost.
+`worker` as worker INDEX of a two-worker MultiWorkerMirroredStrategy on localhost. Each also
+streams the samples to shards (`OUT.npy.shards/`; a worker records whether streaming refused
+to run across workers, as it must).
 """
 
 import json
@@ -53,6 +55,8 @@ def main(mode, output, *rest):
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     elif mode == "worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    from dgflow_tf import streaming
+
     model = build_model()
     latents = model.sample_latents(NUM_SAMPLES, seed=1)
     if mode == "single":
@@ -62,9 +66,26 @@ def main(mode, output, *rest):
         with strategy.scope():
             samples = model.predict(latents, batch_size=GLOBAL_BATCH, verbose=0)
         replicas = strategy.num_replicas_in_sync
+    report = {"replicas": replicas}
+    shards = output + ".shards"
+    if mode == "single":
+        streaming.refine_to_shards(
+            model, shards, NUM_SAMPLES, latent_seed=1, shard_size=20, batch_size=PER_REPLICA, verbose=0
+        )
+    elif mode == "mirrored":
+        with strategy.scope():
+            streaming.refine_to_shards(
+                model, shards, NUM_SAMPLES, latent_seed=1, shard_size=20, batch_size=PER_REPLICA, verbose=0
+            )
+    else:
+        try:
+            with strategy.scope():
+                streaming.refine_to_shards(model, shards, NUM_SAMPLES, verbose=0)
+        except ValueError as error:
+            report["stream_error"] = str(error)
     np.save(output, samples)
     with open(output + ".json", "w", encoding="utf-8") as file:
-        json.dump({"replicas": replicas}, file)
+        json.dump(report, file)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""tf.distribute: MirroredStrategy (2 logical CPUs) and MultiWorkerMirroredStrategy (2 processes).
+"""tf.distribute: MirroredStrategy (2 logical CPUs) and MultiWorkerMirroredStrategy (2 processes),
+with predict and with streaming.
 
 Each configuration runs in fresh processes (logical devices and TF_CONFIG must be set before
 TensorFlow starts) and must return exactly the samples of a single-device run.
@@ -12,6 +13,8 @@ import sys
 
 import numpy as np
 import pytest
+
+from dgflow_tf import streaming
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
 
@@ -36,11 +39,19 @@ def _load(path):
         return np.load(path), json.load(file)["replicas"]
 
 
+def _report(path):
+    with open(str(path) + ".json", encoding="utf-8") as file:
+        return json.load(file)
+
+
 @pytest.fixture(scope="module")
 def single_device(tmp_path_factory):
     path = tmp_path_factory.mktemp("single") / "single.npy"
     _run("single", path)
-    return _load(path)[0]
+    samples = _load(path)[0]
+    # Streaming on one device gives the samples predict gives with the same batches.
+    np.testing.assert_array_equal(streaming.load_shards(str(path) + ".shards"), samples)
+    return samples
 
 
 def test_mirrored_strategy_on_two_devices_matches_one_device_exactly(tmp_path, single_device):
@@ -48,6 +59,8 @@ def test_mirrored_strategy_on_two_devices_matches_one_device_exactly(tmp_path, s
     samples, replicas = _load(tmp_path / "mirrored.npy")
     assert replicas == 2
     np.testing.assert_array_equal(samples, single_device)
+    # Streaming with the replicas sharing each shard writes the same samples.
+    np.testing.assert_array_equal(streaming.load_shards(str(tmp_path / "mirrored.npy.shards")), single_device)
 
 
 def _free_ports(count):
@@ -84,3 +97,4 @@ def test_two_worker_processes_match_one_device_exactly(tmp_path, single_device):
         assert replicas == 2
         # Every worker receives all samples, each equal to the single-device run.
         np.testing.assert_array_equal(samples, single_device)
+        assert "Across workers, give each worker its own slice" in _report(output)["stream_error"]
