@@ -102,7 +102,7 @@ def predict_distributed(
             samples.append(gathered[0][replica * rows : replica * rows + size])
             nonfinite.append(gathered[1][replica * rows : replica * rows + size])
         if callbacks is not None:
-            callbacks.on_predict_batch_end(round_index, {"outputs": samples[-1]})
+            callbacks.on_predict_batch_end(round_index, {"outputs": np.concatenate(samples[-len(sizes) :])})
     if callbacks is not None:
         callbacks.on_predict_end()
     return np.concatenate(samples), np.concatenate(nonfinite)

@@ -760,12 +760,14 @@ class RefinementModel(keras.Model):
         if steps is not None:
             num_batches = min(num_batches, check_positive_int(steps, "steps"))
         strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        rows = batch_size
         if strategy is not None:
             self._check_distributable(strategy, steps)
+            rows = distributed_lib.per_replica_batch_size(batch_size, strategy)
+            num_batches = math.ceil(count / (rows * strategy.num_replicas_in_sync))
         # One seed per call (a fresh one if the model's seed is None): the
         # noise stays keyed by position across batches.
         seed = noise_lib.sanitize_seed(self.seed)
-        positions = tf.range(count, dtype=tf.int64)
         if verbose == "auto":
             verbose = 1
         callbacks = keras.callbacks.CallbackList(
@@ -773,45 +775,57 @@ class RefinementModel(keras.Model):
         )
         if count == 0:
             # An empty input gives an empty result of the right shape and dtype.
-            outputs = self._run(latents, positions, seed, conditions)
-            return outputs["samples"].numpy()
-        if strategy is not None:
-            rows = distributed_lib.per_replica_batch_size(batch_size, strategy)
-            callbacks.set_params(
-                {
-                    "verbose": verbose,
-                    "epochs": 1,
-                    "steps": math.ceil(count / (rows * strategy.num_replicas_in_sync)),
-                }
-            )
-            samples, nonfinite = distributed_lib.predict_distributed(
+            positions = tf.range(0, dtype=tf.int64)
+            return self._run(latents, positions, seed, conditions)["samples"].numpy()
+        samples, nonfinite = self._refine_in_batches(
+            latents, conditions, seed, rows, num_batches=num_batches, callbacks=callbacks
+        )
+        raise_if_nonfinite(nonfinite, policy=self.on_nonfinite, samples=samples)
+        return samples
+
+    def _refine_in_batches(
+        self, latents, conditions, seed, rows, *, start=0, num_batches=None, callbacks=None
+    ):
+        """Refines validated host inputs `rows` at a time; returns NumPy `(samples, nonfinite_step)`.
+
+        Shared by `predict` and `streaming`. Inside a `tf.distribute` scope
+        each replica refines `rows` at a time (`distributed.predict_distributed`).
+        Otherwise the batches run through the same batch-agnostic graph as
+        `refine` and the exported SavedModel, so all agree bit for bit. `start`
+        is the position of the first input in the whole run (its noise key);
+        `num_batches` stops early (Keras' `steps`).
+        """
+        if tf.distribute.has_strategy():
+            return distributed_lib.predict_distributed(
                 self,
                 latents,
                 conditions,
                 seed,
-                strategy=strategy,
+                strategy=tf.distribute.get_strategy(),
                 per_replica_batch_size=rows,
+                start=start,
                 callbacks=callbacks,
             )
-            raise_if_nonfinite(nonfinite, policy=self.on_nonfinite, samples=samples)
-            return samples
-        # The batches run through the same batch-agnostic graph as `refine`
-        # and the exported SavedModel, so all three agree bit for bit.
+        count = int(latents.shape[0])
+        positions = tf.range(start, start + count, dtype=tf.int64)
+        num_batches = math.ceil(count / rows) if num_batches is None else num_batches
         samples, nonfinite = [], []
-        callbacks.on_predict_begin()
+        if callbacks is not None:
+            callbacks.on_predict_begin()
         for step in range(num_batches):
-            callbacks.on_predict_batch_begin(step)
-            rows = slice(step * batch_size, (step + 1) * batch_size)
+            if callbacks is not None:
+                callbacks.on_predict_batch_begin(step)
+            batch = slice(step * rows, (step + 1) * rows)
             outputs = self._run(
-                latents[rows], positions[rows], seed, None if conditions is None else conditions[rows]
+                latents[batch], positions[batch], seed, None if conditions is None else conditions[batch]
             )
             samples.append(outputs["samples"].numpy())
             nonfinite.append(outputs["nonfinite_step"].numpy())
-            callbacks.on_predict_batch_end(step, {"outputs": samples[-1]})
-        callbacks.on_predict_end()
-        samples = np.concatenate(samples)
-        raise_if_nonfinite(np.concatenate(nonfinite), policy=self.on_nonfinite, samples=samples)
-        return samples
+            if callbacks is not None:
+                callbacks.on_predict_batch_end(step, {"outputs": samples[-1]})
+        if callbacks is not None:
+            callbacks.on_predict_end()
+        return np.concatenate(samples), np.concatenate(nonfinite)
 
     def _check_distributable(self, strategy, steps):
         if steps is not None:

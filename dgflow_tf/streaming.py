@@ -29,7 +29,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dgflow_tf import distributed as distributed_lib
 from dgflow_tf import divergences as divergences_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf import priors as priors_lib
@@ -243,32 +242,21 @@ def load_shards(directory, verify=True):
 
 def _refine_shard(model, shard_inputs, start, seed, batch_size, progress):
     latents, conditions = model._host_inputs(shard_inputs)
-    count = int(latents.shape[0])
-    if tf.distribute.has_strategy():
-        # Each replica refines `batch_size` rows at a time: the same batches, so the same
-        # samples, as a single-device run with this batch size.
-        samples, nonfinite = distributed_lib.predict_distributed(
-            model,
-            latents,
-            conditions,
-            seed,
-            strategy=tf.distribute.get_strategy(),
-            per_replica_batch_size=batch_size,
-            start=start,
-        )
-        progress.add(count)
-        return samples, nonfinite
-    positions = tf.range(start, start + count, dtype=tf.int64)
-    samples, nonfinite = [], []
-    for offset in range(0, count, batch_size):
-        rows = slice(offset, offset + batch_size)
-        outputs = model._run(
-            latents[rows], positions[rows], seed, None if conditions is None else conditions[rows]
-        )
-        samples.append(outputs["samples"].numpy())
-        nonfinite.append(outputs["nonfinite_step"].numpy())
-        progress.add(len(samples[-1]))
-    return np.concatenate(samples), np.concatenate(nonfinite)
+    # Inside a MirroredStrategy scope each replica refines `batch_size` rows at a time: the same
+    # batches, so the same samples, as a single-device run with this batch size.
+    callbacks = keras.callbacks.CallbackList([_SampleProgress(progress)])
+    return model._refine_in_batches(latents, conditions, seed, batch_size, start=start, callbacks=callbacks)
+
+
+class _SampleProgress(keras.callbacks.Callback):
+    """Advances a whole-run progress bar by each refined batch's samples."""
+
+    def __init__(self, progress):
+        super().__init__()
+        self.progress = progress
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.progress.add(len(logs["outputs"]))
 
 
 def _settings(model):
