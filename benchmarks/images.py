@@ -35,7 +35,7 @@ from dgflow_tf.experiments import images  # noqa: E402
 from dgflow_tf.zoo import digits_classifier, digits_models  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-METRICS = ("fid", "kid", "kid_se", "score", "generator_evals", "critic_evals", "seconds")
+METRICS = ("fid", "kid", "kid_std", "score", "generator_evals", "critic_evals", "seconds")
 SWEEP_STEPS = (0.003, 0.01, 0.03)
 
 
@@ -47,7 +47,7 @@ def summarise(rows_by_seed):
         for metric in METRICS:
             values = np.array([rows[index][metric] for rows in rows_by_seed], dtype=float)
             entry[metric] = float(values.mean())
-            entry[metric + "_std"] = float(values.std())
+            entry[metric + "_seed_std"] = float(values.std())
         base = [rows[[r["model"] for r in rows].index(first["model"])]["fid"] for rows in rows_by_seed]
         # Per-seed paired comparison with the same seed's base model.
         pairs = zip(rows_by_seed, base, strict=True)
@@ -65,18 +65,21 @@ def format_summary(summary, num_seeds):
     for e in summary:
         lower = "" if e["method"] == "base" else f"{e['fid_lower_than_base']}/{num_seeds}"
         lines.append(
-            f"| {e['model']} | {e['method']} | {e['fid']:.2f} ± {e['fid_std']:.2f} | "
-            f"{e['kid']:.3f} ± {e['kid_std']:.3f} | {e['score']:.2f} ± {e['score_std']:.2f} | "
+            f"| {e['model']} | {e['method']} | {e['fid']:.2f} ± {e['fid_seed_std']:.2f} | "
+            f"{e['kid']:.3f} ± {e['kid_seed_std']:.3f} | {e['score']:.2f} ± {e['score_seed_std']:.2f} | "
             f"{lower} | {e['generator_evals']:.0f} | {e['critic_evals']:.0f} | {e['seconds']:.1f} |"
         )
     return "\n".join(lines)
 
 
 def format_seed(rows):
-    lines = ["| model | method | FID | KID (± s.e.) | classifier score |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| model | method | FID | KID (± std over subsets) | classifier score |",
+        "|---|---|---:|---:|---:|",
+    ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['method']} | {r['fid']:.2f} | {r['kid']:.3f} ± {r['kid_se']:.3f} | "
+            f"| {r['model']} | {r['method']} | {r['fid']:.2f} | {r['kid']:.3f} ± {r['kid_std']:.3f} | "
             f"{r['score']:.2f} |"
         )
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def child(policy, num_samples, cache_dir):
     for name, images in (("base", base), ("refined", refined)):
         features, logits = image_metrics.extract(extractor, np.asarray(images, np.float32))
         row[f"{name}_fid"] = float(image_metrics.frechet_distance(features, reference))
-        kid, kid_se = image_metrics.kernel_distance(features, reference, subset_size=1000)
+        kid, _ = image_metrics.kernel_distance(features, reference, subset_size=1000)
         row[f"{name}_kid"] = float(kid)
     print(json.dumps(row))
 

@@ -93,7 +93,7 @@ def compare_digits(
         progress: optional callable `(message) -> None`.
 
     Returns:
-        `(rows, samples)`: a list of dicts (model, method, fid, kid, kid_se,
+        `(rows, samples)`: a list of dicts (model, method, fid, kid, kid_std,
         score, score_std, diverged, generator_evals, critic_evals, seconds)
         and a dict `{(model, method): images}`. A DGflow row whose
         refinement produced NaN/Inf has NaN metrics, `diverged` set to the
@@ -173,7 +173,7 @@ def compare_digits(
                     output, diverged = None, len(error.sample_indices)
             seconds = time.perf_counter() - start
             if output is None:
-                metrics = dict.fromkeys(("fid", "kid", "kid_se", "score", "score_std"), float("nan"))
+                metrics = dict.fromkeys(("fid", "kid", "kid_std", "score", "score_std"), float("nan"))
             else:
                 samples[(name, method)] = np.asarray(output)
                 metrics = image_metrics.image_metrics(output, reference_features, extractor, num_subsets=100)

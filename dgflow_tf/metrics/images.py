@@ -3,8 +3,8 @@
 - `frechet_distance`: the Frechet distance between Gaussians fitted to two
   sets of activations (FID when the activations are InceptionV3's pool3).
 - `kernel_distance`: the unbiased squared MMD with the cubic polynomial kernel
-  `k(a, b) = (a.b / dim + 1)^3`, averaged over random subsets, with its
-  standard error (KID, Binkowski et al., 2018).
+  `k(a, b) = (a.b / dim + 1)^3`, averaged over random subsets, with the
+  subsets' standard deviation (KID, Binkowski et al., 2018).
 - `classifier_score`: `exp(E_x KL(p(y|x) || p(y)))` from logits (the
   Inception score, Salimans et al., 2016).
 
@@ -53,6 +53,18 @@ def _pair(a, b, names, min_rows=2):
     return a, b
 
 
+def _eigenvalue_cutoff(values):
+    """Zeroes eigenvalues at round-off level: `|v| <= max|v| * n * eps` (NumPy's `matrix_rank` tolerance).
+
+    A rank-deficient covariance (fewer samples than features, dead ReLU
+    features) has eigenvalues that are exactly 0 in exact arithmetic but
+    about `1e-16 * max` in floating point; their square roots, about `1e-8`,
+    would bias the distance.
+    """
+    tolerance = np.max(np.abs(values), initial=0.0) * len(values) * np.finfo(np.float64).eps
+    return np.where(values > tolerance, values, 0.0)
+
+
 def frechet_distance(activations_a, activations_b):
     """Frechet distance between Gaussians fitted to two sets of activations.
 
@@ -60,7 +72,10 @@ def frechet_distance(activations_a, activations_b):
     and unbiased covariances. The trace of the matrix square root is taken
     from the eigenvalues of the symmetric `S_a^(1/2) S_b S_a^(1/2)` (SciPy's
     `eigh`), which equals `tr(sqrtm(S_a S_b))` and stays real and finite
-    for singular covariances.
+    for singular covariances. Eigenvalues at round-off level (below
+    `max * n * eps`) count as zero, so a rank-deficient covariance (fewer
+    samples than features, dead features) gives the value computed in the
+    subspace the activations span.
 
     Args:
         activations_a: `[n_a, dim]` array.
@@ -81,9 +96,9 @@ def frechet_distance(activations_a, activations_b):
     # symmetric form has real eigenvalues, so singular covariances (dead
     # ReLU features) need no ridge and raise no complex parts.
     values, vectors = scipy.linalg.eigh(cov_a)
-    root_a = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    root_a = (vectors * np.sqrt(_eigenvalue_cutoff(values))) @ vectors.T
     product_values = scipy.linalg.eigvalsh(root_a @ cov_b @ root_a)
-    trace_root = np.sqrt(np.clip(product_values, 0.0, None)).sum()
+    trace_root = np.sqrt(_eigenvalue_cutoff(product_values)).sum()
     difference = mean_a - mean_b
     return float(difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
 
@@ -105,28 +120,39 @@ def kernel_distance(activations_a, activations_b, num_subsets=100, subset_size=1
     """Kernel (Inception) distance: unbiased MMD^2 with a cubic polynomial kernel.
 
     Each of `num_subsets` rounds draws `subset_size` rows of each set without
-    replacement (seeded) and computes the unbiased MMD^2; the result is their
-    mean and its standard error, `std / sqrt(num_subsets)`.
+    replacement (seeded) and computes the unbiased MMD^2. The result is their
+    mean and their standard deviation (NumPy's `std`, `ddof=0`): the error
+    bar that torch-fidelity (`kernel_inception_distance_std`) prints, the
+    spread one subset's estimate has. (TF-GAN's `kernel_classifier_distance`
+    instead splits the sets into disjoint blocks in input order and reports
+    the blocks' standard error.)
+
+    A `subset_size` as large as either set is replaced by half the smaller
+    set: subsets as large as a whole set would all be that set,
+    with a spread of 0 that means nothing. The mean is unbiased at any
+    subset size.
 
     Args:
         activations_a: `[n_a, dim]` array.
         activations_b: `[n_b, dim]` array.
         num_subsets: positive int. Defaults to `100`.
-        subset_size: positive int, capped at the smaller set's size.
-            Defaults to `1000`.
+        subset_size: positive int; half the smaller set (at least 2) if it
+            is as large as either set. Defaults to `1000`.
         seed: int seed of the subset draws. Defaults to `0`.
 
     Returns:
-        `(mean, standard_error)` as Python floats. The mean can be slightly
-        negative: the estimator is unbiased.
+        `(mean, std)` as Python floats. The mean can be slightly negative:
+        the estimator is unbiased.
 
     Raises:
-        ValueError: for bad arrays or a non-positive `num_subsets` or
-            `subset_size`.
+        ValueError: for bad arrays (fewer than 4 rows) or a non-positive
+            `num_subsets` or `subset_size`.
     """
     a, b = _pair(activations_a, activations_b, ("activations_a", "activations_b"))
     num_subsets = check_positive_int(num_subsets, "num_subsets")
-    size = min(check_positive_int(subset_size, "subset_size"), len(a), len(b))
+    size = check_positive_int(subset_size, "subset_size")
+    if size >= min(len(a), len(b)):
+        size = max(2, min(len(a), len(b)) // 2)
     rng = np.random.default_rng(seed)
     estimates = np.array(
         [
@@ -136,8 +162,7 @@ def kernel_distance(activations_a, activations_b, num_subsets=100, subset_size=1
             for _ in range(num_subsets)
         ]
     )
-    error = estimates.std(ddof=1) / np.sqrt(num_subsets) if num_subsets > 1 else float("nan")
-    return float(estimates.mean()), float(error)
+    return float(estimates.mean()), float(estimates.std())
 
 
 def classifier_score(logits, num_splits=10):
@@ -206,7 +231,7 @@ def extract(extractor, images, batch_size=256):
 
 
 def image_metrics(samples, reference, extractor, num_subsets=100, subset_size=1000, num_splits=10, seed=0):
-    """FID, KID (with standard error) and classifier score of `samples`.
+    """FID, KID (with its subsets' standard deviation) and classifier score of `samples`.
 
     Args:
         samples: `[n, h, w, c]` generated images.
@@ -217,17 +242,17 @@ def image_metrics(samples, reference, extractor, num_subsets=100, subset_size=10
         num_splits: passed to `classifier_score`.
 
     Returns:
-        A dict with `fid`, `kid`, `kid_se`, `score` and `score_std`.
+        A dict with `fid`, `kid`, `kid_std`, `score` and `score_std`.
     """
     features, logits = extract(extractor, samples)
     reference = np.asarray(reference)
     reference_features = reference if reference.ndim == 2 else extract(extractor, reference)[0]
-    kid, kid_se = kernel_distance(features, reference_features, num_subsets, subset_size, seed)
+    kid, kid_std = kernel_distance(features, reference_features, num_subsets, subset_size, seed)
     score, score_std = classifier_score(logits, num_splits)
     return {
         "fid": frechet_distance(features, reference_features),
         "kid": kid,
-        "kid_se": kid_se,
+        "kid_std": kid_std,
         "score": score,
         "score_std": score_std,
     }
