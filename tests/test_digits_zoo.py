@@ -44,9 +44,12 @@ def test_missing_classifier_file_names_the_fix(tmp_path):
 
 @pytest.mark.slow
 def test_retraining_the_classifier_reproduces_the_shipped_accuracy():
+    # Training rounds differently on AVX-512 and AVX2 CPUs (oneDNN kernels), so another machine
+    # retrains a slightly different classifier: the accuracy must agree within 4 of the 360 images
+    # (the shipped 0.975 was trained on AVX-512; an AVX2 machine here retrained 0.978).
     _, info = digits_classifier.load_digits_classifier()
     _, retrained = digits_classifier.train_digits_classifier(seed=info["seed"], epochs=info["epochs"])
-    assert retrained["test_accuracy"] == info["test_accuracy"]
+    assert abs(retrained["test_accuracy"] - info["test_accuracy"]) <= 4 / 360
 
 
 @pytest.mark.parametrize("image_size, stages", [(8, 1), (16, 2), (32, 3)])
