@@ -1,8 +1,8 @@
 """Stateless, position-keyed noise for refinement.
 
-Every random number a refinement uses is a pure function of a seed and the
-position of the sample in the full input, never of the batch it happens to be
-processed in. `model.predict(z, batch_size=7)` and `model.predict(z,
+Every random number a refinement uses is a pure function of a seed, the
+position of the sample in the full input and (for step noise) the step, never
+of the batch it happens to be processed in. `model.predict(z, batch_size=7)` and `model.predict(z,
 batch_size=500)` therefore add the same noise to the same sample, and a run
 split into pieces gets the noise of the whole run.
 
@@ -143,25 +143,77 @@ def position_draws(seed, positions, sample_shape, distribution, event_shape=()):
     )
 
 
-def step_noise(seed, positions, num_steps, event_shape, dtype):
-    """Standard normal noise for every sample and every step, keyed by position.
+#: About how many numbers one keyed block of step noise holds (see `step_noise_at`).
+BLOCK_SIZE = 65_536
 
-    The noise is drawn once per batch with `tfd.Normal` (shape
-    `[num_steps, *event_shape]` per sample) so the refinement loop itself
-    does no random-number bookkeeping. Sample `i` receives the draw seeded by
-    `fold_in(seed, positions[i])`, whatever else is in the batch.
+
+def rows_per_block(event_shape):
+    """How many samples share one keyed block of step noise: `max(1, BLOCK_SIZE // event_size)`."""
+    size = int(np.prod(tf.TensorShape(event_shape).as_list(), dtype=np.int64))
+    return max(1, BLOCK_SIZE // max(size, 1))
+
+
+def step_noise_at(seed, positions, step, event_shape, dtype):
+    """Standard normal noise of one refinement step, keyed by `(seed, position, step)`.
+
+    Positions are grouped in fixed blocks of `rows_per_block(event_shape)`
+    consecutive positions (about `BLOCK_SIZE` numbers, so one sample for
+    large images and thousands for 2-D points). Block `b` of step `k` is one
+    `tfd.Normal` draw of shape `[rows, *event_shape]` seeded by
+    `fold_in(fold_in(seed, k), b)`, and position `p` takes row
+    `p mod rows` of block `p // rows`. A sample's noise is therefore a
+    function of the seed, its position and the step only, whatever batch it
+    is refined in, while a batch of consecutive positions costs about as
+    many draws as it has numbers (plus at most two partly used blocks), and
+    only one step's noise exists at a time.
+
+    Args:
+        seed: a `[2]` int32 seed from `sanitize_seed`.
+        positions: `[batch]` integer tensor of sample indices.
+        step: scalar integer (tensor), the step.
+        event_shape: shape of one sample's state (e.g. `[128]` or
+            `[32, 32, 3]`), fully known.
+        dtype: floating dtype of the noise.
+
+    Returns:
+        A `[batch, *event_shape]` tensor of N(0, 1) draws.
+    """
+    event_shape = tf.TensorShape(event_shape).as_list()
+    rows = rows_per_block(event_shape)
+    positions = tf.cast(positions, tf.int64)
+    blocks, row_in_block = positions // rows, positions % rows
+    unique_blocks, block_index = tf.unique(blocks, out_idx=tf.int64)
+    step_seed = tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int64))
+    standard_normal = tfd.Normal(loc=tf.constant(0.0, dtype), scale=tf.constant(1.0, dtype))
+
+    def draw(block):
+        # fold_in returns int64 seeds; the low 32 bits of each half keep them distinct.
+        block_seed = tf.cast(tf.random.experimental.stateless_fold_in(step_seed, block), tf.int32)
+        return standard_normal.sample([rows, *event_shape], seed=block_seed)
+
+    drawn = tf.map_fn(draw, unique_blocks, fn_output_signature=tf.TensorSpec([rows, *event_shape], dtype))
+    return tf.gather_nd(drawn, tf.stack([block_index, row_in_block], axis=1))
+
+
+def step_noise(seed, positions, num_steps, event_shape, dtype):
+    """The noise of steps `0 .. num_steps - 1` stacked: `[batch, num_steps, *event_shape]`.
+
+    `step_noise(...)[:, k]` equals `step_noise_at(seed, positions, k, ...)`,
+    the noise the refinement draws inside its loop at step `k`. For tests and
+    references; the refinement itself never holds more than one step.
 
     Args:
         seed: a `[2]` int32 seed from `sanitize_seed`.
         positions: `[batch]` integer tensor of sample indices.
         num_steps: Python int, the number of refinement steps.
-        event_shape: shape of one sample's state (e.g. `[128]` or
-            `[32, 32, 3]`).
+        event_shape: shape of one sample's state.
         dtype: floating dtype of the noise.
 
     Returns:
         A `[batch, num_steps, *event_shape]` tensor of N(0, 1) draws.
     """
     event_shape = tf.TensorShape(event_shape).as_list()
-    standard_normal = tfd.Normal(loc=tf.constant(0.0, dtype), scale=tf.constant(1.0, dtype))
-    return position_draws(seed, positions, [num_steps, *event_shape], standard_normal)
+    if num_steps == 0:
+        return tf.zeros([tf.shape(positions)[0], 0, *event_shape], dtype)
+    draws = [step_noise_at(seed, positions, step, event_shape, dtype) for step in range(num_steps)]
+    return tf.stack(draws, axis=1)

@@ -194,11 +194,8 @@ def simulate(
     batch_size = tf.shape(states)[0]
     eta = tf.constant(step_size, dtype)
     noise_std = math.sqrt(2.0 * entropy_weight * step_size)
-    if num_steps > 0 and noise_std > 0.0:
-        noise = noise_lib.step_noise(seed, positions, num_steps, states.shape[1:], dtype)
-        noise = noise * tf.constant(noise_std, dtype)
-    else:
-        noise = None
+    noisy = num_steps > 0 and noise_std > 0.0
+    noise_scale = tf.constant(noise_std, dtype)
 
     record_steps = _record_steps(num_steps, trajectory_every)
     num_records = len(record_steps)
@@ -211,8 +208,10 @@ def simulate(
     def body(step, state, last_good, nonfinite_step, *arrays):
         velocity, sample, logit = drift(generator, critic, divergence, state, log_prior)
         new_state = state + eta * velocity
-        if noise is not None:
-            new_state = new_state + tf.gather(noise, step, axis=1)
+        if noisy:
+            # Drawn here, one step at a time: memory does not grow with num_steps.
+            xi = noise_lib.step_noise_at(seed, positions, step, state.shape[1:], dtype)
+            new_state = new_state + noise_scale * xi
         if constrain is not None:
             new_state = constrain(new_state)
         active = nonfinite_step < 0
