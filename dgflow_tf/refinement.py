@@ -714,14 +714,10 @@ class RefinementModel(keras.Model):
             outputs.append(self._caches.generate(latents[start:stop], batch_conditions).numpy())
         return np.concatenate(outputs)
 
-    def predict_step(self, data):
-        outputs = self._simulate(
-            data["latents"],
-            tf.cast(data["positions"], tf.int64),
-            noise_lib.sanitize_seed(self.seed),
-            data.get("conditions"),
-        )
-        return {"samples": outputs["samples"], "nonfinite_step": outputs["nonfinite_step"]}
+    def predict_on_batch(self, x):
+        """Refines `x` as one batch; returns NumPy samples (`predict` with one batch, no progress bar)."""
+        count = len(x[0]) if self.conditional and isinstance(x, (tuple, list)) else len(x)
+        return self.predict(x, batch_size=max(1, count), verbose=0)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Refines `x` batch by batch; returns the refined samples as NumPy.

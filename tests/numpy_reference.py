@@ -2,7 +2,10 @@
 
 Generator g(z) = tanh(z W1 + b1) W2 + b2 and critic
 d(x) = tanh(x U1 + c1) u2 + c2, with their gradients derived by hand, and the
-update of METHOD.md section 3 with the drift scales of its table.
+update of the method document (`docs/method.md`, section 3) with the drift
+scales of its table:
+
+    z_{k+1} = z_k + eta * s(d(g(z_k))) * grad_z d(g(z_k)) + sqrt(2 gamma eta) * xi_k
 """
 
 import numpy as np
@@ -45,10 +48,16 @@ class TanhMLPs:
         grad_x = self.critic_grad(self.generator(z))
         return ((grad_x @ self.W2.T) * (1.0 - a**2)) @ self.W1.T
 
-    def refine_latent(self, z, divergence, step_size, num_steps):
-        for _ in range(num_steps):
-            d = self.critic(self.generator(z))
-            z = z + step_size * DRIFT_SCALES[divergence](d)[:, None] * self.latent_grad(z)
+    def latent_drift(self, z, divergence):
+        """`s(d(g(z))) * grad_z d(g(z))`."""
+        return DRIFT_SCALES[divergence](self.critic(self.generator(z)))[:, None] * self.latent_grad(z)
+
+    def refine_latent(self, z, divergence, step_size, num_steps, entropy_weight=0.0, noise=None):
+        """Algorithm 1; `noise` is `[batch, num_steps, latent_dim]` standard normals (or None)."""
+        for k in range(num_steps):
+            z = z + step_size * self.latent_drift(z, divergence)
+            if noise is not None:
+                z = z + np.sqrt(2.0 * entropy_weight * step_size) * noise[:, k]
         return self.generator(z), z
 
     def refine_data(self, x, divergence, step_size, num_steps):

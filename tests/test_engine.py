@@ -1,0 +1,102 @@
+"""The engine's functions on their own: the drift and the K-step loop against NumPy, golden bits."""
+
+import hashlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy_reference import TanhMLPs
+
+import dgflow_tf
+from dgflow_tf import divergences, noise
+from dgflow_tf.zoo import toy_gans
+
+DIVERGENCES = ["KL", "JS", "logD", "chi2"]
+
+
+@pytest.fixture(scope="module")
+def nets():
+    return TanhMLPs(latent_dim=3, data_dim=2, hidden=5, seed=4)
+
+
+@pytest.mark.parametrize("divergence", DIVERGENCES)
+def test_drift_matches_numpy(nets, divergence):
+    generator, critic = nets.keras_models("float64")
+    z = np.random.default_rng(5).normal(size=(9, 3))
+    velocity, samples, logits = dgflow_tf.drift(
+        generator, dgflow_tf.critics.get(critic), divergences.get(divergence), tf.constant(z)
+    )
+    np.testing.assert_allclose(velocity.numpy(), nets.latent_drift(z, divergence), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(samples.numpy(), nets.generator(z), rtol=1e-12)
+    np.testing.assert_allclose(logits.numpy(), nets.critic(nets.generator(z)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("divergence", ["KL", "JS"])
+def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence):
+    # z_{k+1} = z_k + eta s grad d + sqrt(2 gamma eta) xi_k, xi_k the library's keyed noise of step k.
+    generator, critic = nets.keras_models("float64")
+    z = np.random.default_rng(6).normal(size=(12, 3))
+    positions = tf.range(12, dtype=tf.int64) + 40
+    seed = noise.sanitize_seed(3)
+    outputs = dgflow_tf.simulate(
+        generator,
+        dgflow_tf.critics.get(critic),
+        divergences.get(divergence),
+        tf.constant(z),
+        positions,
+        seed,
+        step_size=0.05,
+        entropy_weight=0.2,
+        num_steps=6,
+        trajectory_every=2,
+    )
+    xi = noise.step_noise(seed, positions, 6, [3], tf.float64).numpy()
+    samples, states = nets.refine_latent(z, divergence, 0.05, 6, entropy_weight=0.2, noise=xi)
+    np.testing.assert_allclose(outputs["states"].numpy(), states, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(outputs["samples"].numpy(), samples, rtol=1e-10, atol=1e-12)
+    # The trajectory records steps 0, 2, 4, 6.
+    _, at_four = nets.refine_latent(z, divergence, 0.05, 4, entropy_weight=0.2, noise=xi)
+    np.testing.assert_allclose(outputs["state_trajectory"].numpy()[2], at_four, rtol=1e-10, atol=1e-12)
+    assert outputs["state_trajectory"].shape[0] == 4
+    np.testing.assert_array_equal(outputs["nonfinite_step"].numpy(), -1)
+
+
+def test_predict_on_batch_is_predict_of_one_batch():
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="tanh")])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model = dgflow_tf.RefinementModel(generator, critic, step_size=0.05, num_steps=3, seed=4)
+    z = np.random.default_rng(7).normal(size=(10, 2)).astype("float32")
+    np.testing.assert_array_equal(model.predict_on_batch(z), model.predict(z, batch_size=10, verbose=0))
+
+
+# Refinement digests recorded on this CPU kind; the refactor of the engine keeps them bit for bit.
+GOLDEN = {
+    "cpu_kind": "avx avx2 fma",
+    "latent": "3ec782842cf20f51",
+    "data": "24b6f38d2a2da408",
+}
+
+
+def _golden_runs():
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(37, 4)).astype("float32")
+    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh")])
+    generator.set_weights([rng.normal(size=(4, 3)).astype("float32"), np.zeros(3, "float32")])
+    critic = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    critic.set_weights([rng.normal(size=(3, 1)).astype("float32"), np.zeros(1, "float32")])
+    latent = dgflow_tf.RefinementModel(
+        generator, critic, divergence="JS", step_size=0.05, num_steps=9, seed=5
+    )
+    data = dgflow_tf.RefinementModel(None, critic, space="data", step_size=0.02, num_steps=9, seed=6)
+    x = rng.normal(size=(37, 3)).astype("float32")
+    return {
+        "latent": latent.predict(z, batch_size=16, verbose=0),
+        "data": data.predict(x, batch_size=16, verbose=0),
+    }
+
+
+@pytest.mark.skipif(toy_gans.cpu_kind() != GOLDEN["cpu_kind"], reason="golden bits are per CPU kind")
+def test_golden_bits():
+    for name, samples in _golden_runs().items():
+        assert hashlib.sha256(samples.tobytes()).hexdigest()[:16] == GOLDEN[name], name
