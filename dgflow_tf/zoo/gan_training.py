@@ -262,17 +262,19 @@ class WGANGP(_GANTrainer):
         norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients))) + 1e-12)
         return tf.reduce_mean(tf.square(norms - 1.0))
 
+    def critic_loss(self, real, fake):
+        """`mean(d(fake)) - mean(d(real)) + lambda * gradient_penalty(real, fake)`."""
+        wasserstein = tf.reduce_mean(self.discriminator(fake, training=True)) - tf.reduce_mean(
+            self.discriminator(real, training=True)
+        )
+        return wasserstein + self.gradient_penalty_weight * self.gradient_penalty(real, fake)
+
     def train_step(self, real):
         batch_size = tf.shape(real)[0]
         fake = self.generator(self._latents(batch_size), training=True)
-
-        def critic_loss():
-            wasserstein = tf.reduce_mean(self.discriminator(fake, training=True)) - tf.reduce_mean(
-                self.discriminator(real, training=True)
-            )
-            return wasserstein + self.gradient_penalty_weight * self.gradient_penalty(real, fake)
-
-        d_loss = self._step(self.discriminator, self.discriminator_optimizer, critic_loss)
+        d_loss = self._step(
+            self.discriminator, self.discriminator_optimizer, lambda: self.critic_loss(real, fake)
+        )
         self.discriminator_loss_tracker.update_state(d_loss)
 
         def generator_update():
