@@ -185,3 +185,35 @@ def metric_curves(steps, curves, path, ylabel="metric", title=None):
     axis.grid(alpha=0.3)
     axis.legend()
     return _save(plt, figure, path, title)
+
+
+def sweep_curves(curves, path, ylabel="score", title=None):
+    """Writes scores against step sizes (log axis), one line per named curve, to a PNG.
+
+    Args:
+        curves: dict `{label: [(step_size, score or None), ...]}`; `None`
+            marks a setting that diverged, drawn as a cross on the lower edge.
+        path: output `.png` path.
+        ylabel: the y-axis label. Defaults to `"score"`.
+        title: optional title. Defaults to a note on the crosses.
+
+    Returns:
+        `path`.
+    """
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    scores = [score for points in curves.values() for _, score in points if score is not None]
+    floor = min(scores) if scores else 0.0
+    for label, points in curves.items():
+        good = [(x, y) for x, y in points if y is not None]
+        line = axis.plot([x for x, _ in good], [y for _, y in good], "o-", label=label or None)[0]
+        bad = [x for x, y in points if y is None]
+        if bad:
+            axis.plot(bad, [floor] * len(bad), "x", color=line.get_color(), markersize=9)
+    axis.set_xscale("log")
+    axis.set_xlabel("step size")
+    axis.set_ylabel(ylabel)
+    if any(curves):
+        axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+    return _save(plt, figure, path, title or "step-size sweep (x: diverged)")
