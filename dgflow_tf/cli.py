@@ -3,6 +3,7 @@
     dgflow-tf refine          refine a saved generator's samples with a saved critic (.npy + PNG)
     dgflow-tf stream          refine any number of samples into checksummed .npy shards; resumable
     dgflow-tf evaluate        metrics of saved samples against reference data
+    dgflow-tf sweep           choose the step size and number of steps on a tuning batch
     dgflow-tf export          write a SavedModel that refines latents inside its graph
     dgflow-tf demo            DGflow vs DOT, DDLS, DRS, MH-GAN on 2-D GANs (25 Gaussians, Swiss roll)
     dgflow-tf gaussian-demo   refine a 2-D Gaussian model whose refined law is known in closed form
@@ -107,6 +108,21 @@ def _gaussian_demo(args, out):
     return 0
 
 
+GAN_TITLES = {"wgan-gp": "WGAN-GP", "nsgan": "non-saturating GAN"}
+
+
+def _settings_line(settings):
+    """A compact line of each method's step size (or its one knob) for a demo table's caption."""
+    parts = []
+    for method, values in settings.items():
+        knob = {
+            k: v for k, v in values.items() if k in ("step_size", "learning_rate", "k_eff", "gamma_quantile")
+        }
+        if knob:
+            parts.append(method + " " + ", ".join(f"{k}={v}" for k, v in knob.items() if v is not None))
+    return "; ".join(parts)
+
+
 def _demo(args, out):
     import numpy as np
 
@@ -117,50 +133,59 @@ def _demo(args, out):
     os.makedirs(args.output_dir, exist_ok=True)
     methods = args.methods or list(synthetic.METHODS)
     print(
-        f"DGflow demo: {args.num_samples} samples per method, seed {args.seed}. DGflow: "
-        f"{synthetic.DGFLOW_SETTINGS} (the -latent row: space 'latent'); DOT: {synthetic.DOT_SETTINGS} "
-        f"(data space; the -latent row in latent space); DDLS: {synthetic.DDLS_SETTINGS}; "
-        f"MH-GAN: {args.mh_chain_length} proposals per chain; DRS: {synthetic.DRS_BURN_IN} burn-in samples.",
+        f"DGflow demo: {args.num_samples} samples per method, seed {args.seed}. Every gradient method "
+        f"runs K = 25 steps (equal evaluations); DGflow's entropy weight is 0.01; MH-GAN runs "
+        f"{args.mh_chain_length} proposals per chain and DRS {synthetic.DRS_BURN_IN} burn-in samples. "
+        f"Step sizes were chosen on seed {synthetic.TUNING_SEED}, never on the seeds reported "
+        "(benchmarks/results/synthetic_tuning_wgan-gp.md).",
         file=out,
     )
-    for dataset in args.datasets:
-        start = time.perf_counter()
-        generator, discriminator = toy_gans.load_toy_gan(
-            dataset,
-            "nsgan",
-            seed=args.gan_seed,
-            directory=args.weights_dir,
-            train_if_missing=args.train,
-            verbose=1 if args.train else 0,
-        )
-        loaded = time.perf_counter() - start
+    for gan in args.gans:
+        for dataset in args.datasets:
+            start = time.perf_counter()
+            generator, discriminator = toy_gans.load_toy_gan(
+                dataset,
+                gan,
+                seed=args.gan_seed,
+                directory=args.weights_dir,
+                train_if_missing=args.train,
+                verbose=1 if args.train else 0,
+            )
+            loaded = time.perf_counter() - start
 
-        def progress(method, dataset=dataset):
-            print(f"  [{dataset}] {method} ...", file=sys.stderr, flush=True)
+            def progress(method, dataset=dataset, gan=gan):
+                print(f"  [{gan} {dataset}] {method} ...", file=sys.stderr, flush=True)
 
-        rows, samples = synthetic.compare(
-            generator,
-            discriminator,
-            dataset,
-            num_samples=args.num_samples,
-            seed=args.seed,
-            methods=methods,
-            mh_chain_length=args.mh_chain_length,
-            progress=None if args.quiet else progress,
-        )
-        print(f"\n{dataset} (non-saturating GAN, loaded or trained in {loaded:.1f} s)\n", file=out)
-        print(synthetic.format_table(rows), file=out)
-        panels = {"held-out data": synthetic.held_out_data(dataset, args.num_samples, args.seed), **samples}
-        path = os.path.join(args.output_dir, f"{dataset}.png")
-        scatter_grid(panels, path, title=f"{dataset}: samples of each method")
-        np.save(os.path.join(args.output_dir, f"{dataset}-samples.npy"), np.stack(list(samples.values())))
-        print(f"\nscatter plot: {path}", file=out)
+            rows, samples = synthetic.compare(
+                generator,
+                discriminator,
+                dataset,
+                gan=gan,
+                num_samples=args.num_samples,
+                seed=args.seed,
+                methods=methods,
+                mh_chain_length=args.mh_chain_length,
+                progress=None if args.quiet else progress,
+            )
+            title = f"{GAN_TITLES[gan]} on {dataset}"
+            print(f"\n{title} (loaded or trained in {loaded:.1f} s)\n", file=out)
+            print(synthetic.format_table(rows), file=out)
+            settings = {m: synthetic.method_settings(m, gan, dataset) for m in methods}
+            print(f"\nStep sizes: {_settings_line(settings)}", file=out)
+            panels = {
+                "held-out data": synthetic.held_out_data(dataset, args.num_samples, args.seed),
+                **samples,
+            }
+            stem = os.path.join(args.output_dir, f"{gan}-{dataset}")
+            scatter_grid(panels, stem + ".png", title=f"{title}: samples of each method")
+            np.save(stem + "-samples.npy", np.stack(list(samples.values())))
+            print(f"scatter plot: {stem}.png", file=out)
     print(
         "\nHQ %: samples within 4 std of the nearest mode. modes: modes with a high-quality sample. "
         f"KDE: mean log-likelihood of held-out data under a Gaussian KDE (bandwidth "
         f"{synthetic.KDE_BANDWIDTH}) of the samples, higher is better. OT (W1): exact earth mover's "
         "distance to held-out data, lower is better. G/D evals: generator/critic forward passes per "
-        "kept sample (DRS and MH-GAN discard proposals).",
+        "kept sample (DRS and MH-GAN discard proposals). Rows without '-latent' refine in data space.",
         file=out,
     )
     return 0
@@ -174,12 +199,20 @@ def _add_demo(commands):
         "demo",
         help="DGflow against DOT, DDLS, DRS and MH-GAN on 2-D GANs; tables and scatter plots",
         description=(
-            "Load the shipped 2-D GANs (or train them with --train), refine one latent batch "
-            "with DGflow (KL, JS, logD) and with each baseline, and print one table per data set "
+            "Load the shipped 2-D WGAN-GP and non-saturating GANs (or train them with --train), refine "
+            "one latent batch with DGflow (KL, JS, logD; data and latent space) and with each baseline, "
+            "and print one table per GAN and data set "
             "(high-quality %, modes, KDE score, exact OT distance to held-out data, evaluations "
-            "per kept sample, seconds). Writes a scatter plot per data set as PNG."
+            "per kept sample, seconds). Writes a scatter plot per table as PNG."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demo.add_argument(
+        "--gans",
+        nargs="+",
+        default=list(GAN_TITLES),
+        choices=list(GAN_TITLES),
+        help="which 2-D GANs: WGAN-GP (the paper's Table 1 models) and the non-saturating GAN",
     )
     demo.add_argument(
         "--datasets", nargs="+", default=datasets.names(), choices=datasets.names(), help="data sets to run"
@@ -205,10 +238,9 @@ def _add_demo(commands):
 CRITIC_KINDS = ("logit", "probability", "wasserstein")
 
 
-def _build_model(args):
-    """A `RefinementModel` from the shared model options."""
+def _load_models(args):
+    """`(generator, critic)` from the shared model options; the generator is `None` without one."""
     from dgflow_tf import critics, loading
-    from dgflow_tf.refinement import RefinementModel
 
     generator = None
     if args.generator is not None:
@@ -232,19 +264,29 @@ def _build_model(args):
         "probability": critics.ProbabilityCritic,
         "wasserstein": lambda d: critics.WassersteinCritic(d, scale=args.critic_scale),
     }[args.critic_kind](discriminator)
+    return generator, critic
+
+
+def _refinement_model(args, generator, critic, **overrides):
+    """A `RefinementModel` from the shared options, `overrides` (e.g. `step_size`) replacing them."""
+    from dgflow_tf.refinement import RefinementModel
+
     latent_prior = args.latent_prior
     if latent_prior is None:
         # The prior a hub module's layout implies (compare_gan: uniform), else N(0, I).
         latent_prior = getattr(generator, "latent_prior", None) or "normal"
     latent_shape = getattr(generator, "sample_shape", None)
     conditional = bool(getattr(generator, "conditional", False)) or args.labels is not None
+    settings = {
+        "divergence": args.divergence,
+        "step_size": args.step_size,
+        "entropy_weight": args.entropy_weight,
+        "num_steps": args.num_steps,
+        **overrides,
+    }
     return RefinementModel(
         generator,
         critic,
-        divergence=args.divergence,
-        step_size=args.step_size,
-        entropy_weight=args.entropy_weight,
-        num_steps=args.num_steps,
         space=args.space,
         seed=args.seed,
         latent_shape=latent_shape if latent_shape else None,
@@ -252,7 +294,13 @@ def _build_model(args):
         boundary=args.boundary,
         conditional=conditional,
         on_nonfinite=args.on_nonfinite,
+        **settings,
     )
+
+
+def _build_model(args):
+    """A `RefinementModel` from the shared model options."""
+    return _refinement_model(args, *_load_models(args))
 
 
 def _save_grid(base, refined, path):
@@ -416,6 +464,118 @@ def _export(args, out):
     return 0
 
 
+def _sweep_score(args, reference):
+    """The metric `dgflow-tf sweep` ranks settings by: `(name, score function, higher_is_better)`."""
+    import numpy as np
+
+    from dgflow_tf import metrics
+
+    flat_reference = reference.reshape(len(reference), -1)
+    if args.metric == "ot":
+        return "OT (W1)", lambda x: metrics.ot_distance(x.reshape(len(x), -1), flat_reference), False
+    if args.metric == "kde":
+        bandwidth = args.kde_bandwidth
+        return (
+            f"KDE (bandwidth {bandwidth})",
+            lambda x: metrics.kde_score(x.reshape(len(x), -1), flat_reference, bandwidth=bandwidth),
+            True,
+        )
+    from dgflow_tf.metrics import images as image_metrics
+    from dgflow_tf.zoo import digits_classifier
+
+    if reference.shape[1:] != (8, 8, 1):
+        raise ValueError(
+            f"--metric fid uses the shipped digits classifier, for 8x8 digits [n, 8, 8, 1]; the "
+            f"reference has shape {list(reference.shape)}. Use --metric ot or kde."
+        )
+    extractor = digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0])
+    reference_features, _ = image_metrics.extract(extractor, reference)
+
+    def fid(samples):
+        features, _ = image_metrics.extract(extractor, np.asarray(samples, np.float32))
+        return image_metrics.frechet_distance(features, reference_features)
+
+    return "FID (digits classifier)", fid, False
+
+
+def _load_reference(args):
+    import numpy as np
+
+    from dgflow_tf import datasets
+
+    if args.reference in datasets.names():
+        from dgflow_tf.experiments import synthetic
+
+        return synthetic.held_out_data(args.reference, args.num_reference, args.latent_seed)
+    if args.reference == "digits":
+        return datasets.digits()
+    return np.load(args.reference)
+
+
+def _sweep(args, out):
+    import json
+
+    import numpy as np
+
+    from dgflow_tf import tuning
+
+    generator, critic = _load_models(args)
+    base_model = _refinement_model(args, generator, critic)
+    reference = _load_reference(args)
+    name, score, higher_is_better = _sweep_score(args, reference)
+    latents = np.load(args.latents) if args.latents is not None else None
+    if latents is None:
+        latents = base_model.sample_latents(args.num_samples, seed=args.latent_seed)
+    inputs = latents
+    if base_model.conditional:
+        if args.labels is None:
+            raise ValueError("the generator is conditional: pass --labels LABELS.npy")
+        inputs = (latents, np.load(args.labels))
+    os.makedirs(args.output_dir, exist_ok=True)
+    print(
+        f"Sweeping {len(latents)} samples: step sizes {args.step_sizes} x steps {args.num_steps_grid}, "
+        f"{base_model.divergence.name}, entropy weight {base_model.entropy_weight}, {base_model.space} "
+        f"space, seed {base_model.seed}; ranked by {name}.",
+        file=out,
+    )
+
+    def progress(row):
+        if not args.quiet:
+            print(
+                f"  step size {row['step_size']:g}, {row['num_steps']} steps: {row['status']} "
+                f"{row['score']:.4g} ({row['seconds']:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = tuning.sweep(
+        lambda **settings: _refinement_model(args, generator, critic, **settings),
+        inputs,
+        score,
+        step_sizes=args.step_sizes,
+        num_steps=args.num_steps_grid,
+        metric=name,
+        higher_is_better=higher_is_better,
+        reference=reference,
+        progress=progress,
+    )
+    table = result.to_markdown()
+    result.plot(os.path.join(args.output_dir, "sweep.png"))
+    with open(os.path.join(args.output_dir, "sweep.md"), "w", encoding="utf-8") as file:
+        file.write(table + "\n")
+    with open(os.path.join(args.output_dir, "sweep.json"), "w", encoding="utf-8") as file:
+        json.dump({"metric": name, "higher_is_better": higher_is_better, "rows": result.rows}, file, indent=1)
+    print(table, file=out)
+    best = result.best
+    print(
+        f"\nBest: --step-size {best['step_size']:g} --num-steps {best['num_steps']} ({name} "
+        f"{best['score']:.4g}). Wrote sweep.md, sweep.json and sweep.png to {args.output_dir}. Choose on "
+        "a tuning batch and report on other latents and held-out data.",
+        file=out,
+    )
+    return 0
+
+
 def _add_model_options(parser, need_generator=True):
     from dgflow_tf.priors import BOUNDARIES
 
@@ -553,6 +713,54 @@ def _add_model_commands(commands):
     )
     evaluate.add_argument("--output", default=None, help="also write the JSON here")
     evaluate.set_defaults(handler=_evaluate)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="refine one batch at several step sizes and step counts; a table, a plot and the best",
+        description=(
+            "Choose --step-size and --num-steps for your model: refine one batch of latents at every "
+            "step size and number of steps, score each result against reference data with --metric, "
+            "stop a step size's longer runs once it diverges (NaN, or samples blown far from the "
+            "reference), and write sweep.md, sweep.json and sweep.png to --output-dir. The model "
+            "options are those of `refine`; their --step-size and --num-steps are replaced by the grid."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_model_options(sweep)
+    _add_sampling_options(
+        sweep, num_samples=500, output_dir="dgflow_sweep", output_help="where the table and plot go"
+    )
+    sweep.add_argument(
+        "--reference",
+        required=True,
+        help="held-out data: a .npy, 'digits', or a 2-D data set name (25gaussians, swissroll)",
+    )
+    sweep.add_argument("--num-reference", type=_positive_int, default=2000, help="2-D reference points drawn")
+    sweep.add_argument(
+        "--metric",
+        choices=["ot", "kde", "fid"],
+        default="ot",
+        help="exact OT distance (lower is better), KDE score (higher), or FID in the digits "
+        "classifier's features (8x8 digits; lower)",
+    )
+    sweep.add_argument(
+        "--kde-bandwidth", type=_positive_float, default=0.05, help="bandwidth of --metric kde"
+    )
+    sweep.add_argument(
+        "--step-sizes",
+        type=_positive_float,
+        nargs="+",
+        default=[0.001, 0.003, 0.01, 0.03, 0.1],
+        help="step sizes to try",
+    )
+    sweep.add_argument(
+        "--num-steps-grid",
+        type=_positive_int,
+        nargs="+",
+        default=[10, 25, 50],
+        help="numbers of steps to try",
+    )
+    sweep.set_defaults(handler=_sweep)
 
     export = commands.add_parser(
         "export",

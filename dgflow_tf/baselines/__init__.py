@@ -14,6 +14,6 @@ from dgflow_tf.baselines._common import BaselineResult
 from dgflow_tf.baselines.ddls import DDLS
 from dgflow_tf.baselines.dot import DOT
 from dgflow_tf.baselines.drs import DRS, drs_logit
-from dgflow_tf.baselines.mh import MHGAN
+from dgflow_tf.baselines.mh import MHGAN, fit_logit_calibration
 
-__all__ = ["DDLS", "DOT", "DRS", "MHGAN", "BaselineResult", "drs_logit"]
+__all__ = ["DDLS", "DOT", "DRS", "MHGAN", "BaselineResult", "drs_logit", "fit_logit_calibration"]

@@ -22,6 +22,31 @@ from dgflow_tf._validation import check_positive_int
 from dgflow_tf.baselines._common import Baseline, BaselineResult
 
 
+def fit_logit_calibration(real_values, fake_values):
+    """Logistic regression of real (1) against generated (0) on critic values: `(slope, intercept)`.
+
+    `slope * d + intercept` is then a calibrated logit, `log(mu / rho)` as
+    well as one affine map of `d` can give it (Turner et al.'s calibration;
+    it also turns a WGAN critic's scores into logits).
+
+    Args:
+        real_values: `[m]` (or `[m, 1]`) critic values of held-out real samples.
+        fake_values: `[k]` (or `[k, 1]`) critic values of generated samples.
+
+    Returns:
+        A tuple of floats `(slope, intercept)`.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    real_values = np.asarray(real_values, np.float64).reshape(-1)
+    fake_values = np.asarray(fake_values, np.float64).reshape(-1)
+    values = np.concatenate([real_values, fake_values])[:, None]
+    labels = np.concatenate([np.ones(len(real_values)), np.zeros(len(fake_values))])
+    # C=inf: plain maximum likelihood, no shrinkage of the slope.
+    regression = LogisticRegression(C=np.inf).fit(values, labels)
+    return float(regression.coef_[0, 0]), float(regression.intercept_[0])
+
+
 class MHGAN(Baseline):
     """Independence Metropolis-Hastings over generator proposals.
 
@@ -65,16 +90,10 @@ class MHGAN(Baseline):
             real_samples: `[m, ...]` held-out real samples (label 1).
             latents: `[k, ...]` latents whose samples are labelled 0.
         """
-        from sklearn.linear_model import LogisticRegression
-
         real = self._as_input(real_samples, "real_samples")
         real_logits = self._batched(self._function("critic", self.critic), real)
         _, fake_logits = self.generate_and_score(self._as_input(latents))
-        logits = np.concatenate([real_logits, fake_logits]).astype(np.float64)[:, None]
-        labels = np.concatenate([np.ones(len(real_logits)), np.zeros(len(fake_logits))])
-        # C=inf: plain maximum likelihood, no shrinkage of the slope.
-        regression = LogisticRegression(C=np.inf).fit(logits, labels)
-        self.calibration = (float(regression.coef_[0, 0]), float(regression.intercept_[0]))
+        self.calibration = fit_logit_calibration(real_logits, fake_logits)
         self.calibration_evaluations = len(fake_logits)
         return self
 
