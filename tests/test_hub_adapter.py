@@ -45,7 +45,10 @@ def test_compare_gan_layout_matches_a_numpy_rederivation(compare_gan_path, weigh
     generator, _, _ = hub_modules.compare_gan_mlp_numpy(weights)
     np.testing.assert_allclose(result.states, expected, atol=2e-5)
     np.testing.assert_allclose(result.samples.reshape(10, -1), generator(expected), atol=2e-5)
-    np.testing.assert_array_equal(model.predict(z, batch_size=3, verbose=0), result.samples)
+    # The same batch is bit for bit the same; other batch sizes take other matmul kernel paths on
+    # some CPUs (AVX2: within a few float32 ulps, see benchmarks/batch_invariance.py).
+    np.testing.assert_array_equal(model.predict(z, batch_size=10, verbose=0), result.samples)
+    np.testing.assert_allclose(model.predict(z, batch_size=3, verbose=0), result.samples, rtol=0, atol=1e-6)
 
 
 def test_chunked_calls_equal_one_call_per_sample(compare_gan_path):
