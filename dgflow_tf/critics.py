@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from dgflow_tf._validation import check_non_negative_int, check_positive_float, check_positive_int
-from dgflow_tf.adapters.callables import as_layer, deserialize_callable, serialize_callable
+from dgflow_tf.layers import as_layer, deserialize_callable, serialize_callable
 
 
 def per_sample_values(values, batch_size, argument="critic"):

@@ -9,8 +9,8 @@ each sample's global position (`dgflow_tf.noise`), and every chunk is the
 same rows that a single-device `model.predict(x, batch_size=per_replica_batch_size)`
 refines in one batch, so the result is bit for bit the single-device one.
 
-`RefinementModel.predict` calls `predict_distributed` by itself when it runs
-inside `strategy.scope()`:
+`RefinementModel.predict` (through `refine_batches`) calls
+`predict_distributed` by itself when it runs inside `strategy.scope()`:
 
 >>> strategy = tf.distribute.MirroredStrategy()  # doctest: +SKIP
 >>> with strategy.scope():  # doctest: +SKIP
@@ -24,10 +24,37 @@ samples.
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from dgflow_tf import batching
+from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import check_positive_int
+from dgflow_tf.errors import raise_if_nonfinite
+
+
+def refine_batches(model, latents, conditions, seed, rows, *, start=0, num_batches=None, callbacks=None):
+    """Refines host inputs in batches of `rows`: across the replicas inside a `tf.distribute` scope
+    (`predict_distributed`, `rows` per replica), else on one device (`batching.refine_in_batches`).
+
+    Returns:
+        `(samples, nonfinite_step)` NumPy arrays.
+    """
+    if not tf.distribute.has_strategy():
+        return batching.refine_in_batches(
+            model, latents, conditions, seed, rows, start=start, num_batches=num_batches, callbacks=callbacks
+        )
+    return predict_distributed(
+        model,
+        latents,
+        conditions,
+        seed,
+        strategy=tf.distribute.get_strategy(),
+        per_replica_batch_size=rows,
+        start=start,
+        callbacks=callbacks,
+    )
 
 
 def predict_distributed(
@@ -63,12 +90,12 @@ def predict_distributed(
         return tensor[first : min(first + rows, count)]
 
     def refine_chunk(latents, positions, conditions):
-        outputs = model._run(latents, positions, seed, conditions)
+        outputs = model.run_batch(latents, positions, seed, conditions)
         # strategy.gather needs equal shapes: pad every chunk to `rows` and cut on the host.
         padding = rows - tf.shape(latents)[0]
         return (
-            _pad_rows(outputs["samples"], padding),
-            _pad_rows(outputs["nonfinite_step"], padding),
+            batching.pad_rows(outputs["samples"], padding),
+            batching.pad_rows(outputs["nonfinite_step"], padding),
             tf.shape(latents)[:1],
         )
 
@@ -108,11 +135,64 @@ def predict_distributed(
     return np.concatenate(samples), np.concatenate(nonfinite)
 
 
-def _pad_rows(tensor, padding):
-    pad = tf.concat([[[0, padding]], tf.zeros([tf.rank(tensor) - 1, 2], tf.int32)], axis=0)
-    return tf.pad(tensor, pad)
-
-
 def per_replica_batch_size(batch_size, strategy):
     """The rows each replica refines per step for a global `batch_size` (rounded up)."""
     return math.ceil(check_positive_int(batch_size, "batch_size") / strategy.num_replicas_in_sync)
+
+
+def check_distributable(model, strategy, steps):
+    """Raises `ValueError` for what `predict` cannot do under `strategy`."""
+    if steps is not None:
+        raise ValueError(
+            "`steps` is not supported inside a tf.distribute strategy; slice the inputs instead."
+        )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and not isinstance(model.seed, int):
+        raise ValueError(
+            "Under MultiWorkerMirroredStrategy every worker must draw the same noise: build the "
+            f"model with an integer seed (e.g. seed=0). Received: seed={model.seed!r}."
+        )
+
+
+def predict(model, latents, conditions, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    """`RefinementModel.predict` on validated host inputs: batches, devices, progress bar, policy.
+
+    Returns:
+        `[N, ...]` NumPy samples.
+
+    Raises:
+        NonFiniteRefinementError: under `on_nonfinite="raise"`, if a sample
+            turned NaN or Inf.
+        ValueError: for `steps` under a strategy, or no integer seed under
+            `MultiWorkerMirroredStrategy`.
+    """
+    batch_size = 32 if batch_size is None else check_positive_int(batch_size, "batch_size")
+    count = int(latents.shape[0])
+    num_batches = math.ceil(count / batch_size)
+    if steps is not None:
+        num_batches = min(num_batches, check_positive_int(steps, "steps"))
+    rows = batch_size
+    if tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+        check_distributable(model, strategy, steps)
+        rows = per_replica_batch_size(batch_size, strategy)
+        num_batches = math.ceil(count / (rows * strategy.num_replicas_in_sync))
+    # One seed per call (a fresh one if the model's seed is None): the
+    # noise stays keyed by position across batches.
+    seed = noise_lib.sanitize_seed(model.seed)
+    callbacks = keras.callbacks.CallbackList(
+        callbacks,
+        add_progbar=verbose != 0,
+        verbose=1 if verbose == "auto" else verbose,
+        epochs=1,
+        steps=num_batches,
+        model=model,
+    )
+    if count == 0:
+        # An empty input gives an empty result of the right shape and dtype.
+        positions = tf.range(0, dtype=tf.int64)
+        return model.run_batch(latents, positions, seed, conditions)["samples"].numpy()
+    samples, nonfinite = refine_batches(
+        model, latents, conditions, seed, rows, num_batches=num_batches, callbacks=callbacks
+    )
+    raise_if_nonfinite(nonfinite, policy=model.on_nonfinite, samples=samples)
+    return samples

@@ -189,6 +189,8 @@ class FDivergence(Divergence):
 
 
 _BUILTINS = {cls.name: cls for cls in (KL, JS, LogD, PearsonChi2)}
+#: The built-in divergences' names, in the order the documentation lists them.
+NAMES = tuple(_BUILTINS)
 _ALIASES = {"kl": "KL", "js": "JS", "logd": "logD", "chi2": "chi2", "pearson": "chi2"}
 
 

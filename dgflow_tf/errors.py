@@ -19,6 +19,7 @@ not in the batch.
 import warnings
 
 import numpy as np
+import tensorflow as tf
 
 ON_NONFINITE = ("raise", "freeze")
 
@@ -97,3 +98,35 @@ def raise_if_nonfinite(nonfinite_step, offset=0, policy="raise", samples=None):
         )
         return
     raise NonFiniteRefinementError(bad + offset, nonfinite_step[bad], nonfinite_step.size, samples)
+
+
+def apply_policy_in_graph(policy, outputs, positions):
+    """The policy inside a graph (`RefinementModel.call`, a served SavedModel); returns the samples.
+
+    Under `"raise"` a non-finite sample fails the graph with an
+    `InvalidArgumentError` naming the sample positions and first bad steps;
+    under `"freeze"` the frozen samples are returned.
+
+    Args:
+        policy: `"raise"` or `"freeze"`.
+        outputs: the engine's dict (`samples`, `nonfinite_step`).
+        positions: `[batch]` positions of the samples in the full input.
+    """
+    if policy == "freeze":
+        return outputs["samples"]
+    bad = tf.where(outputs["nonfinite_step"] >= 0)[:, 0]
+    with tf.control_dependencies(
+        [
+            tf.debugging.Assert(
+                tf.equal(tf.size(bad), 0),
+                [
+                    "Refinement produced NaN or Inf. Sample positions:",
+                    tf.gather(positions, bad),
+                    "first non-finite steps:",
+                    tf.gather(outputs["nonfinite_step"], bad),
+                ],
+                summarize=20,
+            )
+        ]
+    ):
+        return tf.identity(outputs["samples"])

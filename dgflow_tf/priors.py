@@ -238,6 +238,8 @@ class DistributionPrior(LatentPrior):
 
 
 _NAMES = {"normal": Normal, "uniform": Uniform, "truncated_normal": TruncatedNormal}
+#: The named priors.
+NAMES = tuple(_NAMES)
 
 
 def get(identifier):

@@ -29,9 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dgflow_tf import divergences as divergences_lib
+from dgflow_tf import distributed
+from dgflow_tf import inputs as inputs_lib
 from dgflow_tf import noise as noise_lib
-from dgflow_tf import priors as priors_lib
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
 from dgflow_tf.errors import raise_if_nonfinite
 
@@ -241,11 +241,13 @@ def load_shards(directory, verify=True):
 
 
 def _refine_shard(model, shard_inputs, start, seed, batch_size, progress):
-    latents, conditions = model._host_inputs(shard_inputs)
+    latents, conditions = inputs_lib.host_inputs(model, shard_inputs)
     # Inside a MirroredStrategy scope each replica refines `batch_size` rows at a time: the same
     # batches, so the same samples, as a single-device run with this batch size.
     callbacks = keras.callbacks.CallbackList([_SampleProgress(progress)])
-    return model._refine_in_batches(latents, conditions, seed, batch_size, start=start, callbacks=callbacks)
+    return distributed.refine_batches(
+        model, latents, conditions, seed, batch_size, start=start, callbacks=callbacks
+    )
 
 
 class _SampleProgress(keras.callbacks.Callback):
@@ -261,19 +263,7 @@ class _SampleProgress(keras.callbacks.Callback):
 
 def _settings(model):
     """What the refined samples depend on besides seeds, weights and inputs, as JSON values."""
-    settings = {
-        "class": type(model).__name__,
-        "divergence": divergences_lib.serialize(model.divergence),
-        "step_size": model.step_size,
-        "entropy_weight": model.entropy_weight,
-        "num_steps": model.num_steps,
-        "space": model.space,
-        "latent_shape": None if model.latent_shape is None else list(model.latent_shape),
-        "latent_prior": priors_lib.serialize(model.latent_prior),
-        "boundary": model.boundary,
-        "on_nonfinite": model.on_nonfinite,
-        "dtype": model.compute_dtype,
-    }
+    settings = {"class": type(model).__name__, **model.config.manifest_settings(model.compute_dtype)}
     # Round trip through JSON so a resumed run compares like with like.
     return json.loads(json.dumps(settings, default=lambda value: type(value).__qualname__))
 

@@ -8,9 +8,9 @@
 """
 
 from dgflow_tf.adapters import flows, hub
-from dgflow_tf.adapters.callables import CallableLayer, as_layer
 from dgflow_tf.adapters.flows import FlowGenerator, base_latents, flow_refinement_model
 from dgflow_tf.adapters.hub import HubGAN, HubSignature, hub_refinement_model, load_gan
+from dgflow_tf.layers import CallableLayer, as_layer
 
 __all__ = [
     "CallableLayer",

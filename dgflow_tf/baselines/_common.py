@@ -9,8 +9,8 @@ import tensorflow_probability as tfp
 from dgflow_tf import critics as critics_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import as_batch_tensor, check_positive_int
-from dgflow_tf.adapters.callables import as_layer
-from dgflow_tf.refinement import _infer_input_shape
+from dgflow_tf.inputs import infer_input_shape
+from dgflow_tf.layers import as_layer
 
 tfd = tfp.distributions
 
@@ -63,7 +63,7 @@ class Baseline:
             noise_lib.sanitize_seed(seed)
         self.seed = seed
         if latent_shape is None and generator is not None:
-            latent_shape = _infer_input_shape(generator)
+            latent_shape = infer_input_shape(generator)
         self.latent_shape = None if latent_shape is None else tuple(int(d) for d in latent_shape)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._compiled = {}

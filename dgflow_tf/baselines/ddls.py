@@ -81,7 +81,7 @@ class DDLS(RefinementModel):
             **kwargs,
         )
         self.langevin_step_size = langevin_step
-        self._log_prior = standard_normal_log_prob
+        self.log_prior = standard_normal_log_prob
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,173 @@
+"""One configuration object for a refinement: hyperparameters, defaults and choice lists.
+
+`RefinementConfig` is the single source of what a `RefinementModel` is
+configured with: it validates the arguments once, resolves names
+(divergences, priors), and gives the model's `get_config`, the streaming
+manifest's settings and the CLI's defaults and choices.
+
+Example:
+
+>>> config = RefinementConfig.create(divergence="JS", step_size=0.01)
+>>> config.divergence.name, config.step_size, config.num_steps
+('JS', 0.01, 25)
+>>> RefinementConfig.create(step_size=-1.0)
+Traceback (most recent call last):
+...
+ValueError: `step_size` must be a positive finite number. Received: step_size=-1.0
+"""
+
+import dataclasses
+
+from dgflow_tf import divergences as divergences_lib
+from dgflow_tf import noise as noise_lib
+from dgflow_tf import priors as priors_lib
+from dgflow_tf._validation import check_non_negative_float, check_non_negative_int, check_positive_float
+from dgflow_tf.errors import ON_NONFINITE, check_on_nonfinite
+
+SPACES = ("latent", "data")
+DIVERGENCES = divergences_lib.NAMES
+PRIORS = priors_lib.NAMES
+BOUNDARIES = priors_lib.BOUNDARIES
+JIT_COMPILE = (True, False, "auto")
+ON_NONFINITE_POLICIES = ON_NONFINITE
+
+#: The paper's defaults (Algorithm 1: KL, eta = 0.1, gamma = 0.01, K = 25).
+DEFAULTS = {
+    "divergence": "KL",
+    "step_size": 0.1,
+    "entropy_weight": 0.01,
+    "num_steps": 25,
+    "space": "latent",
+    "seed": None,
+    "latent_shape": None,
+    "latent_prior": None,
+    "boundary": "reflect",
+    "conditional": False,
+    "on_nonfinite": "raise",
+    "jit_compile": "auto",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RefinementConfig:
+    """The validated settings of a refinement (see `RefinementModel` for each one's meaning).
+
+    Build it with `RefinementConfig.create(**arguments)`, which validates and
+    resolves names; the fields then hold resolved objects (a `Divergence`, a
+    `LatentPrior`).
+    """
+
+    divergence: divergences_lib.Divergence
+    step_size: float
+    entropy_weight: float
+    num_steps: int
+    space: str
+    seed: object
+    latent_shape: tuple | None
+    latent_prior: priors_lib.LatentPrior
+    boundary: str
+    conditional: bool
+    on_nonfinite: str
+    jit_compile: object
+
+    @classmethod
+    def create(cls, **arguments):
+        """Validates user arguments (missing ones take `DEFAULTS`); returns a config.
+
+        Raises:
+            TypeError: for an unknown argument, or `divergence`, `latent_prior`,
+                `seed` or `conditional` of an unsupported type.
+            ValueError: for a non-positive or non-finite `step_size`, a
+                negative `entropy_weight` or `num_steps`, or an unknown
+                `divergence`, `space`, `latent_prior`, `boundary`,
+                `on_nonfinite` or `jit_compile`.
+        """
+        unknown = sorted(set(arguments) - set(DEFAULTS))
+        if unknown:
+            raise TypeError(f"Unknown refinement arguments {unknown}. Expected some of: {sorted(DEFAULTS)}")
+        values = {**DEFAULTS, **arguments}
+        if values["space"] not in SPACES:
+            raise ValueError(f"Unknown space {values['space']!r}. Expected one of: {list(SPACES)}")
+        step_size = check_positive_float(values["step_size"], "step_size")
+        entropy_weight = check_non_negative_float(values["entropy_weight"], "entropy_weight")
+        num_steps = check_non_negative_int(values["num_steps"], "num_steps")
+        divergence = divergences_lib.get(values["divergence"])
+        if values["seed"] is not None:
+            noise_lib.sanitize_seed(values["seed"])  # validates type and shape early
+        latent_prior = priors_lib.get(values["latent_prior"])
+        boundary = priors_lib.check_boundary(values["boundary"])
+        conditional = values["conditional"]
+        if not isinstance(conditional, bool):
+            raise TypeError(f"`conditional` must be True or False. Received: conditional={conditional!r}")
+        on_nonfinite = check_on_nonfinite(values["on_nonfinite"])
+        jit_compile = values["jit_compile"]
+        if jit_compile not in JIT_COMPILE:
+            raise ValueError(
+                f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
+            )
+        latent_shape = values["latent_shape"]
+        latent_shape = None if latent_shape is None else tuple(int(d) for d in latent_shape)
+        return cls(
+            divergence=divergence,
+            step_size=step_size,
+            entropy_weight=entropy_weight,
+            num_steps=num_steps,
+            space=values["space"],
+            seed=values["seed"],
+            latent_shape=latent_shape,
+            latent_prior=latent_prior,
+            boundary=boundary,
+            conditional=conditional,
+            on_nonfinite=on_nonfinite,
+            jit_compile=jit_compile,
+        )
+
+    def replace(self, **changes):
+        """A copy with `changes` (validated like `create`)."""
+        return RefinementConfig.create(**{**self.arguments(), **changes})
+
+    def arguments(self):
+        """The keyword arguments that `create` rebuilds this config from (live objects kept)."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+
+    @property
+    def compiles_with_xla(self):
+        """Whether the refinement is compiled with XLA. `"auto"` keeps graph mode: on CPU,
+        `benchmarks/step_cost.py` measured XLA slower for convolutional nets."""
+        return False if self.jit_compile == "auto" else self.jit_compile
+
+    def get_config(self):
+        """JSON-friendly values for `keras.Model.get_config` (named divergences and priors by name)."""
+        return {
+            "divergence": divergences_lib.serialize(self.divergence),
+            "step_size": self.step_size,
+            "entropy_weight": self.entropy_weight,
+            "num_steps": self.num_steps,
+            "space": self.space,
+            "seed": self.seed,
+            "latent_shape": None if self.latent_shape is None else list(self.latent_shape),
+            "latent_prior": priors_lib.serialize(self.latent_prior),
+            "boundary": self.boundary,
+            "conditional": self.conditional,
+            "on_nonfinite": self.on_nonfinite,
+            "jit_compile": self.jit_compile,
+        }
+
+    def manifest_settings(self, dtype):
+        """The settings a streaming manifest records and a resumed run must match.
+
+        The keys are those of the first release's manifests, so shard
+        directories written then still resume.
+        """
+        return {
+            "divergence": divergences_lib.serialize(self.divergence),
+            "step_size": self.step_size,
+            "entropy_weight": self.entropy_weight,
+            "num_steps": self.num_steps,
+            "space": self.space,
+            "latent_shape": None if self.latent_shape is None else list(self.latent_shape),
+            "latent_prior": priors_lib.serialize(self.latent_prior),
+            "boundary": self.boundary,
+            "on_nonfinite": self.on_nonfinite,
+            "dtype": dtype,
+        }

@@ -1,0 +1,300 @@
+"""The DGflow engine: the drift, one Euler-Maruyama step and the K-step loop.
+
+DGflow (Ansari et al., ICLR 2021, https://arxiv.org/abs/2012.00780) refines
+samples by simulating the gradient flow of an entropy-regularised
+f-divergence between the model and the data. In the generator's latent space
+its Euler-Maruyama discretisation is the paper's Algorithm 1:
+
+    z_0 ~ prior
+    for k in 0 .. K-1:
+        z_{k+1} = z_k + eta * s(d(g(z_k))) * grad_z d(g(z_k)) + sqrt(2 * gamma * eta) * xi_k
+    return g(z_K)
+
+with `d` the critic's log density ratio, `s` the divergence's drift scale,
+`eta` the step size, `gamma` the entropy weight and `xi_k ~ N(0, I)`. In data
+space the same update acts on `x` (`g` the identity).
+
+This module is that algorithm, top to bottom:
+
+- `drift`: `s(d) * grad d` in one forward and one backward pass;
+- `langevin_step`: one Euler-Maruyama step, `step(z, k) -> (z', g(z), d(g(z)))`,
+  for any drift (DGflow's; DDLS's adds a log-prior term);
+- `constrained`: a step wrapped to keep latents in a bounded prior's box;
+- `run`: K steps of any step in one `tf.while_loop`, freezing a sample that
+  turns NaN/Inf at its last finite state, and recording a trajectory;
+- `simulate`: DGflow's step with its per-step noise, run K times.
+"""
+
+import math
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from dgflow_tf import noise as noise_lib
+
+
+def drift(generator, critic, divergence, states, log_prior=None):
+    """The DGflow drift `s(d(g(z))) * grad_z d(g(z))` for a batch of states.
+
+    Args:
+        generator: callable mapping states to samples (identity in data space).
+        critic: a `Critic`, returning `[batch]` log density ratios.
+        divergence: a `Divergence`.
+        states: `[batch, ...]` floating tensor.
+        log_prior: optional callable `states -> [batch]` log prior density
+            (up to a constant) whose gradient is added to the drift, as in
+            DDLS's energy. DGflow itself has none. Defaults to `None`.
+
+    Returns:
+        A tuple `(drift, samples, logits)`: the drift (shape of `states`), the
+        samples `g(states)` and the critic values `d(g(states))`.
+
+    Raises:
+        ValueError: if the critic's value does not depend on `states` through
+            differentiable ops, or the generator changes the batch size.
+
+    Example:
+
+    >>> from dgflow_tf import critics, divergences
+    >>> velocity, x, d = drift(lambda z: z, critics.get(lambda x: -tf.reduce_sum(x**2, -1)),
+    ...                        divergences.get("KL"), tf.ones([3, 2]))
+    >>> velocity.numpy()[0]  # grad of -|x|^2 at (1, 1)
+    array([-2., -2.], dtype=float32)
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(states)
+        samples = generator(states)
+        logits = critic(samples)
+        prior_values = None if log_prior is None else log_prior(states)
+    if samples.shape[0] is not None and states.shape[0] is not None and samples.shape[0] != states.shape[0]:
+        raise ValueError(
+            f"`generator` must return one sample per latent. Received {samples.shape[0]} samples "
+            f"for {states.shape[0]} latents."
+        )
+    # s(d) is a per-sample constant of the update, not differentiated: it
+    # enters as the output gradient of the single backward pass.
+    scale = tf.stop_gradient(divergence.drift_scale(logits))
+    if prior_values is None:
+        gradient = tape.gradient(logits, states, output_gradients=scale)
+    else:
+        gradient = tape.gradient(
+            [logits, prior_values], states, output_gradients=[scale, tf.ones_like(prior_values)]
+        )
+    if gradient is None:
+        raise ValueError(
+            "The critic's output does not depend on the refined states through differentiable "
+            "operations (the gradient is disconnected), so DGflow has no drift. Check that the "
+            "generator and critic are built from TensorFlow ops, do not call .numpy() or "
+            "tf.stop_gradient, and (in latent space) that the critic is applied to the "
+            "generator's output."
+        )
+    return gradient, samples, logits
+
+
+def langevin_step(velocity, *, step_size, entropy_weight, noise):
+    """One Euler-Maruyama step of `dz = v(z) dt + sqrt(2 gamma) dW`.
+
+        z' = z + eta * v(z) + sqrt(2 * gamma * eta) * xi_k
+
+    Args:
+        velocity: callable `z -> (v(z), g(z), d(g(z)))`, e.g. `drift` bound to
+            a generator, critic and divergence.
+        step_size: positive float, `eta`.
+        entropy_weight: float >= 0, `gamma`; `0` takes no noise.
+        noise: callable `k -> xi_k` of the shape of `z` (drawn at step `k`).
+
+    Returns:
+        A step `step(z, k) -> (z', g(z), d(g(z)))`.
+    """
+    noise_std = math.sqrt(2.0 * entropy_weight * step_size)
+
+    def step(states, k):
+        dtype = states.dtype
+        v, samples, logits = velocity(states)
+        proposal = states + tf.constant(step_size, dtype) * v
+        if noise_std > 0.0:
+            proposal = proposal + tf.constant(noise_std, dtype) * noise(k)
+        return proposal, samples, logits
+
+    return step
+
+
+def constrained(step, constrain):
+    """`step` followed by `constrain` (e.g. reflection into a bounded prior's box) of its output."""
+
+    def wrapped(states, k):
+        proposal, samples, logits = step(states, k)
+        return constrain(proposal), samples, logits
+
+    return wrapped
+
+
+class FlowState(NamedTuple):
+    """The loop's state: `states` (`z_k`), `last_good` (the last state whose sample and critic
+    value were finite) and `nonfinite_step` (`[batch]` int32: the first bad step, -1 if none)."""
+
+    states: tf.Tensor
+    last_good: tf.Tensor
+    nonfinite_step: tf.Tensor
+
+
+def _all_finite_per_sample(tensor):
+    finite = tf.math.is_finite(tensor)
+    if tensor.shape.rank > 1:
+        finite = tf.reduce_all(finite, axis=list(range(1, tensor.shape.rank)))
+    return finite
+
+
+def _where_per_sample(condition, x, y):
+    """`tf.where` with a `[batch]` condition broadcast over the other axes."""
+    condition = tf.reshape(
+        condition, tf.concat([tf.shape(condition), tf.ones([x.shape.rank - 1], tf.int32)], 0)
+    )
+    return tf.where(condition, x, y)
+
+
+def freeze_nonfinite(flow, proposal, samples, logits, k):
+    """Accepts `proposal` for samples still finite; freezes the others at their last finite state.
+
+    Step `k` is rejected for a sample if `g(z_k)`, `d(g(z_k))` or `z_{k+1}`
+    has a NaN or Inf. Finite samples are unaffected, bit for bit.
+    """
+    active = flow.nonfinite_step < 0
+    state_ok = _all_finite_per_sample(samples) & tf.math.is_finite(logits)
+    last_good = _where_per_sample(active & state_ok, flow.states, flow.last_good)
+    step_ok = state_ok & _all_finite_per_sample(proposal)
+    nonfinite_step = tf.where(active & ~step_ok, k, flow.nonfinite_step)
+    states = _where_per_sample(nonfinite_step < 0, proposal, last_good)
+    return FlowState(states, last_good, nonfinite_step)
+
+
+def record_steps(num_steps, every):
+    """The steps a trajectory records: `0, every, 2 every, ...` and `num_steps`."""
+    if not every:
+        return []
+    steps = list(range(0, num_steps + 1, every))
+    if steps[-1] != num_steps:
+        steps.append(num_steps)
+    return steps
+
+
+def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
+    """Runs `num_steps` of `step` from `states` in one `tf.while_loop`.
+
+    Args:
+        step: `step(z, k) -> (z', g(z), d(g(z)))`, e.g. from `langevin_step`.
+        generator: callable from states to samples, for the final `g(z_K)`.
+        critic: callable from samples to `[batch]` values, for the last
+            recorded critic value.
+        states: `[batch, ...]` initial states.
+        num_steps: Python int >= 0, `K`.
+        trajectory_every: Python int; if positive, also record the state,
+            sample and critic value every this many steps and at step `K`.
+
+    Returns:
+        A dict with `samples` (`g(z_K)`), `states` (`z_K`), `nonfinite_step`
+        (`[batch]` int32: the first step at which a sample became NaN/Inf,
+        `num_steps` for the final output, -1 if never) and, when recording,
+        `state_trajectory`, `sample_trajectory` and `critic_trajectory`.
+
+    A sample that turns non-finite is frozen at its last finite state for the
+    remaining steps (`freeze_nonfinite`), so one bad sample never costs the
+    others. A sample whose first state is already non-finite stays so.
+    """
+    steps = record_steps(num_steps, trajectory_every)
+    recording = tuple(
+        tf.TensorArray(states.dtype, size=len(steps), element_shape=None) for _ in range(3 if steps else 0)
+    )
+
+    def record(arrays, index, values):
+        return tuple(array.write(index, value) for array, value in zip(arrays, values, strict=True))
+
+    def body(k, flow, arrays):
+        proposal, samples, logits = step(flow.states, k)
+        if steps:
+            arrays = tf.cond(
+                tf.equal(k % trajectory_every, 0),
+                lambda: record(arrays, k // trajectory_every, (flow.states, samples, logits)),
+                lambda: tuple(arrays),
+            )
+        return k + 1, freeze_nonfinite(flow, proposal, samples, logits, k), arrays
+
+    initial = FlowState(states, states, tf.fill([tf.shape(states)[0]], tf.constant(-1, tf.int32)))
+    _, flow, recording = tf.while_loop(
+        lambda k, *_: k < num_steps,
+        body,
+        (tf.constant(0, tf.int32), initial, recording),
+        maximum_iterations=num_steps,
+    )
+    states, samples = flow.states, generator(flow.states)
+    newly_bad = (flow.nonfinite_step < 0) & ~_all_finite_per_sample(samples)
+    nonfinite_step = tf.where(newly_bad, num_steps, flow.nonfinite_step)
+    if num_steps > 0:
+        # The last step's output is non-finite for some samples: fall back to
+        # their last finite state (one more generator pass, only if needed).
+        states = _where_per_sample(newly_bad, flow.last_good, states)
+        samples = tf.cond(
+            tf.reduce_any(newly_bad),
+            lambda: _where_per_sample(newly_bad, generator(states), samples),
+            lambda: samples,
+        )
+    outputs = {"samples": samples, "states": states, "nonfinite_step": nonfinite_step}
+    if steps:
+        if steps[-1] == num_steps:
+            # The final state was not visited by the loop body: evaluate it once.
+            recording = record(recording, len(steps) - 1, (states, samples, critic(samples)))
+        for name, array in zip(("state", "sample", "critic"), recording, strict=True):
+            outputs[f"{name}_trajectory"] = array.stack()
+    return outputs
+
+
+def simulate(
+    generator,
+    critic,
+    divergence,
+    states,
+    positions,
+    seed,
+    *,
+    step_size,
+    entropy_weight,
+    num_steps,
+    trajectory_every=0,
+    log_prior=None,
+    constrain=None,
+):
+    """DGflow: `num_steps` Euler-Maruyama steps of the drift from `states`, in one graph loop.
+
+    Args:
+        generator: callable from states to samples (identity in data space).
+        critic: a `Critic`.
+        divergence: a `Divergence`.
+        states: `[batch, ...]` floating tensor, the initial states.
+        positions: `[batch]` integer tensor, each sample's index in the full
+            input, which keys its noise (`noise.step_noise_at`).
+        seed: `[2]` int32 stateless seed.
+        step_size: positive float, `eta`.
+        entropy_weight: non-negative float, `gamma`.
+        num_steps: non-negative Python int, `K`.
+        trajectory_every: Python int; if positive, also record every this
+            many steps and at step `K` (see `run`).
+        log_prior: optional callable `states -> [batch]` whose gradient is
+            added to the drift (see `drift`). Defaults to `None`.
+        constrain: optional callable applied to the states after every step,
+            e.g. `priors.constrain` for a bounded latent prior. Defaults to
+            `None`.
+
+    Returns:
+        `run`'s dict.
+    """
+    event_shape, dtype = states.shape[1:], states.dtype
+    step = langevin_step(
+        lambda z: drift(generator, critic, divergence, z, log_prior),
+        step_size=step_size,
+        entropy_weight=entropy_weight,
+        # Drawn inside the loop, one step at a time: memory does not grow with num_steps.
+        noise=lambda k: noise_lib.step_noise_at(seed, positions, k, event_shape, dtype),
+    )
+    if constrain is not None:
+        step = constrained(step, constrain)
+    return run(step, generator, critic, states, num_steps, trajectory_every=trajectory_every)
