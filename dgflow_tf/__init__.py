@@ -6,7 +6,8 @@ density ratio a discriminator already knows.
 """
 
 from dgflow_tf import adapters, critics, divergences, noise, priors
-from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic, train_corrector
+from dgflow_tf.corrector import train_corrector
+from dgflow_tf.critics import LogitCritic, ProbabilityCritic, SumCritic, WassersteinCritic
 from dgflow_tf.errors import NonFiniteRefinementError, NonFiniteRefinementWarning
 from dgflow_tf.refinement import RefinementModel, RefinementResult, drift, simulate
 

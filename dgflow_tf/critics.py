@@ -14,16 +14,13 @@ shape `[batch]`:
 - `SumCritic`: a sum of critics, `d_pre(x) + c(x)`, for the density-ratio
   corrector of models without a discriminator.
 
-`train_corrector` fits that corrector `c` (METHOD.md section 4).
+`corrector.train_corrector` fits that corrector `c` (the method document,
+section 4); it is re-exported here.
 """
 
-from typing import NamedTuple
-
 import keras
-import numpy as np
 import tensorflow as tf
 
-from dgflow_tf._validation import check_non_negative_int, check_positive_float, check_positive_int
 from dgflow_tf.layers import as_layer, deserialize_callable, serialize_callable
 
 
@@ -251,183 +248,14 @@ def get(identifier):
     return LogitCritic(identifier)
 
 
-class CorrectorFit(NamedTuple):
-    """What `train_corrector` returns.
-
-    Attributes:
-        critic: the corrected critic, `SumCritic([d_pre, corrector])`, or
-            `LogitCritic(corrector)` without `d_pre`; pass it to
-            `RefinementModel`.
-        corrector: the trained network `c`, a `keras.Model` returning
-            `[batch, 1]`.
-        history: the `keras.callbacks.History` of its `fit`.
-    """
-
-    critic: Critic
-    corrector: keras.Model
-    history: keras.callbacks.History
+_CORRECTOR_NAMES = ("CorrectorFit", "corrector_network", "train_corrector")
 
 
-def corrector_network(sample_shape, width=32, seed=0):
-    """The default corrector `c`: a small conv net for images, an MLP for vectors.
+def __getattr__(name):
+    # The corrector lives in `dgflow_tf.corrector` (which imports this module); its names stay
+    # reachable here, resolved on first use so that neither module imports the other at load time.
+    if name in _CORRECTOR_NAMES:
+        from dgflow_tf import corrector
 
-    Its last layer starts at zero, so before training `d_pre + c = d_pre`.
-
-    Args:
-        sample_shape: shape of one sample, e.g. `(8, 8, 1)` or `(2,)`.
-        width: base channel count / hidden width. Defaults to `32`.
-        seed: int seed of the initial weights. Defaults to `0`.
-
-    Returns:
-        A `keras.Model` from `[batch, *sample_shape]` to `[batch, 1]`.
-
-    Raises:
-        ValueError: for a shape that is neither an image `(h, w, c)` nor a
-            vector `(d,)`.
-    """
-    sample_shape = tuple(int(d) for d in sample_shape)
-    init = keras.initializers.GlorotUniform
-    x = keras.Input(sample_shape)
-    if len(sample_shape) == 3:
-        h = keras.layers.Conv2D(width, 3, padding="same", kernel_initializer=init(seed))(x)
-        h = keras.layers.LeakyReLU(0.2)(h)
-        h = keras.layers.Conv2D(2 * width, 4, strides=2, padding="same", kernel_initializer=init(seed + 1))(h)
-        h = keras.layers.LeakyReLU(0.2)(h)
-        h = keras.layers.Flatten()(h)
-    elif len(sample_shape) == 1:
-        h = keras.layers.Dense(2 * width, activation="tanh", kernel_initializer=init(seed))(x)
-        h = keras.layers.Dense(2 * width, activation="tanh", kernel_initializer=init(seed + 1))(h)
-    else:
-        raise ValueError(
-            "`sample_shape` must be an image shape (height, width, channels) or a vector shape (dim,); "
-            f"pass your own `network` for other shapes. Received: sample_shape={sample_shape}"
-        )
-    logit = keras.layers.Dense(1, kernel_initializer="zeros")(h)
-    return keras.Model(x, logit, name="corrector")
-
-
-def train_corrector(
-    real,
-    generated,
-    d_pre=None,
-    network=None,
-    *,
-    validation_split=0.2,
-    epochs=200,
-    batch_size=128,
-    patience=10,
-    learning_rate=1e-3,
-    seed=0,
-    verbose=0,
-):
-    """Trains a density-ratio corrector `c` so that `d_pre + c` estimates `log(mu / rho)`.
-
-    Since `log(mu / rho) = log(mu / rho_pre) + log(rho_pre / rho)`, a
-    discriminator `d_pre` trained for another model (density `rho_pre`) is
-    corrected for the target model (density `rho`) by a network `c` trained
-    with the logistic loss on the logit `d_pre(x) + c(x)`: real data `mu`
-    labelled 1, the target model's samples labelled 0, `d_pre` frozen (its
-    values are computed once). With `d_pre=None`, `c` alone is a
-    discriminator trained after the fact. The two classes are weighted
-    equally whatever their sizes, so the logit's optimum is the log ratio
-    with no `log(n_real / n_generated)` offset.
-
-    Training is a Keras `fit` with Adam, a `validation_split` held out after
-    a seeded shuffle, and early stopping on the validation loss that restores
-    the best weights. `keras.utils.set_random_seed(seed)` is called first, so
-    the result is a function of `seed`.
-
-    Args:
-        real: `[n_real, ...]` data samples.
-        generated: `[n_generated, ...]` samples of the model to correct.
-        d_pre: `None`, or a critic/callable returning a logit per sample.
-        network: the corrector `c`, a `keras.Model` to `[batch, 1]`.
-            Defaults to `corrector_network(sample_shape, seed=seed)`.
-        validation_split: fraction in `(0, 1)` held out for early stopping.
-            Defaults to `0.2`.
-        epochs: maximum epochs. Defaults to `200`.
-        batch_size: Defaults to `128`.
-        patience: epochs without validation improvement before stopping.
-            Defaults to `10`.
-        learning_rate: Adam's learning rate. Defaults to `1e-3`.
-        seed: int >= 0. Defaults to `0`.
-        verbose: as in `keras.Model.fit`.
-
-    Returns:
-        A `CorrectorFit(critic, corrector, history)`.
-
-    Raises:
-        ValueError: for samples of different shapes, NaN/Inf samples, fewer
-            than 2 samples per class, or bad training settings.
-
-    Example:
-
-    >>> real = np.random.default_rng(0).normal(1.0, 1.0, (2000, 1)).astype("float32")
-    >>> fake = np.random.default_rng(1).normal(0.0, 1.0, (2000, 1)).astype("float32")
-    >>> fit = train_corrector(real, fake, network=keras.Sequential([keras.layers.Dense(1)]))
-    >>> critic = fit.critic  # about x - 0.5, the exact log ratio
-    """
-    real = np.asarray(real, dtype="float32")
-    generated = np.asarray(generated, dtype="float32")
-    for name, array in (("real", real), ("generated", generated)):
-        if array.ndim < 2 or len(array) < 2:
-            raise ValueError(
-                f"`{name}` must be a batch [num_samples, ...] with at least 2 samples. "
-                f"Received shape {array.shape}"
-            )
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"`{name}` contains NaN or Inf.")
-    if real.shape[1:] != generated.shape[1:]:
-        raise ValueError(
-            "`real` and `generated` must have the same per-sample shape. "
-            f"Received {real.shape[1:]} and {generated.shape[1:]}"
-        )
-    if not 0.0 < float(validation_split) < 1.0:
-        raise ValueError(f"`validation_split` must be in (0, 1). Received: {validation_split!r}")
-    epochs = check_positive_int(epochs, "epochs")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    patience = check_non_negative_int(patience, "patience")
-    learning_rate = check_positive_float(learning_rate, "learning_rate")
-    seed = check_non_negative_int(seed, "seed")
-    keras.utils.set_random_seed(seed)
-
-    samples = np.concatenate([real, generated])
-    labels = np.concatenate([np.ones(len(real)), np.zeros(len(generated))]).astype("float32")[:, None]
-    # Equal total weight per class: the logit's optimum is then log(mu / rho) exactly.
-    class_weights = (len(samples) / (2 * len(real)), len(samples) / (2 * len(generated)))
-    weights = np.where(labels[:, 0] == 1.0, *class_weights)
-    order = np.random.default_rng(seed).permutation(len(samples))
-    samples, labels, weights = samples[order], labels[order], weights[order].astype("float32")
-
-    frozen = None if d_pre is None else get(d_pre)
-    if frozen is None:
-        offsets = np.zeros((len(samples), 1), "float32")
-    else:
-        offsets = np.concatenate(
-            [np.asarray(frozen(tf.constant(samples[i : i + 1024]))) for i in range(0, len(samples), 1024)]
-        ).astype("float32")[:, None]
-    if not np.all(np.isfinite(offsets)):
-        raise ValueError("`d_pre` returned NaN or Inf on the training samples.")
-
-    corrector = network if network is not None else corrector_network(samples.shape[1:], seed=seed)
-    sample_input = keras.Input(samples.shape[1:], name="samples")
-    offset_input = keras.Input((1,), name="d_pre")
-    logit = keras.layers.Add()([offset_input, corrector(sample_input)])
-    trainer = keras.Model([sample_input, offset_input], logit, name="corrector_trainer")
-    trainer.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        weighted_metrics=[],
-    )
-    history = trainer.fit(
-        [samples, offsets],
-        labels,
-        sample_weight=weights,
-        validation_split=float(validation_split),
-        epochs=epochs,
-        batch_size=batch_size,
-        verbose=verbose,
-        callbacks=[keras.callbacks.EarlyStopping(patience=patience, restore_best_weights=True)],
-    )
-    critic = LogitCritic(corrector) if frozen is None else SumCritic([frozen, LogitCritic(corrector)])
-    return CorrectorFit(critic, corrector, history)
+        return getattr(corrector, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -79,3 +79,17 @@ def test_default_corrector_network_starts_at_zero():
 def test_corrector_rejects_bad_input(real, generated, kwargs, match):
     with pytest.raises(ValueError, match=match):
         train_corrector(real, generated, **kwargs)
+
+
+def test_training_leaves_the_callers_global_random_state_alone(gaussian_samples):
+    import random
+
+    real, generated = gaussian_samples
+    np.random.seed(123)
+    random.seed(123)
+    expected_numpy, expected_python = np.random.random(), random.random()
+    np.random.seed(123)
+    random.seed(123)
+    train_corrector(real[:500], generated[:500], epochs=2, seed=9)
+    assert np.random.random() == expected_numpy and random.random() == expected_python
+    assert tf.compat.v1.get_seed(None)[0] is None  # no global TF seed was set

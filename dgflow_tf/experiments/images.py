@@ -31,7 +31,7 @@ import numpy as np
 
 from dgflow_tf import datasets
 from dgflow_tf.baselines import DDLS, DOT
-from dgflow_tf.critics import train_corrector
+from dgflow_tf.corrector import train_corrector
 from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.metrics import images as image_metrics
 from dgflow_tf.refinement import RefinementModel
