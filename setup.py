@@ -21,7 +21,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="dgflow_tf",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "Refine the samples of trained generative models with their discriminators "
         "(Discriminator Gradient flow, ICLR 2021) on TensorFlow and Keras 3."

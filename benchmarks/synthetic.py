@@ -83,7 +83,7 @@ def _tunable_parameter(method):
 
 def tune_dataset(dataset, gan, args, log):
     """Sweeps every tunable method on the tuning seed; returns `(chosen settings, report)`."""
-    seed = synthetic.TUNING_SEED
+    seed = args.tuning_seed
     generator, critic = load_gan(dataset, gan, seed, args.cache)
     latents = synthetic.latents_for(args.num_samples, seed)
     held_out = synthetic.held_out_data(dataset, args.num_samples, seed)
@@ -173,29 +173,51 @@ def tune_dataset(dataset, gan, args, log):
 
 
 def tune(args, log):
-    """Runs the tuning on every data set; writes the tuning report; returns the chosen settings."""
-    started = time.perf_counter()
-    results = {"command": _command(args), "seed": synthetic.TUNING_SEED, "rule": "best KDE", "datasets": {}}
-    markdown = [
-        f"# Tuning on seed {synthetic.TUNING_SEED} ({args.gan})",
-        "",
-        f"Command: `{results['command']}`. One rule for every method: the best KDE score on the tuning "
-        f"seed's GAN, latents and held-out data ({args.num_samples} samples), K = 25. Seeds 0, 1 and 2, "
-        "which the tables report, take no part. Bold: the chosen setting.",
-    ]
-    for dataset in args.datasets:
-        chosen, report = tune_dataset(dataset, args.gan, args, log)
-        results["datasets"][dataset] = {"chosen": chosen, "sweeps": report}
-        markdown += ["", f"## {dataset}", ""]
-        for method, entry in report.items():
-            rows = entry["rows"]
-            table = tuning.SweepResult(rows, "KDE", higher_is_better=True).to_markdown()
-            markdown += [f"### {method}", ""]
-            if "plot" in entry:
-                markdown += [f"![{method}]({entry['plot']})", ""]
-            markdown += [table, ""]
-    results["seconds"] = time.perf_counter() - started
+    """Tunes every data set of `args.datasets`; writes the tuning report (other data sets' earlier
+    results are kept); returns the report."""
     stem = os.path.join(args.results, f"synthetic_tuning_{args.gan}")
+    results = {"seed": args.tuning_seed, "rule": "best KDE", "datasets": {}}
+    if os.path.exists(stem + ".json"):
+        with open(stem + ".json", encoding="utf-8") as handle:
+            results = json.load(handle)
+    for dataset in args.datasets:
+        started = time.perf_counter()
+        chosen, report = tune_dataset(dataset, args.gan, args, log)
+        results["datasets"][dataset] = {
+            "chosen": chosen,
+            "sweeps": report,
+            "command": _command(args),
+            "seconds": time.perf_counter() - started,
+            "num_samples": args.num_samples,
+        }
+    markdown = [
+        f"# Tuning on seed {results['seed']} ({args.gan})",
+        "",
+        "One rule for every method: the best KDE score on the tuning seed's GAN, latents and held-out "
+        "data, at K = 25 (equal evaluations). Seeds 0, 1 and 2, which the tables report, take no part. "
+        "Bold: the chosen setting; `diverged`: NaN/Inf or samples blown 10x the data's spread away; "
+        "`skipped`: a longer run of a step size that had already diverged.",
+    ]
+    for dataset, entry in results["datasets"].items():
+        markdown += [
+            "",
+            f"## {dataset}",
+            "",
+            f"Command: `{entry['command']}` ({entry['num_samples']} samples, {entry['seconds']:.0f} s).",
+            "",
+            "| method | chosen | KDE |",
+            "|---|---|---:|",
+        ]
+        for method, chosen in entry["chosen"].items():
+            settings = ", ".join(f"{key}={value}" for key, value in chosen.items())
+            markdown.append(f"| {method} | {settings} | {entry['sweeps'][method]['score']:.3f} |")
+        markdown.append("")
+        for method, sweep in entry["sweeps"].items():
+            table = tuning.SweepResult(sweep["rows"], "KDE", higher_is_better=True).to_markdown()
+            markdown += [f"### {dataset}: {method}", ""]
+            if "plot" in sweep:
+                markdown += [f"![{method}]({sweep['plot']})", ""]
+            markdown += [table, ""]
     _write(stem + ".json", json.dumps(results, indent=1))
     _write(stem + ".md", "\n".join(markdown) + "\n")
     return results
@@ -218,6 +240,7 @@ def evaluate_seed(dataset, gan, seed, args, log):
         gan=gan,
         num_samples=args.num_samples,
         seed=seed,
+        mh_chain_length=args.mh_chain_length,
         progress=lambda method: log(f"  [{dataset} seed {seed}] {method}"),
     )
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -411,29 +434,38 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2], help="evaluation seeds")
     parser.add_argument("--datasets", nargs="+", default=datasets.names(), choices=datasets.names())
     parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--mh-chain-length", type=int, default=synthetic.MH_CHAIN_LENGTH)
+    parser.add_argument("--tuning-seed", type=int, default=synthetic.TUNING_SEED, help="never one of --seeds")
     parser.add_argument("--tune", action="store_true", help="run the tuning sweeps on seed 100 first")
     parser.add_argument("--diagnose-ddls", action="store_true", help="the DDLS diagnostics")
     parser.add_argument("--fresh", action="store_true", help="recompute cached seeds")
     parser.add_argument("--cache", default=os.path.join(HERE, ".cache"), help="trained GANs, finished seeds")
     parser.add_argument("--results", default=os.path.join(HERE, "results"), help="output directory")
     args = parser.parse_args(argv)
+    if args.tuning_seed in args.seeds:
+        parser.error(
+            f"--tuning-seed {args.tuning_seed} is also an evaluation seed: hyperparameters must be "
+            "chosen on a seed that is not reported"
+        )
     args.argv = sys.argv[1:] if argv is None else list(argv)
     os.makedirs(args.results, exist_ok=True)
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
 
+    report = {}
     if args.tune:
-        results = tune(args, log)
+        results = report["tuning"] = tune(args, log)
         for dataset, entry in results["datasets"].items():
             for method, chosen in entry["chosen"].items():
                 current = {k: synthetic.SETTINGS[args.gan][dataset][method].get(k) for k in chosen}
                 if current != chosen:
                     log(f"note: {dataset} {method} tuned to {chosen}; synthetic.SETTINGS has {current}")
     if args.seeds:
-        evaluate(args, log)
+        report["evaluation"] = evaluate(args, log)
     if args.diagnose_ddls:
-        diagnose_ddls(args, log)
+        report["ddls"] = diagnose_ddls(args, log)
+    return report
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ ValueError: `step_size` must be a positive finite number. Received: step_size=-1
 
 import dataclasses
 
-from dgflow_tf import divergences as divergences_lib
-from dgflow_tf import noise as noise_lib
-from dgflow_tf import priors as priors_lib
-from dgflow_tf._validation import check_non_negative_float, check_non_negative_int, check_positive_float
-from dgflow_tf.errors import ON_NONFINITE, check_on_nonfinite
-
+# The choice lists have no TensorFlow in them, so the command line reads them (and the defaults)
+# without importing TensorFlow; the modules that implement each choice import them from here.
 SPACES = ("latent", "data")
-DIVERGENCES = divergences_lib.NAMES
-PRIORS = priors_lib.NAMES
-BOUNDARIES = priors_lib.BOUNDARIES
+DIVERGENCES = ("KL", "JS", "logD", "chi2")
+PRIORS = ("normal", "uniform", "truncated_normal")
+BOUNDARIES = ("reflect", "clip", "none")
+ON_NONFINITE_POLICIES = ("raise", "freeze")
 JIT_COMPILE = (True, False, "auto")
-ON_NONFINITE_POLICIES = ON_NONFINITE
 
 #: The paper's defaults (Algorithm 1: KL, eta = 0.1, gamma = 0.01, K = 25).
 DEFAULTS = {
@@ -57,14 +53,14 @@ class RefinementConfig:
     `LatentPrior`).
     """
 
-    divergence: divergences_lib.Divergence
+    divergence: object  # a divergences.Divergence
     step_size: float
     entropy_weight: float
     num_steps: int
     space: str
     seed: object
     latent_shape: tuple | None
-    latent_prior: priors_lib.LatentPrior
+    latent_prior: object  # a priors.LatentPrior
     boundary: str
     conditional: bool
     on_nonfinite: str
@@ -82,6 +78,17 @@ class RefinementConfig:
                 `divergence`, `space`, `latent_prior`, `boundary`,
                 `on_nonfinite` or `jit_compile`.
         """
+        # Imported here: they need TensorFlow, and import this module's choice lists themselves.
+        from dgflow_tf import divergences as divergences_lib
+        from dgflow_tf import noise as noise_lib
+        from dgflow_tf import priors as priors_lib
+        from dgflow_tf._validation import (
+            check_non_negative_float,
+            check_non_negative_int,
+            check_positive_float,
+        )
+        from dgflow_tf.errors import check_on_nonfinite
+
         unknown = sorted(set(arguments) - set(DEFAULTS))
         if unknown:
             raise TypeError(f"Unknown refinement arguments {unknown}. Expected some of: {sorted(DEFAULTS)}")
@@ -138,6 +145,9 @@ class RefinementConfig:
 
     def get_config(self):
         """JSON-friendly values for `keras.Model.get_config` (named divergences and priors by name)."""
+        from dgflow_tf import divergences as divergences_lib
+        from dgflow_tf import priors as priors_lib
+
         return {
             "divergence": divergences_lib.serialize(self.divergence),
             "step_size": self.step_size,
@@ -159,6 +169,9 @@ class RefinementConfig:
         The keys are those of the first release's manifests, so shard
         directories written then still resume.
         """
+        from dgflow_tf import divergences as divergences_lib
+        from dgflow_tf import priors as priors_lib
+
         return {
             "divergence": divergences_lib.serialize(self.divergence),
             "step_size": self.step_size,

@@ -28,6 +28,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from dgflow_tf.config import DIVERGENCES
+
 
 class Divergence:
     """Base class: an f-divergence, seen by DGflow through its drift scale.
@@ -189,8 +191,8 @@ class FDivergence(Divergence):
 
 
 _BUILTINS = {cls.name: cls for cls in (KL, JS, LogD, PearsonChi2)}
-#: The built-in divergences' names, in the order the documentation lists them.
-NAMES = tuple(_BUILTINS)
+#: The built-in divergences' names (`config.DIVERGENCES`, the CLI's choices).
+NAMES = DIVERGENCES
 _ALIASES = {"kl": "KL", "js": "JS", "logd": "logD", "chi2": "chi2", "pearson": "chi2"}
 
 

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-ON_NONFINITE = ("raise", "freeze")
+from dgflow_tf.config import ON_NONFINITE_POLICIES as ON_NONFINITE
 
 
 def _describe(sample_indices, steps, num_samples):

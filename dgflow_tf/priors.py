@@ -41,10 +41,9 @@ import tensorflow_probability as tfp
 
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import check_positive_int
+from dgflow_tf.config import BOUNDARIES, PRIORS
 
 tfd = tfp.distributions
-
-BOUNDARIES = ("reflect", "clip", "none")
 
 
 class LatentPrior:
@@ -238,8 +237,8 @@ class DistributionPrior(LatentPrior):
 
 
 _NAMES = {"normal": Normal, "uniform": Uniform, "truncated_normal": TruncatedNormal}
-#: The named priors.
-NAMES = tuple(_NAMES)
+#: The named priors (`config.PRIORS`, the CLI's choices).
+NAMES = PRIORS
 
 
 def get(identifier):

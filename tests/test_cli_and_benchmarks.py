@@ -75,14 +75,37 @@ def test_step_cost_benchmark_runs_small(tmp_path):
     assert json.loads(output.read_text())["rows"][0]["ratio_to_floor"] == 1.0
 
 
-def test_synthetic_benchmark_runs_small(tmp_path):
+def test_synthetic_benchmark_tunes_on_its_own_seed_then_evaluates(tmp_path, monkeypatch):
+    from dgflow_tf.experiments import synthetic
+
+    # Small grids; the tuning seed is 0 here only so that no GAN is trained (the shipped weights).
+    monkeypatch.setattr(synthetic, "STEP_SIZES", (0.003, 0.01))
+    grids = {
+        "DGflow": {"step_size": (0.003, 0.01)},
+        "DOT": {"learning_rate": (0.01,), "k_eff": (None,)},
+        "DDLS": {"step_size": (0.01,)},
+        "DRS": {"gamma_quantile": (0.5,)},
+    }
+    monkeypatch.setattr(synthetic, "TUNING_GRIDS", grids)
     module = runpy.run_path(str(ROOT / "benchmarks" / "synthetic.py"))
-    argv = ["--seeds", "0", "--datasets", "swissroll", "--num-samples", "100", "--mh-chain-length", "5"]
-    results = module["main"]([*argv, "--output", str(tmp_path / "synthetic")])
-    summary = results["datasets"]["swissroll"]["summary"]
-    assert [row["method"] for row in summary][:2] == ["base", "DGflow-KL"]
-    assert "| DGflow-KL |" in (tmp_path / "synthetic.md").read_text()
-    assert json.loads((tmp_path / "synthetic.json").read_text())["command"].startswith(
+    module["main"].__globals__["STEP_COUNTS"] = (5,)
+    common = ["--datasets", "swissroll", "--num-samples", "100", "--mh-chain-length", "5"]
+    common += ["--results", str(tmp_path), "--cache", str(tmp_path / "cache")]
+    with pytest.raises(SystemExit):  # the tuning seed may not be an evaluation seed
+        module["main"](["--tune", "--tuning-seed", "0", "--seeds", "0", *common])
+    report = module["main"](["--tune", "--tuning-seed", "0", "--seeds", *common])
+    chosen = report["tuning"]["datasets"]["swissroll"]["chosen"]
+    assert chosen["DGflow-KL"]["step_size"] in (0.003, 0.01) and set(chosen["DOT"]) == {
+        "learning_rate",
+        "k_eff",
+    }
+    assert "**" in (tmp_path / "synthetic_tuning_wgan-gp.md").read_text()
+    report = module["main"](["--seeds", "0", *common])
+    summary = report["evaluation"]["datasets"]["swissroll"]["summary"]
+    assert [row["method"] for row in summary] == list(synthetic.METHODS)
+    text = (tmp_path / "synthetic_wgan-gp.md").read_text()
+    assert "| DGflow-KL-latent |" in text and "paired comparisons" in text
+    assert json.loads((tmp_path / "synthetic_wgan-gp.json").read_text())["command"].startswith(
         "python benchmarks/synthetic.py --seeds 0"
     )
 

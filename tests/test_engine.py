@@ -100,3 +100,14 @@ def _golden_runs():
 def test_golden_bits():
     for name, samples in _golden_runs().items():
         assert hashlib.sha256(samples.tobytes()).hexdigest()[:16] == GOLDEN[name], name
+
+
+def test_the_configuration_lists_every_choice_the_modules_implement():
+    from dgflow_tf import config, priors
+
+    assert tuple(divergences.get(name).name for name in config.DIVERGENCES) == config.DIVERGENCES
+    assert all(type(priors.get(name)).__name__ for name in config.PRIORS)
+    for boundary in config.BOUNDARIES:
+        assert priors.check_boundary(boundary) == boundary
+    with pytest.raises(ValueError, match="Unknown divergence"):
+        divergences.get("not-a-divergence")

@@ -1,0 +1,240 @@
+"""`dgflow-tf evaluate` and `sweep`: measure samples, choose the step size and number of steps."""
+
+import argparse
+import os
+import sys
+
+from dgflow_tf.cli import options
+
+
+def run_evaluate(args, out):
+    import json
+
+    import numpy as np
+
+    from dgflow_tf import datasets
+
+    samples = np.load(args.samples)
+    results = {"samples": args.samples, "num_samples": int(len(samples))}
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        from dgflow_tf.experiments import synthetic
+
+        # The demo's metrics: HQ % and modes (25 Gaussians), KDE score, exact OT distance.
+        if args.reference in datasets.names():
+            reference = synthetic.held_out_data(args.reference, args.num_reference, args.seed)
+            results.update(synthetic.evaluate(samples, reference, datasets.canonical_name(args.reference)))
+        else:
+            results.update(synthetic.evaluate(samples, np.load(args.reference), dataset=None))
+    elif samples.ndim == 4 and samples.shape[1:] == (8, 8, 1):
+        from dgflow_tf.metrics import images as image_metrics
+        from dgflow_tf.zoo import digits_classifier
+
+        reference = datasets.digits() if args.reference == "digits" else np.load(args.reference)
+        extractor = digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0])
+        subset = min(len(samples), len(reference), 1000)
+        results.update(
+            image_metrics.image_metrics(samples, reference, extractor, subset_size=subset, seed=args.seed)
+        )
+    else:
+        raise ValueError(
+            f"evaluate measures 2-D points [n, 2] or 8x8 digits [n, 8, 8, 1] offline; "
+            f"got shape {list(samples.shape)}. For other images use dgflow_tf.metrics.images with "
+            "your own feature extractor."
+        )
+    text = json.dumps(results, indent=2)
+    print(text, file=out)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+    return 0
+
+
+def _sweep_score(args, reference):
+    """The metric `dgflow-tf sweep` ranks settings by: `(name, score function, higher_is_better)`."""
+    import numpy as np
+
+    from dgflow_tf import metrics
+
+    flat_reference = reference.reshape(len(reference), -1)
+    if args.metric == "ot":
+        return "OT (W1)", lambda x: metrics.ot_distance(x.reshape(len(x), -1), flat_reference), False
+    if args.metric == "kde":
+        bandwidth = args.kde_bandwidth
+        return (
+            f"KDE (bandwidth {bandwidth})",
+            lambda x: metrics.kde_score(x.reshape(len(x), -1), flat_reference, bandwidth=bandwidth),
+            True,
+        )
+    from dgflow_tf.metrics import images as image_metrics
+    from dgflow_tf.zoo import digits_classifier
+
+    if reference.shape[1:] != (8, 8, 1):
+        raise ValueError(
+            f"--metric fid uses the shipped digits classifier, for 8x8 digits [n, 8, 8, 1]; the "
+            f"reference has shape {list(reference.shape)}. Use --metric ot or kde."
+        )
+    extractor = digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0])
+    reference_features, _ = image_metrics.extract(extractor, reference)
+
+    def fid(samples):
+        features, _ = image_metrics.extract(extractor, np.asarray(samples, np.float32))
+        return image_metrics.frechet_distance(features, reference_features)
+
+    return "FID (digits classifier)", fid, False
+
+
+def _load_reference(args):
+    import numpy as np
+
+    from dgflow_tf import datasets
+
+    if args.reference in datasets.names():
+        from dgflow_tf.experiments import synthetic
+
+        return synthetic.held_out_data(args.reference, args.num_reference, args.latent_seed)
+    if args.reference == "digits":
+        return datasets.digits()
+    return np.load(args.reference)
+
+
+def run_sweep(args, out):
+    import json
+
+    import numpy as np
+
+    from dgflow_tf import tuning
+
+    generator, critic = options.load_models(args)
+    base_model = options.refinement_model(args, generator, critic)
+    reference = _load_reference(args)
+    name, score, higher_is_better = _sweep_score(args, reference)
+    latents = np.load(args.latents) if args.latents is not None else None
+    if latents is None:
+        latents = base_model.sample_latents(args.num_samples, seed=args.latent_seed)
+    inputs = latents
+    if base_model.conditional:
+        if args.labels is None:
+            raise ValueError("the generator is conditional: pass --labels LABELS.npy")
+        inputs = (latents, np.load(args.labels))
+    os.makedirs(args.output_dir, exist_ok=True)
+    print(
+        f"Sweeping {len(latents)} samples: step sizes {args.step_sizes} x steps {args.num_steps_grid}, "
+        f"{base_model.divergence.name}, entropy weight {base_model.entropy_weight}, {base_model.space} "
+        f"space, seed {base_model.seed}; ranked by {name}.",
+        file=out,
+    )
+
+    def progress(row):
+        if not args.quiet:
+            print(
+                f"  step size {row['step_size']:g}, {row['num_steps']} steps: {row['status']} "
+                f"{row['score']:.4g} ({row['seconds']:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    result = tuning.sweep(
+        lambda **settings: options.refinement_model(args, generator, critic, **settings),
+        inputs,
+        score,
+        step_sizes=args.step_sizes,
+        num_steps=args.num_steps_grid,
+        metric=name,
+        higher_is_better=higher_is_better,
+        reference=reference,
+        progress=progress,
+    )
+    table = result.to_markdown()
+    result.plot(os.path.join(args.output_dir, "sweep.png"))
+    with open(os.path.join(args.output_dir, "sweep.md"), "w", encoding="utf-8") as file:
+        file.write(table + "\n")
+    with open(os.path.join(args.output_dir, "sweep.json"), "w", encoding="utf-8") as file:
+        json.dump({"metric": name, "higher_is_better": higher_is_better, "rows": result.rows}, file, indent=1)
+    print(table, file=out)
+    best = result.best
+    print(
+        f"\nBest: --step-size {best['step_size']:g} --num-steps {best['num_steps']} ({name} "
+        f"{best['score']:.4g}). Wrote sweep.md, sweep.json and sweep.png to {args.output_dir}. Choose on "
+        "a tuning batch and report on other latents and held-out data.",
+        file=out,
+    )
+    return 0
+
+
+def register(commands):
+    """Adds the `evaluate` and `sweep` commands to the subparsers `commands`."""
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="metrics of saved samples: HQ %%, modes, KDE and OT for 2-D points; FID, KID, score for digits",
+        description=(
+            "Measure samples saved as .npy against reference data, offline. 2-D points [n, 2]: the "
+            "demo's metrics (high-quality % and modes for 25gaussians, KDE score, exact OT "
+            "distance) against held-out draws of a data set (25gaussians, swissroll) or a reference "
+            ".npy. 8x8 digits [n, 8, 8, 1] in [-1, 1]: FID, KID and classifier score in the shipped "
+            "digits classifier's features, against scikit-learn's digits or a reference .npy. "
+            "Prints JSON."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    evaluate.add_argument("samples", help=".npy of samples, e.g. refined.npy from `dgflow-tf refine`")
+    evaluate.add_argument(
+        "--reference", default="digits", help="data set name (digits, 25gaussians, swissroll) or .npy"
+    )
+    evaluate.add_argument(
+        "--num-reference", type=options.positive_int, default=2000, help="2-D reference points drawn"
+    )
+    evaluate.add_argument(
+        "--seed", type=options.non_negative_int, default=0, help="seed of reference draws and KID subsets"
+    )
+    evaluate.add_argument("--output", default=None, help="also write the JSON here")
+    evaluate.set_defaults(handler=run_evaluate)
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="refine one batch at several step sizes and step counts; a table, a plot and the best",
+        description=(
+            "Choose --step-size and --num-steps for your model: refine one batch of latents at every "
+            "step size and number of steps, score each result against reference data with --metric, "
+            "stop a step size's longer runs once it diverges (NaN, or samples blown far from the "
+            "reference), and write sweep.md, sweep.json and sweep.png to --output-dir. The model "
+            "options are those of `refine`; their --step-size and --num-steps are replaced by the grid."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    options.add_model_options(sweep)
+    options.add_sampling_options(
+        sweep, num_samples=500, output_dir="dgflow_sweep", output_help="where the table and plot go"
+    )
+    sweep.add_argument(
+        "--reference",
+        required=True,
+        help="held-out data: a .npy, 'digits', or a 2-D data set name (25gaussians, swissroll)",
+    )
+    sweep.add_argument(
+        "--num-reference", type=options.positive_int, default=2000, help="2-D reference points drawn"
+    )
+    sweep.add_argument(
+        "--metric",
+        choices=["ot", "kde", "fid"],
+        default="ot",
+        help="exact OT distance (lower is better), KDE score (higher), or FID in the digits "
+        "classifier's features (8x8 digits; lower)",
+    )
+    sweep.add_argument(
+        "--kde-bandwidth", type=options.positive_float, default=0.05, help="bandwidth of --metric kde"
+    )
+    sweep.add_argument(
+        "--step-sizes",
+        type=options.positive_float,
+        nargs="+",
+        default=[0.001, 0.003, 0.01, 0.03, 0.1],
+        help="step sizes to try",
+    )
+    sweep.add_argument(
+        "--num-steps-grid",
+        type=options.positive_int,
+        nargs="+",
+        default=[10, 25, 50],
+        help="numbers of steps to try",
+    )
+    sweep.set_defaults(handler=run_sweep)

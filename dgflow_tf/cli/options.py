@@ -1,0 +1,188 @@
+"""Options shared by the `dgflow-tf` commands, their argument types, and the models they build.
+
+Defaults and choice lists come from `dgflow_tf.config`, the one source of the
+refinement's settings; reading them loads no TensorFlow, so `--help` is fast.
+"""
+
+import argparse
+
+from dgflow_tf import config
+
+CRITIC_KINDS = ("logit", "probability", "wasserstein")
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def load_models(args):
+    """`(generator, critic)` from the shared model options; the generator is `None` without one."""
+    from dgflow_tf import critics, loading
+
+    generator = None
+    if args.generator is not None:
+        generator = loading.load_callable(
+            args.generator,
+            "generator",
+            batch_size=args.hub_batch_size,
+            safe_mode=not args.unsafe_deserialization,
+        )
+    critic_path = args.critic or args.generator
+    if critic_path is None:
+        raise ValueError("pass --critic (or --generator of a GAN module with a discriminator)")
+    discriminator = loading.load_callable(
+        critic_path,
+        "discriminator",
+        batch_size=args.hub_batch_size,
+        safe_mode=not args.unsafe_deserialization,
+    )
+    critic = {
+        "logit": critics.LogitCritic,
+        "probability": critics.ProbabilityCritic,
+        "wasserstein": lambda d: critics.WassersteinCritic(d, scale=args.critic_scale),
+    }[args.critic_kind](discriminator)
+    return generator, critic
+
+
+def refinement_model(args, generator, critic, **overrides):
+    """A `RefinementModel` from the shared options, `overrides` (e.g. `step_size`) replacing them."""
+    from dgflow_tf.refinement import RefinementModel
+
+    latent_prior = args.latent_prior
+    if latent_prior is None:
+        # The prior a hub module's layout implies (compare_gan: uniform), else N(0, I).
+        latent_prior = getattr(generator, "latent_prior", None) or "normal"
+    latent_shape = getattr(generator, "sample_shape", None)
+    conditional = bool(getattr(generator, "conditional", False)) or args.labels is not None
+    settings = {
+        "divergence": args.divergence,
+        "step_size": args.step_size,
+        "entropy_weight": args.entropy_weight,
+        "num_steps": args.num_steps,
+        **overrides,
+    }
+    return RefinementModel(
+        generator,
+        critic,
+        space=args.space,
+        seed=args.seed,
+        latent_shape=latent_shape if latent_shape else None,
+        latent_prior=latent_prior,
+        boundary=args.boundary,
+        conditional=conditional,
+        on_nonfinite=args.on_nonfinite,
+        **settings,
+    )
+
+
+def build_model(args):
+    """A `RefinementModel` from the shared model options."""
+    return refinement_model(args, *load_models(args))
+
+
+def add_model_options(parser, need_generator=True):
+    models = parser.add_argument_group("models")
+    models.add_argument(
+        "--generator",
+        required=need_generator,
+        default=None,
+        help="generator: a .keras file, a SavedModel or hub module directory, or a TF-Hub URL",
+    )
+    models.add_argument(
+        "--critic",
+        default=None,
+        help="critic (discriminator) in the same formats; default: the --generator module's discriminator",
+    )
+    models.add_argument(
+        "--critic-kind",
+        choices=CRITIC_KINDS,
+        default="logit",
+        help="what the critic outputs: GAN logits, sigmoid probabilities, or WGAN scores",
+    )
+    models.add_argument("--critic-scale", type=positive_float, default=1.0, help="scale of a WGAN critic")
+    models.add_argument(
+        "--hub-batch-size",
+        type=positive_int,
+        default=None,
+        help="compare_gan modules: which bs<N> MetaGraph",
+    )
+    models.add_argument(
+        "--labels", default=None, help=".npy of labels, one per sample, for conditional models"
+    )
+    models.add_argument(
+        "--unsafe-deserialization",
+        action="store_true",
+        help="let .keras files run the Python code they contain (e.g. Lambda layers): only for trusted files",
+    )
+    flow = parser.add_argument_group("refinement (defaults: the paper's)")
+    defaults = config.DEFAULTS
+    flow.add_argument(
+        "--divergence", choices=config.DIVERGENCES, default=defaults["divergence"], help="f-divergence"
+    )
+    flow.add_argument("--step-size", type=positive_float, default=defaults["step_size"], help="step size eta")
+    flow.add_argument(
+        "--entropy-weight",
+        type=non_negative_float,
+        default=defaults["entropy_weight"],
+        help="entropy weight gamma",
+    )
+    flow.add_argument(
+        "--num-steps", type=non_negative_int, default=defaults["num_steps"], help="refinement steps K"
+    )
+    flow.add_argument("--space", choices=config.SPACES, default=defaults["space"], help="where to refine")
+    flow.add_argument(
+        "--latent-prior",
+        choices=config.PRIORS,
+        default=None,
+        help="latent prior (default: uniform for compare_gan modules, normal otherwise)",
+    )
+    flow.add_argument(
+        "--boundary",
+        choices=config.BOUNDARIES,
+        default=defaults["boundary"],
+        help="how bounded priors keep latents in their box",
+    )
+    flow.add_argument("--seed", type=non_negative_int, default=0, help="seed of the refinement noise")
+    flow.add_argument(
+        "--on-nonfinite",
+        choices=config.ON_NONFINITE_POLICIES,
+        default=defaults["on_nonfinite"],
+        help="a sample that turns NaN/Inf: stop with an error listing it, or freeze it at its last "
+        "finite state, warn and go on (streams record it in the manifest)",
+    )
+
+
+def add_sampling_options(parser, num_samples, output_dir, output_help):
+    """Which samples to refine, in what batches, and where the results go."""
+    parser.add_argument(
+        "--num-samples", type=positive_int, default=num_samples, help="samples to draw and refine"
+    )
+    parser.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
+    parser.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the drawn latents")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
+    parser.add_argument("--output-dir", default=output_dir, help=output_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
