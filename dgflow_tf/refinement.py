@@ -9,7 +9,6 @@ generator and critic, and delegates the rest: input checks
 """
 
 import keras
-import tensorflow as tf
 
 from dgflow_tf import batching, distributed, export, results
 from dgflow_tf import critics as critics_lib
@@ -22,7 +21,7 @@ from dgflow_tf.engine import drift, simulate
 from dgflow_tf.errors import apply_policy_in_graph
 from dgflow_tf.layers import as_layer, deserialize_callable, serialize_callable
 from dgflow_tf.results import RefinementResult
-from dgflow_tf.runner import CompiledRefinement
+from dgflow_tf.runner import CompiledRefinement, batch_spec, compile_once
 
 __all__ = ["SPACES", "RefinementModel", "RefinementResult", "drift", "simulate"]
 
@@ -32,7 +31,7 @@ class _Caches:
 
     def __init__(self, model):
         self.compiled = CompiledRefinement(model)
-        self.generate = None
+        self.generate = {}
 
 
 @keras.saving.register_keras_serializable(package="dgflow_tf")
@@ -267,9 +266,11 @@ class RefinementModel(keras.Model):
                 "This model refines samples directly (generator=None): there is nothing to generate."
             )
         latents, conditions = inputs_lib.host_inputs(self, x)
-        if self._caches.generate is None:
-            self._caches.generate = tf.function(self._generate, reduce_retracing=True)
-        return batching.map_batches(self._caches.generate, [latents, conditions], batch_size)
+        specs = [batch_spec(t) for t in (latents, conditions) if t is not None]
+        key = tuple((tuple(spec.shape[1:]), spec.dtype.name) for spec in specs)
+        if key not in self._caches.generate:
+            self._caches.generate[key] = compile_once(self._generate, specs)
+        return batching.map_batches(self._caches.generate[key], [latents, conditions], batch_size)
 
     def predict_on_batch(self, x):
         """Refines `x` as one batch; returns NumPy samples (`predict` with one batch, no progress bar)."""

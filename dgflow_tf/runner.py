@@ -19,10 +19,6 @@ import tensorflow as tf
 from dgflow_tf import engine
 
 
-def _batch_spec(tensor):
-    return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
-
-
 def _spec_key(tensor):
     return (tuple(tensor.shape[1:]), tensor.dtype.name)
 
@@ -45,6 +41,25 @@ def _name_the_culprit(parts, error):
             f"check that the generator and critic belong together. {error}"
         )
     return None
+
+
+def compile_once(fn, input_signature, jit_compile=False):
+    """`tf.function(fn, input_signature=...)`: one trace for every batch size (the batch axis unknown).
+
+    TensorFlow's frequent-retracing warning counts traces by the Python
+    function's code across all instances. Refiners compile one function per
+    instance (each has its own generator and critic), so many refiners that
+    each trace once look like retracing to it; the warning is off for these
+    functions, whose single trace per signature `tests/test_engine.py` checks.
+    """
+    function = tf.function(fn, input_signature=input_signature, jit_compile=jit_compile)
+    function._omit_frequent_tracing_warning = True
+    return function
+
+
+def batch_spec(tensor):
+    """The `tf.TensorSpec` of a batch like `tensor`, with the batch axis unknown."""
+    return tf.TensorSpec([None, *tensor.shape[1:]], tensor.dtype)
 
 
 class CompiledRefinement:
@@ -89,21 +104,19 @@ class CompiledRefinement:
         if key not in self.functions:
             self._validate_by_tracing(latents, conditions)
             model = self.model
-            signature = [_batch_spec(latents), tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int32)]
+            signature = [batch_spec(latents), tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int32)]
             if conditions is None:
 
                 def refine(latents, positions, seed):
                     return model.flow(latents, positions, seed, None, trajectory_every)
 
             else:
-                signature.append(_batch_spec(conditions))
+                signature.append(batch_spec(conditions))
 
                 def refine(latents, positions, seed, conditions):
                     return model.flow(latents, positions, seed, conditions, trajectory_every)
 
-            self.functions[key] = tf.function(
-                refine, input_signature=signature, jit_compile=model.config.compiles_with_xla
-            )
+            self.functions[key] = compile_once(refine, signature, jit_compile=model.config.compiles_with_xla)
         return self.functions[key]
 
     def __call__(self, latents, positions, seed, conditions=None, trajectory_every=0):

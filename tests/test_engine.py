@@ -111,3 +111,26 @@ def test_the_configuration_lists_every_choice_the_modules_implement():
         assert priors.check_boundary(boundary) == boundary
     with pytest.raises(ValueError, match="Unknown divergence"):
         divergences.get("not-a-divergence")
+
+
+def test_each_graph_is_traced_once_per_input_signature():
+    # Batches of different sizes (and a last, shorter chunk) reuse one trace: the batch axis is
+    # traced as unknown, so TensorFlow's retracing warnings have nothing to report.
+    from dgflow_tf.baselines import DOT, MHGAN
+
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="tanh")])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    z = np.random.default_rng(9).normal(size=(23, 2)).astype("float32")
+    model = dgflow_tf.RefinementModel(generator, critic, step_size=0.01, num_steps=3, seed=0)
+    model.predict(z, batch_size=10, verbose=0)
+    model.predict(z, batch_size=7, verbose=0)
+    model.refine(z[:5])
+    model.generate(z, batch_size=10)
+    compiled = [*model._caches.compiled.functions.values(), *model._caches.generate.values()]
+    dot = DOT(generator, critic, num_steps=3, seed=0, batch_size=10)
+    dot.refine(z)
+    mh = MHGAN(generator, critic, chain_length=4, seed=0, batch_size=10)
+    mh.refine(z)
+    compiled += [*dot._compiled.values(), *mh._compiled.values()]
+    assert len(compiled) >= 6
+    assert [f.experimental_get_tracing_count() for f in compiled] == [1] * len(compiled)

@@ -24,6 +24,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
+from dgflow_tf.refinement import RefinementModel
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -133,7 +134,6 @@ def flow_refinement_model(flow, critic, space="latent", latent_shape=None, **kwa
     Returns:
         A `RefinementModel`.
     """
-    from dgflow_tf.refinement import RefinementModel  # the engine imports this package
 
     generator = FlowGenerator(flow, latent_shape=latent_shape, name="flow_generator")
     return RefinementModel(generator, critic, space=space, latent_shape=generator.latent_shape, **kwargs)

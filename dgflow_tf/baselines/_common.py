@@ -6,13 +6,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from dgflow_tf import batching
 from dgflow_tf import critics as critics_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import as_batch_tensor, check_positive_int
 from dgflow_tf.inputs import infer_input_shape
 from dgflow_tf.layers import as_layer
+from dgflow_tf.runner import batch_spec, compile_once
 
 tfd = tfp.distributions
+_SEED_AND_POSITIONS = (tf.TensorSpec([2], tf.int32), tf.TensorSpec([None], tf.int64))
 
 
 class BaselineResult(NamedTuple):
@@ -71,9 +74,10 @@ class Baseline:
     def _seed(self, seed, salt):
         return noise_lib.sanitize_seed(self.seed if seed is None else seed, salt=f"{self._salt}-{salt}")
 
-    def _function(self, key, fn):
+    def _function(self, key, fn, *specs):
+        """`fn` compiled once for arguments like `specs` (`runner.compile_once`), cached by `key`."""
         if key not in self._compiled:
-            self._compiled[key] = tf.function(fn, reduce_retracing=True)
+            self._compiled[key] = compile_once(fn, list(specs))
         return self._compiled[key]
 
     def _generate(self, latents):
@@ -84,12 +88,7 @@ class Baseline:
 
     def _batched(self, fn, *arrays):
         """Applies compiled `fn` to aligned arrays in chunks of `batch_size`; concatenates NumPy outputs."""
-        size = int(arrays[0].shape[0])
-        outputs = []
-        for start in range(0, size, self.batch_size):
-            chunk = [array[start : start + self.batch_size] for array in arrays]
-            outputs.append(tf.nest.map_structure(lambda t: t.numpy(), fn(*chunk)))
-        return tf.nest.map_structure(lambda *parts: np.concatenate(parts, axis=0), *outputs)
+        return batching.map_batches(fn, list(arrays), self.batch_size)
 
     def generate_and_score(self, latents):
         """`(g(z), d(g(z)))` for host latents, batched; NumPy outputs."""
@@ -98,7 +97,8 @@ class Baseline:
             samples = self._generate(z)
             return samples, self.critic(samples)
 
-        return self._batched(self._function("score", evaluate), tf.convert_to_tensor(latents))
+        latents = tf.convert_to_tensor(latents)
+        return self._batched(self._function("score", evaluate, batch_spec(latents)), latents)
 
     def prior_latents(self, seed, positions, num_per_position=None, dtype=tf.float32):
         """Standard normal latents keyed by `(seed, position)`.
@@ -118,7 +118,9 @@ class Baseline:
             list(self.latent_shape) if num_per_position is None else [num_per_position, *self.latent_shape]
         )
         draw = self._function(
-            ("prior", dtype, num_per_position), lambda s, p: noise_lib.position_draws(s, p, shape, normal)
+            ("prior", dtype, num_per_position),
+            lambda s, p: noise_lib.position_draws(s, p, shape, normal),
+            *_SEED_AND_POSITIONS,
         )
         return self._batched(lambda p: draw(seed, p), tf.constant(positions, tf.int64))
 
@@ -126,6 +128,8 @@ class Baseline:
         """Uniform[0, 1) draws keyed by `(seed, position)`: `[len(positions), num_draws]` float64."""
         uniform = tfd.Uniform(tf.constant(0.0, tf.float64), tf.constant(1.0, tf.float64))
         draw = self._function(
-            ("uniform", num_draws), lambda s, p: noise_lib.position_draws(s, p, [num_draws], uniform)
+            ("uniform", num_draws),
+            lambda s, p: noise_lib.position_draws(s, p, [num_draws], uniform),
+            *_SEED_AND_POSITIONS,
         )
         return self._batched(lambda p: draw(seed, p), tf.constant(positions, tf.int64))

@@ -30,6 +30,7 @@ from dgflow_tf._validation import (
     check_positive_int,
 )
 from dgflow_tf.baselines._common import Baseline, BaselineResult
+from dgflow_tf.runner import batch_spec
 
 SPACES = ("latent", "data")
 
@@ -129,8 +130,11 @@ class DOT(Baseline):
         second = np.minimum((draws[:, 1] * (len(states) - 1)).astype(np.int64), len(states) - 2)
         second = second + (second >= first)
         generate = self._state_generator()
-        score = self._function(("pair_logits", self.space), lambda s: self.critic(generate(s)))
-        logits = self._batched(score, tf.convert_to_tensor(np.concatenate([states[first], states[second]])))
+        pairs = tf.convert_to_tensor(np.concatenate([states[first], states[second]]))
+        score = self._function(
+            ("pair_logits", self.space), lambda s: self.critic(generate(s)), batch_spec(pairs)
+        )
+        logits = self._batched(score, pairs)
         logits = logits.astype(np.float64)
         differences = np.abs(logits[: self.num_pairs] - logits[self.num_pairs :])
         distances = np.linalg.norm((states[first] - states[second]).reshape(self.num_pairs, -1), axis=1)
@@ -181,7 +185,7 @@ class DOT(Baseline):
         name = "x" if self.generator is None else "z"
         inputs = self._as_input(x, name)
         if self.space == "data" and self.generator is not None:
-            targets = self._batched(self._function("generate", self._generate), inputs)
+            targets = self._batched(self._function("generate", self._generate, batch_spec(inputs)), inputs)
         else:
             targets = inputs.numpy()
         k_eff = self.k_eff
@@ -189,10 +193,11 @@ class DOT(Baseline):
         if k_eff is None:
             k_eff = self.estimate_k_eff(targets, seed)
             pair_evaluations = 2 * self.num_pairs
-        optimise = self._function(("optimise", self.space), self._optimise)
-        samples, states = self._batched(
-            lambda t: optimise(t, tf.constant(k_eff, tf.float64)), tf.convert_to_tensor(targets)
+        targets = tf.convert_to_tensor(targets)
+        optimise = self._function(
+            ("optimise", self.space), self._optimise, batch_spec(targets), tf.TensorSpec([], tf.float64)
         )
+        samples, states = self._batched(lambda t: optimise(t, tf.constant(k_eff, tf.float64)), targets)
         n = len(targets)
         generator_passes = (
             0 if self.generator is None else (self.num_steps + 1 if self.space == "latent" else 1)

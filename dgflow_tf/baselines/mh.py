@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from dgflow_tf._validation import check_positive_int
 from dgflow_tf.baselines._common import Baseline, BaselineResult
+from dgflow_tf.runner import batch_spec
 
 
 def fit_logit_calibration(real_values, fake_values):
@@ -91,7 +92,7 @@ class MHGAN(Baseline):
             latents: `[k, ...]` latents whose samples are labelled 0.
         """
         real = self._as_input(real_samples, "real_samples")
-        real_logits = self._batched(self._function("critic", self.critic), real)
+        real_logits = self._batched(self._function("critic", self.critic, batch_spec(real)), real)
         _, fake_logits = self.generate_and_score(self._as_input(latents))
         self.calibration = fit_logit_calibration(real_logits, fake_logits)
         self.calibration_evaluations = len(fake_logits)
@@ -126,7 +127,8 @@ class MHGAN(Baseline):
                 raise ValueError(
                     f"`initial_samples` must hold one sample per chain ({n}). Received: {initial.shape[0]}"
                 )
-            current = self.calibrated_logits(self._batched(self._function("critic", self.critic), initial))
+            critic = self._function("critic", self.critic, batch_spec(initial))
+            current = self.calibrated_logits(self._batched(critic, initial))
             chosen = np.full(n, -1)
         else:
             current = np.full(n, -np.inf)  # the first proposal is always accepted
