@@ -183,3 +183,102 @@ def test_dot_errors():
         DOT(identity, zero_critic, beta_2=1.0)
     with pytest.raises(ValueError, match="`z` contains NaN"):
         DOT(identity, zero_critic, latent_shape=(2,)).refine(np.full((3, 2), np.nan, "float32"))
+
+
+# -- Independent references (the optimum, the law sampled) ----------------------------------------
+
+
+def quadratic_critic(center):
+    center = tf.constant(center, tf.float64)
+    return lambda x: -0.5 * tf.reduce_sum(tf.square(x - center), axis=-1)
+
+
+def test_dot_converges_to_each_samples_transport_optimum_from_scipy():
+    # Data space, d(x) = -|x - c|^2 / 2, fixed k_eff: each sample's problem
+    #   min_x sqrt(|x - y|^2 + delta^2) - d(x) / k_eff
+    # is solved per sample by scipy, and DOT run to convergence must land on the same point. Its
+    # solution is x = c + k_eff (y - c) / |y - c| when |y - c| > k_eff (the cost's unit gradient
+    # balances the critic's), so the cost shapes the answer: a wrong cost moves it.
+    from scipy import optimize
+
+    center, k_eff, delta = np.array([1.0, -0.5]), 0.5, 0.001
+    y = center + np.random.default_rng(11).normal(size=(12, 2)) * 1.5
+    dot = DOT(
+        None,
+        quadratic_critic(center),
+        space="data",
+        num_steps=6000,
+        learning_rate=2e-3,
+        k_eff=k_eff,
+        latent_shape=(2,),
+        beta_1=0.9,
+        beta_2=0.999,
+    )
+    refined = dot.refine(y).samples
+
+    def objective(x, target):
+        return math.sqrt(np.sum((x - target) ** 2) + delta**2) + 0.5 * np.sum((x - center) ** 2) / k_eff
+
+    moved = 0
+    for target, found in zip(y, refined, strict=True):
+        options = {"xatol": 1e-10, "fatol": 1e-14, "maxiter": 10_000}
+        best = optimize.minimize(objective, target, args=(target,), method="Nelder-Mead", options=options).x
+        np.testing.assert_allclose(found, best, atol=5e-3)
+        distance = np.linalg.norm(target - center)
+        if distance > k_eff + 0.1:
+            moved += 1
+            np.testing.assert_allclose(best, center + k_eff * (target - center) / distance, atol=5e-3)
+    assert moved >= 8
+
+
+def test_dot_k_eff_is_the_largest_ratio_over_pairs_not_the_mean():
+    # A nonlinear 3-D critic: the ratio |d(a) - d(b)| / |a - b| differs from pair to pair. With 5
+    # points there are 10 pairs; 400 random pairs draw each of them (probability 1 - 10 e^-40), so the
+    # estimate is the maximum over all pairs, computed here directly.
+    points = np.random.default_rng(12).normal(size=(5, 3))
+    critic = lambda x: tf.reduce_sum(tf.sin(2.0 * x) + 0.3 * x**2, axis=-1)  # noqa: E731
+    dot = DOT(None, critic, space="data", num_pairs=400, latent_shape=(3,), seed=1)
+    values = np.sum(np.sin(2.0 * points) + 0.3 * points**2, axis=-1)
+    ratios = [
+        abs(values[i] - values[j]) / np.linalg.norm(points[i] - points[j])
+        for i in range(5)
+        for j in range(i + 1, 5)
+    ]
+    assert dot.estimate_k_eff(points.astype("float32")) == pytest.approx(max(ratios), rel=1e-5)
+    assert max(ratios) > 1.5 * np.mean(ratios)  # max and mean are far apart here
+
+
+def test_mhgan_calibrates_a_miscalibrated_critic_and_then_samples_the_target():
+    # Proposal g(z) = 1.5 z, target N(0.5, 1): the critic is an affine distortion of the true log
+    # ratio, d = 3 d* + 2. Calibration must undo it (slope 1/3); uncalibrated, the chains would sample
+    # p(x) exp(3 d*) instead, far from the target.
+    generator = lambda z: PROPOSAL_STD * z  # noqa: E731
+    distorted = lambda x: 3.0 * exact_log_ratio(x) + 2.0  # noqa: E731
+    rng = np.random.default_rng(13)
+    real = rng.normal(TARGET_MEAN, 1.0, size=(20_000, 1)).astype("float32")
+    mh = MHGAN(generator, distorted, latent_shape=(1,), chain_length=40, seed=3)
+    mh.calibrate(real, rng.normal(size=(20_000, 1)).astype("float32"))
+    assert mh.calibration[0] == pytest.approx(1.0 / 3.0, abs=0.05)
+    z = rng.normal(size=(3000, 1)).astype("float32")
+    target_cdf = stats.norm(TARGET_MEAN, 1.0).cdf
+    assert stats.kstest(mh.refine(z).samples[:, 0], target_cdf).pvalue > 0.01
+    uncalibrated = MHGAN(generator, distorted, latent_shape=(1,), chain_length=40, seed=3)
+    assert stats.kstest(uncalibrated.refine(z).samples[:, 0], target_cdf).pvalue < 1e-6
+
+
+def test_drs_with_the_exact_ratio_and_no_shift_keeps_samples_of_the_target():
+    # Proposal Uniform(0, 1) (g(z) = Phi(z)), target Beta(2, 1) with density 2x: d(x) = log(2x) is
+    # bounded by log 2, so with gamma = 0 DRS is exact rejection sampling (accept with x / 1).
+    generator = lambda z: 0.5 * (1.0 + tf.math.erf(z / math.sqrt(2.0)))  # noqa: E731
+    critic = lambda x: tf.math.log(2.0 * x[:, 0])  # noqa: E731
+    # (Over 30 seeds of this test the KS p-values were uniform: p = 0.51 against U(0, 1).)
+    rng = np.random.default_rng(100)
+    drs = DRS(generator, critic, gamma=0.0, epsilon=1e-9, latent_shape=(1,), seed=0)
+    drs.fit(rng.normal(size=(20_000, 1)).astype("float32"))
+    assert drs.gamma == 0.0 and drs.max_logit == pytest.approx(math.log(2.0), abs=1e-3)
+    result = drs.refine(rng.normal(size=(3000, 1)).astype("float32"))
+    assert stats.kstest(result.samples[:, 0], stats.beta(2, 1).cdf).pvalue > 0.01
+    assert result.info["acceptance_rate"] == pytest.approx(0.5, abs=0.03)  # E[x] under the proposal
+    # The proposals themselves are uniform, not Beta(2, 1): the test can fail.
+    uniform = generator(rng.normal(size=(3000, 1)).astype("float32")).numpy()[:, 0]
+    assert stats.kstest(uniform, stats.beta(2, 1).cdf).pvalue < 1e-6

@@ -12,6 +12,8 @@ quantile of `F + gamma` over the burn-in samples, so that the burn-in
 sample at that quantile is kept with probability 1/2.
 """
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -58,6 +60,9 @@ class DRS(Baseline):
         critic: callable from samples to logits `d(x)` (see `RefinementModel`).
         gamma_quantile: in (0, 1); sets `gamma` from the burn-in (see the
             module docstring). Defaults to `0.95`.
+        gamma: a fixed shift instead of the quantile rule. `0` with the
+            exact log ratio and a small `epsilon` is exact rejection sampling
+            of the data law. Defaults to `None` (use `gamma_quantile`).
         epsilon: positive float. Defaults to `1e-6`.
         max_proposals_per_sample: refine raises if keeping `n` samples would
             take more than `n` times this many proposals. Defaults to `1000`.
@@ -83,6 +88,7 @@ class DRS(Baseline):
         critic,
         *,
         gamma_quantile=0.95,
+        gamma=None,
         epsilon=1e-6,
         max_proposals_per_sample=1000,
         seed=None,
@@ -97,6 +103,9 @@ class DRS(Baseline):
                 f"`gamma_quantile` must be in (0, 1). Received: gamma_quantile={gamma_quantile!r}"
             )
         self.gamma_quantile = float(gamma_quantile)
+        if gamma is not None and not math.isfinite(float(gamma)):
+            raise ValueError(f"`gamma` must be a finite number or None. Received: gamma={gamma!r}")
+        self.fixed_gamma = None if gamma is None else float(gamma)
         self.epsilon = check_positive_float(epsilon, "epsilon")
         self.max_proposals_per_sample = check_positive_int(
             max_proposals_per_sample, "max_proposals_per_sample"
@@ -111,9 +120,12 @@ class DRS(Baseline):
         _, logits = self.generate_and_score(latents)
         logits = logits.astype(np.float64)
         self.max_logit = float(np.max(logits))
-        self.gamma = float(
-            np.quantile(drs_logit(logits, self.max_logit, 0.0, self.epsilon), self.gamma_quantile)
-        )
+        if self.fixed_gamma is not None:
+            self.gamma = self.fixed_gamma
+        else:
+            self.gamma = float(
+                np.quantile(drs_logit(logits, self.max_logit, 0.0, self.epsilon), self.gamma_quantile)
+            )
         self.burn_in_evaluations = len(logits)
         return self
 
