@@ -190,8 +190,14 @@ def tune(args, log):
             "seconds": time.perf_counter() - started,
             "num_samples": args.num_samples,
         }
+    write_tuning_report(results, stem, args.gan)
+    return results
+
+
+def write_tuning_report(results, stem, gan):
+    """Writes the tuning report `results` (every data set in it) to `stem`.json and `stem`.md."""
     markdown = [
-        f"# Tuning on seed {results['seed']} ({args.gan})",
+        f"# Tuning on seed {results['seed']} ({gan})",
         "",
         "One rule for every method: the best KDE score on the tuning seed's GAN, latents and held-out "
         "data, at K = 25 (equal evaluations). Seeds 0, 1 and 2, which the tables report, take no part. "
@@ -220,7 +226,6 @@ def tune(args, log):
             markdown += [table, ""]
     _write(stem + ".json", json.dumps(results, indent=1))
     _write(stem + ".md", "\n".join(markdown) + "\n")
-    return results
 
 
 # -- evaluation --------------------------------------------------------------------------------
