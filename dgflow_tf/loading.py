@@ -21,11 +21,10 @@ import zipfile
 
 import keras
 
+from dgflow_tf.adapters import hub as hub_adapter
+from dgflow_tf.adapters.hub.resolve import is_url, load_module, resolve
+
 ROLES = ("generator", "discriminator")
-
-
-def _is_url(path):
-    return "://" in path
 
 
 def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
@@ -52,8 +51,6 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
             the path.
         FileNotFoundError: if a local `path` does not exist.
     """
-    from dgflow_tf.adapters import hub as hub_adapter
-
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}. Expected one of: {list(ROLES)}")
     path = os.fspath(path)
@@ -62,11 +59,11 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
             f"{path!r} is a legacy HDF5 file. Load it with tf_keras and save it as `.keras`, or pass "
             "a SavedModel directory."
         )
-    if not _is_url(path) and not os.path.exists(path):
+    if not is_url(path) and not os.path.exists(path):
         raise FileNotFoundError(f"No model at {path!r}. Pass a .keras file, a SavedModel directory or a URL.")
     if path.endswith(".keras"):
         return _load_keras_file(path, safe_mode)
-    if not _is_url(path):
+    if not is_url(path):
         _check_savedmodel_directory(path)
     module = None
     if signature is None:
@@ -77,10 +74,8 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
             # A single-signature module: reuse what load_gan loaded rather than load it again.
             module = gan.generator.module
     if module is None:
-        import tensorflow_hub as hub
-
         try:
-            module = hub.load(path)
+            module = load_module(resolve(path))
         except Exception as error:  # TF raises several types for unreadable protos and variables
             raise ValueError(
                 f"Cannot load the SavedModel at {path!r}: {type(error).__name__}: {error}. It may be "
@@ -95,8 +90,6 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
 
 
 def _try_gan(path, batch_size):
-    from dgflow_tf.adapters import hub as hub_adapter
-
     try:
         return hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
     except (ValueError, KeyError):

@@ -175,3 +175,37 @@ def test_a_hub_refiner_exports_to_a_savedmodel(compare_gan_path, tmp_path):
     np.testing.assert_array_equal(
         loaded.serve(z, tf.constant(4, tf.int64)).numpy(), model.refine(z, seed=4).samples
     )
+
+
+def test_local_modules_load_without_tensorflow_hub(compare_gan_path):
+    # tensorflow_hub's import needs pkg_resources, which setuptools >= 82 (a fresh Python 3.12 venv)
+    # does not ship; local modules must load without it. Run in a fresh process to see the imports.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dgflow_tf.adapters import hub; "
+        f"gan = hub.load_gan({str(compare_gan_path)!r}, check_gradients=False); "
+        "print('tensorflow_hub' in sys.modules)"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split()[-1] == "False"
+
+
+def test_a_url_without_pkg_resources_names_the_fix(monkeypatch):
+    import builtins
+
+    from dgflow_tf.adapters.hub import resolve as hub_resolve
+
+    real_import = builtins.__import__
+
+    def failing_import(name, *args, **kwargs):
+        if name == "tensorflow_hub":
+            raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    with pytest.raises(ImportError, match="pip install 'setuptools<82'"):
+        hub_resolve.resolve("https://tfhub.dev/some/module/1")
+    assert hub_resolve.resolve("/a/local/dir") == "/a/local/dir"

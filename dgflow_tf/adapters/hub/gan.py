@@ -5,6 +5,7 @@ import re
 
 import tensorflow as tf
 
+from dgflow_tf.adapters.hub.resolve import is_url, load_module, resolve
 from dgflow_tf.adapters.hub.signature import (
     HubSignature,
 )
@@ -178,15 +179,13 @@ def load_gan(
         ValueError: if the module has no usable generator signature, or a
             signature cannot be differentiated.
     """
-    import tensorflow_hub as hub
-
     handle = os.fspath(handle)
-    if "://" not in handle and not tf.io.gfile.exists(handle):
+    if not is_url(handle) and not tf.io.gfile.exists(handle):
         raise FileNotFoundError(
             f"`handle` {handle!r} is neither a URL nor an existing directory. Pass a TF-Hub handle "
             "or the path of a SavedModel."
         )
-    path = hub.resolve(handle)
+    path = resolve(handle)
     generator_kwargs = dict(generator_kwargs or {})
     discriminator_kwargs = dict(discriminator_kwargs or {})
     tag_sets = _tag_sets(path)
@@ -195,21 +194,21 @@ def load_gan(
         layout = "compare_gan"
         tags = _pick_tags(generator_sizes, batch_size, "gen")
         generator = HubSignature(
-            hub.load(path, tags=set(tags)), "default", name="hub_generator", **generator_kwargs
+            load_module(path, tags=set(tags)), "default", name="hub_generator", **generator_kwargs
         )
         discriminator = None
         discriminator_sizes = _batch_tags(tag_sets, "disc")
         if discriminator_sizes:
             tags = _pick_tags(discriminator_sizes, batch_size, "disc")
             discriminator = HubSignature(
-                hub.load(path, tags=set(tags)),
+                load_module(path, tags=set(tags)),
                 "default",
                 role="discriminator",
                 name="hub_discriminator",
                 **discriminator_kwargs,
             )
     else:
-        module = hub.load(path)
+        module = load_module(path)
         names = sorted(getattr(module, "signatures", {}).keys())
         if generator_signature in names:
             layout, name = "signatures", generator_signature
