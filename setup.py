@@ -7,7 +7,9 @@ Dependencies, and why each is needed:
   distributions of the refinement.
 - tf-keras: TFP and TF-Hub import it under Keras 3; also lets users bring
   tf_keras generators and critics.
-- tensorflow-hub: loading generators and discriminators published on TF-Hub.
+- tensorflow-hub: resolving TF-Hub URLs to downloaded modules (local modules load with
+  tf.saved_model.load alone, so they work where tensorflow_hub cannot import: it needs
+  pkg_resources, which setuptools 82 and newer no longer ship).
 - numpy: host-side arrays returned by `predict` and used by metrics.
 - scikit-learn: the Swiss roll and digits data sets (shipped inside it, so
   nothing is downloaded), the KDE score and MH-GAN's logistic calibration.
@@ -29,10 +31,13 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    # Tested: 3.11 (CI), 3.12 (CI's fresh-venv smoke run: demo, every public module, hub tests), 3.13
+    # (demo in a fresh venv).
+    python_requires=">=3.11",
     packages=find_packages(include=["dgflow_tf", "dgflow_tf.*"]),
     # The 2-D GANs' weights (about 2 MB), so that `dgflow-tf demo` starts at once, and the
     # digits classifier (0.8 MB) that gives offline FID/KID its features.
+    # The 2-D WGAN-GPs' weights add about 8.5 MB (the paper's Table 1 models, 512-unit MLPs).
     package_data={"dgflow_tf.zoo": ["weights/*.weights.h5", "weights/*.json"]},
     install_requires=[
         "tensorflow>=2.16",
@@ -47,21 +52,34 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        # pytest runs the suite and hypothesis its property-based tests; ruff lints it
-        # (configured in pyproject.toml); jupytext, nbclient and ipykernel execute the
-        # notebooks headlessly in the suite.
+        # pytest runs the suite (pytest-timeout gives every test a limit) and hypothesis its
+        # property-based tests; ruff lints it (configured in pyproject.toml); jupytext, nbclient
+        # and ipykernel execute the notebooks headlessly in the suite.
         "test": [
             "pytest>=7",
+            "pytest-timeout>=2.2",
             "hypothesis>=6.100",
             "ruff>=0.5",
             "jupytext>=1.16",
             "nbclient>=0.10",
             "ipykernel>=6.29",
         ],
+        # The documentation site: MkDocs with the Material theme, and mkdocstrings, whose Python
+        # handler renders the API reference from the Google-style docstrings without importing
+        # TensorFlow (static analysis), so the site builds in seconds and strictly (a broken
+        # reference fails the build). Sphinx with autodoc would import every module to document it.
+        "docs": [
+            "mkdocs>=1.6",
+            "mkdocs-material>=9.5",
+            "mkdocstrings[python]>=0.26",
+        ],
     },
     entry_points={"console_scripts": ["dgflow-tf=dgflow_tf.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
         "License :: OSI Approved :: Apache Software License",
     ],

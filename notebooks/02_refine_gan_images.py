@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -64,11 +69,10 @@ def fid(samples):
 
 
 result = model.refine(latents, trajectory_every=5, metrics={"FID": fid})
-print(
-    dict(
-        zip(result.trajectory_steps.tolist(), result.metric_trajectory["FID"].round(2).tolist(), strict=True)
-    )
-)
+curve = result.metric_trajectory["FID"]
+print(dict(zip(result.trajectory_steps.tolist(), curve.round(2).tolist(), strict=True)))
+# The refined samples are closer to the digits than the generator's own (FID at step 25 < step 0).
+assert curve[-1] < curve[0], curve
 
 # %%
 from IPython.display import Image, display

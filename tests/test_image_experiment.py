@@ -5,6 +5,7 @@ import pathlib
 import runpy
 
 import numpy as np
+import pytest
 
 from dgflow_tf import plotting
 from dgflow_tf.experiments import images
@@ -36,13 +37,15 @@ def test_image_benchmark_runs_small_and_resumes(tmp_path):
         ("dcgan", m) for m in images.methods_for("dcgan")
     ] + [("flow", m) for m in images.methods_for("flow")]
     for row in rows:
-        assert np.isfinite([row["fid"], row["kid"], row["kid_se"], row["score"]]).all()
-        assert 1.0 <= row["score"] <= 10.0
+        assert np.isfinite([row["fid"], row["kid"], row["score"]]).all()
+        assert row["kid_std"] > 0  # subsets that differ give a spread
     dgflow = next(r for r in rows if r["method"] == "DGflow")
     assert (dgflow["generator_evals"], dgflow["critic_evals"]) == (26.0, 25.0)
     assert (tmp_path / "out" / "images" / "dcgan.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "out" / "images.json").read_text())
-    assert saved["summary"][0]["fid_std"] >= 0 and len(saved["per_seed"]) == 2
+    first = saved["summary"][0]
+    fids = [rows[0]["fid"] for rows in saved["per_seed"]]
+    assert len(fids) == 2 and first["fid_seed_std"] == pytest.approx(np.std(fids))
     assert "| dcgan | DGflow |" in (tmp_path / "out" / "images.md").read_text()
 
     # A second run resumes from the finished seeds' files instead of recomputing them.

@@ -182,11 +182,22 @@ def test_every_kind_of_generator_gives_the_same_refinement(nets, latents):
         np.testing.assert_allclose(samples, results["keras3"], rtol=1e-5, atol=1e-5, err_msg=kind)
 
 
-def test_keras_model_trackes_wrapped_variables(nets):
+def test_keras_model_trackes_wrapped_variables(nets, tmp_path):
+    # TensorFlow's tracking (what SavedModel export and checkpoints use) reaches the wrapped module's
+    # variables through the model: a checkpoint of the model holds them, with their values.
     module = _kinds_of_generator(nets)["tf.Module"]
     _, critic = nets.keras_models("float32")
     model = RefinementModel(module, critic, latent_shape=(3,))
-    assert len(tf.Module.trainable_variables.fget(module)) == 4
+    path = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt"))
+    saved = {tuple(shape) for _, shape in tf.train.list_variables(path)}
+    module_variables = tf.Module.trainable_variables.fget(module)
+    assert len(module_variables) == 4
+    assert {tuple(variable.shape) for variable in module_variables} <= saved
+    reader = tf.train.load_checkpoint(path)
+    values = [
+        reader.get_tensor(name) for name, shape in tf.train.list_variables(path) if tuple(shape) == (3, 5)
+    ]
+    assert any(np.array_equal(value, module_variables[0].numpy()) for value in values)
     assert model.generator.fn is module
 
 

@@ -214,3 +214,41 @@ def test_refinement_moves_gaussian_model_toward_data(gaussian_pair):
     kl_before = gaussian_kl(before.mean(0), before.std(0), data_mean, data_std)
     kl_after = gaussian_kl(after.mean(0), after.std(0), data_mean, data_std)
     assert kl_after < 0.2 * kl_before
+
+
+@pytest.mark.parametrize(
+    "jit_compile, policy, tolerance",
+    [
+        # float32 in graph mode or under XLA: 7 steps of ~1e-7 relative rounding each.
+        (False, "float32", 1e-5),
+        (True, "float32", 1e-5),
+        # bfloat16 nets (8-bit significands, ~4e-3 relative per op) with float32 latents and updates:
+        # the drift is off by a few parts in a thousand, and 7 steps of 0.05 move z by ~0.2, so the
+        # states agree with float64 to ~1e-2.
+        (False, "mixed_bfloat16", 2e-2),
+    ],
+)
+def test_compiled_and_reduced_precision_refinement_match_the_float64_reference(
+    nets, latents, jit_compile, policy, tolerance
+):
+    import keras
+
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    try:
+        generator, critic = nets.keras_models("float32" if policy == "float32" else None)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    model = RefinementModel(
+        generator,
+        critic,
+        step_size=0.05,
+        entropy_weight=0.0,
+        num_steps=7,
+        jit_compile=jit_compile,
+        dtype="float32",
+    )
+    result = model.refine(latents.astype("float32"))
+    _, expected = nets.refine_latent(latents, "KL", 0.05, 7)
+    np.testing.assert_allclose(result.states, expected, rtol=0, atol=tolerance)
+    assert np.abs(result.states - latents).max() > 10 * tolerance  # the steps moved z beyond the tolerance
