@@ -16,7 +16,7 @@ from dgflow_tf import flow as flow_lib
 from dgflow_tf import inputs as inputs_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import check_non_negative_int
-from dgflow_tf.config import DEFAULTS, SPACES, RefinementConfig
+from dgflow_tf.config import SPACES, RefinementConfig
 from dgflow_tf.engine import drift, simulate
 from dgflow_tf.errors import apply_policy_in_graph
 from dgflow_tf.layers import as_layer, deserialize_callable, serialize_callable
@@ -127,23 +127,24 @@ class RefinementModel(keras.Model):
     #: (DDLS sets the standard normal's); DGflow has none.
     log_prior = None
 
+    # The defaults are written out for readers; a test checks they are `config.DEFAULTS`.
     def __init__(
         self,
         generator,
         critic,
         *,
-        divergence=DEFAULTS["divergence"],
-        step_size=DEFAULTS["step_size"],
-        entropy_weight=DEFAULTS["entropy_weight"],
-        num_steps=DEFAULTS["num_steps"],
-        space=DEFAULTS["space"],
-        seed=DEFAULTS["seed"],
-        latent_shape=DEFAULTS["latent_shape"],
-        latent_prior=DEFAULTS["latent_prior"],
-        boundary=DEFAULTS["boundary"],
-        conditional=DEFAULTS["conditional"],
-        on_nonfinite=DEFAULTS["on_nonfinite"],
-        jit_compile=DEFAULTS["jit_compile"],
+        divergence="KL",
+        step_size=0.1,
+        entropy_weight=0.01,
+        num_steps=25,
+        space="latent",
+        seed=None,
+        latent_shape=None,
+        latent_prior=None,
+        boundary="reflect",
+        conditional=False,
+        on_nonfinite="raise",
+        jit_compile="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -134,3 +134,13 @@ def test_each_graph_is_traced_once_per_input_signature():
     compiled += [*dot._compiled.values(), *mh._compiled.values()]
     assert len(compiled) >= 6
     assert [f.experimental_get_tracing_count() for f in compiled] == [1] * len(compiled)
+
+
+def test_the_models_signature_shows_the_configurations_defaults():
+    import inspect
+
+    from dgflow_tf import config
+
+    parameters = inspect.signature(dgflow_tf.RefinementModel.__init__).parameters
+    shown = {name: parameters[name].default for name in config.DEFAULTS}
+    assert shown == config.DEFAULTS

@@ -238,7 +238,9 @@ def image_metrics(samples, reference, extractor, num_subsets=100, subset_size=10
         reference: `[m, h, w, c]` real images, or precomputed reference
             `features` (2-D) to avoid recomputing them.
         extractor: callable returning `(features, logits)` for a batch.
-        num_subsets, subset_size, seed: passed to `kernel_distance`.
+        num_subsets: passed to `kernel_distance`.
+        subset_size: passed to `kernel_distance`.
+        seed: passed to `kernel_distance`.
         num_splits: passed to `classifier_score`.
 
     Returns:

@@ -147,9 +147,12 @@ def train_toy_gan(
         steps: training steps (critic steps for WGAN-GP).
         batch_size: samples per step.
         num_data: size of the training set drawn from the data set.
-        width, depth, latent_dim: the MLPs' shape.
-        gradient_penalty_weight, critic_steps: WGAN-GP's `lambda` and critic
-            iterations per generator iteration (`"wgan-gp"` only).
+        width: units per hidden layer.
+        depth: number of hidden layers.
+        latent_dim: the latents' width.
+        gradient_penalty_weight: WGAN-GP's `lambda` (`"wgan-gp"` only).
+        critic_steps: critic iterations per generator iteration
+            (`"wgan-gp"` only).
         verbose: as in `keras.Model.fit` (a progress bar by default).
         callbacks: Keras callbacks for `fit`.
 
