@@ -45,6 +45,8 @@ def map_batches(fn, arrays, batch_size, *, num_batches=None, callbacks=None):
     batch_size = check_positive_int(batch_size, "batch_size")
     count = int(arrays[0].shape[0])
     num_batches = math.ceil(count / batch_size) if num_batches is None else num_batches
+    # An empty input is one empty batch: the result is empty with the right shape and dtype.
+    num_batches = max(num_batches, 1) if count == 0 else num_batches
     outputs = []
     if callbacks is not None:
         callbacks.on_predict_begin()

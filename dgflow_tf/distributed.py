@@ -146,7 +146,10 @@ def check_distributable(model, strategy, steps):
         raise ValueError(
             "`steps` is not supported inside a tf.distribute strategy; slice the inputs instead."
         )
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and not isinstance(model.seed, int):
+    if (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and noise_lib.integer_seed(model.seed) is None
+    ):
         raise ValueError(
             "Under MultiWorkerMirroredStrategy every worker must draw the same noise: build the "
             f"model with an integer seed (e.g. seed=0). Received: seed={model.seed!r}."

@@ -77,6 +77,17 @@ def sanitize_seed(seed, salt=_SEED_SALT):
     return tfp.random.sanitize_seed(tf.cast(seed, tf.int32), salt=salt)
 
 
+def integer_seed(seed):
+    """`seed` as a Python int if it is a Python or NumPy integer (not a bool), else `None`.
+
+    The one test of "an integer seed" that streaming and multi-worker refinement need (their noise must
+    be reproducible from the seed alone), so that `np.int64(3)` counts like `3` everywhere.
+    """
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)):
+        return int(seed)
+    return None
+
+
 def seed_from_int64(seed, salt=_SEED_SALT):
     """In-graph `sanitize_seed` for a scalar int64 seed tensor.
 

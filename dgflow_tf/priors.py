@@ -40,7 +40,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from dgflow_tf import noise as noise_lib
-from dgflow_tf._validation import check_positive_int
+from dgflow_tf._validation import check_non_negative_int
 from dgflow_tf.config import BOUNDARIES, PRIORS
 
 tfd = tfp.distributions
@@ -69,7 +69,7 @@ class LatentPrior:
         """Draws `num_samples` latents, sample `i` keyed by `(seed, start + i)`.
 
         Args:
-            num_samples: positive int.
+            num_samples: int >= 0 (`0` gives an empty `[0, *latent_shape]` batch).
             latent_shape: shape of one latent, e.g. `(128,)`.
             seed: `None`, an int or a `[2]` integer tensor.
             dtype: floating dtype. Defaults to `"float32"`.
@@ -79,7 +79,9 @@ class LatentPrior:
         Returns:
             A `[num_samples, *latent_shape]` tensor.
         """
-        num_samples = check_positive_int(num_samples, "num_samples")
+        num_samples = check_non_negative_int(num_samples, "num_samples")
+        if num_samples == 0:
+            return tf.zeros([0, *latent_shape], tf.as_dtype(dtype))
         positions = tf.range(start, start + num_samples, dtype=tf.int64)
         # A salt of its own: the latents must not equal the step noise of the
         # same seed and position.
@@ -224,7 +226,9 @@ class DistributionPrior(LatentPrior):
             raise ValueError(
                 f"The prior's event shape {event_shape} does not match latent_shape {tuple(latent_shape)}."
             )
-        num_samples = check_positive_int(num_samples, "num_samples")
+        num_samples = check_non_negative_int(num_samples, "num_samples")
+        if num_samples == 0:
+            return tf.zeros([0, *latent_shape], tf.as_dtype(dtype))
         positions = tf.range(start, start + num_samples, dtype=tf.int64)
         seed = noise_lib.sanitize_seed(seed, salt="dgflow_tf.latents")
         return _draw_in_graph((self, tuple(event_shape)), seed, positions, [], self.wrapped, event_shape)

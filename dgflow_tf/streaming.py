@@ -23,20 +23,20 @@ Example:
 import hashlib
 import io
 import json
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from dgflow_tf import distributed
+from dgflow_tf import distributed, storage
 from dgflow_tf import inputs as inputs_lib
+from dgflow_tf import manifest as manifest_lib
 from dgflow_tf import noise as noise_lib
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
 from dgflow_tf.errors import raise_if_nonfinite
-
-MANIFEST = "manifest.json"
-FORMAT = "dgflow_tf.shards/1"
+from dgflow_tf.manifest import FORMAT, ManifestError  # noqa: F401  (re-exported)
+from dgflow_tf.manifest import NAME as MANIFEST
+from dgflow_tf.storage import DirectoryLockedError  # noqa: F401  (re-exported)
 
 
 class CorruptShardError(ValueError):
@@ -90,7 +90,8 @@ def refine_to_shards(
         NonFiniteRefinementError: under `on_nonfinite="raise"`, when a shard
             has a NaN or Inf sample; shards finished before it are kept.
     """
-    if model.seed is None or not isinstance(model.seed, int):
+    seed = noise_lib.integer_seed(model.seed)
+    if seed is None:
         raise ValueError(
             "Streaming needs a fixed integer refinement seed so that a resumed run reproduces the "
             f"interrupted one. Received: model.seed={model.seed!r}. Build the model with seed=0 (or any int)."
@@ -111,7 +112,7 @@ def refine_to_shards(
                 f"{num_samples} latents."
             )
     else:
-        num_samples = check_positive_int(num_samples, "num_samples")
+        num_samples = check_non_negative_int(num_samples, "num_samples")
         if model.conditional:
             raise ValueError("A conditional model needs `latents` and `conditions`, not `num_samples`.")
     if model.conditional and conditions is None:
@@ -124,79 +125,72 @@ def refine_to_shards(
             "devices). Across workers, give each worker its own slice of `latents` and its own directory."
         )
 
-    os.makedirs(directory, exist_ok=True)
-    _remove_partial_files(directory)
+    directory = str(directory)
+    tf.io.gfile.makedirs(directory)
     header = {
         "format": FORMAT,
         "num_samples": num_samples,
         "shard_size": shard_size,
         "batch_size": batch_size,
-        "seed": model.seed,
+        "seed": seed,
         "latent_seed": None if latents is not None else latent_seed,
         "settings": _settings(model),
         "weights_sha256": _weights_digest(model),
         "inputs_sha256": None if latents is None else _arrays_digest(latents, conditions),
     }
-    manifest = _resume(directory, header)
-
-    done = {shard["index"] for shard in manifest["shards"]}
-    num_shards = -(-num_samples // shard_size)
-    progress = keras.utils.Progbar(num_samples, verbose=verbose, unit_name="sample")
-    progress.update(sum(shard["count"] for shard in manifest["shards"]))
-    seed = noise_lib.sanitize_seed(model.seed)
-    for index in range(num_shards):
-        if index in done:
-            continue
-        start = index * shard_size
-        stop = min(start + shard_size, num_samples)
-        if latents is None:
-            shard_inputs = model.sample_latents(stop - start, seed=latent_seed, start=start)
-        else:
-            shard_inputs = np.asarray(latents[start:stop])
-        if conditions is not None:
-            shard_inputs = (shard_inputs, np.asarray(conditions[start:stop]))
-        samples, nonfinite = _refine_shard(model, shard_inputs, start, seed, batch_size, progress)
-        bad = np.flatnonzero(nonfinite >= 0)
-        # Under "raise" the shard is not recorded: the run stops here, and a rerun hits the same
-        # samples again rather than silently continuing past them.
-        raise_if_nonfinite(nonfinite, offset=start, policy=model.on_nonfinite, samples=samples)
-        name = f"shard-{index:05d}.npy"
-        digest = _write_atomically(os.path.join(directory, name), _npy_bytes(samples))
-        manifest["shards"].append(
-            {
-                "index": index,
-                "file": name,
-                "start": start,
-                "count": stop - start,
-                "sha256": digest,
-                "nonfinite": {"positions": (bad + start).tolist(), "steps": nonfinite[bad].tolist()},
-            }
-        )
-        manifest["shards"].sort(key=lambda shard: shard["index"])
-        _write_manifest(directory, manifest)
+    with storage.DirectoryLock(directory) as lock:
+        # Only the lock's holder gets here, so leftover temporary files are a killed writer's.
+        storage.remove_partial_files(directory)
+        manifest = _resume(directory, header)
+        done = {shard["index"] for shard in manifest["shards"]}
+        num_shards = -(-num_samples // shard_size)
+        progress = keras.utils.Progbar(num_samples, verbose=verbose, unit_name="sample")
+        progress.update(sum(shard["count"] for shard in manifest["shards"]))
+        refinement_seed = noise_lib.sanitize_seed(seed)
+        for index in range(num_shards):
+            if index in done:
+                continue
+            start = index * shard_size
+            stop = min(start + shard_size, num_samples)
+            if latents is None:
+                shard_inputs = model.sample_latents(stop - start, seed=latent_seed, start=start)
+            else:
+                shard_inputs = np.asarray(latents[start:stop])
+            if conditions is not None:
+                shard_inputs = (shard_inputs, np.asarray(conditions[start:stop]))
+            samples, nonfinite = _refine_shard(
+                model, shard_inputs, start, refinement_seed, batch_size, progress
+            )
+            bad = np.flatnonzero(nonfinite >= 0)
+            # Under "raise" the shard is not recorded: the run stops here, and a rerun hits the same
+            # samples again rather than silently continuing past them.
+            raise_if_nonfinite(nonfinite, offset=start, policy=model.on_nonfinite, samples=samples)
+            name = manifest_lib.shard_name(index)
+            digest = _write_atomically(storage.join(directory, name), _npy_bytes(samples))
+            manifest["shards"].append(
+                {
+                    "index": index,
+                    "file": name,
+                    "start": start,
+                    "count": stop - start,
+                    "sha256": digest,
+                    "nonfinite": {"positions": (bad + start).tolist(), "steps": nonfinite[bad].tolist()},
+                }
+            )
+            manifest["shards"].sort(key=lambda shard: shard["index"])
+            manifest_lib.write(directory, manifest)
+            lock.heartbeat()
     return manifest
 
 
 def read_manifest(directory):
-    """The manifest of a shard directory.
+    """The validated manifest of a shard directory (see `dgflow_tf.manifest`).
 
     Raises:
         FileNotFoundError: if `directory` has no `manifest.json`.
-        ValueError: if the manifest is not valid JSON of this format.
+        ManifestError: (a `ValueError`) if the manifest is not a valid shard manifest.
     """
-    path = os.path.join(directory, MANIFEST)
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No {MANIFEST} in {directory!r}: it is not a refine_to_shards output directory."
-        )
-    try:
-        with open(path, encoding="utf-8") as file:
-            manifest = json.load(file)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); delete the directory and rerun.") from error
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} manifest (format={manifest.get('format')!r}).")
-    return manifest
+    return manifest_lib.read(str(directory))
 
 
 def verify_shards(directory, manifest=None):
@@ -226,15 +220,25 @@ def load_shards(directory, verify=True):
         CorruptShardError: if `verify` and a shard's bytes changed.
     """
     manifest = read_manifest(directory)
+    if not manifest_lib.is_complete(manifest):
+        listed = sum(shard["count"] for shard in manifest["shards"])
+        raise ValueError(
+            f"{str(directory)!r} holds {listed} of {manifest['num_samples']} samples: the run is not "
+            "finished. Call refine_to_shards again with the same arguments to complete it."
+        )
     if verify:
         verify_shards(directory, manifest)
-    count = sum(shard["count"] for shard in manifest["shards"])
-    if count != manifest["num_samples"]:
+    paths = [
+        storage.check_inside(directory, storage.join(str(directory), s["file"])) for s in manifest["shards"]
+    ]
+    if not paths:
         raise ValueError(
-            f"{directory!r} holds {count} of {manifest['num_samples']} samples: the run is not finished. "
-            "Call refine_to_shards again with the same arguments to complete it."
+            f"{str(directory)!r} holds a run of 0 samples: there is nothing to load (its sample shape "
+            "is unknown)."
         )
-    return np.concatenate([np.load(os.path.join(directory, shard["file"])) for shard in manifest["shards"]])
+    return np.concatenate(
+        [np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False) for path in paths]
+    )
 
 
 # -- internals -----------------------------------------------------------------
@@ -291,9 +295,9 @@ def _arrays_digest(*arrays):
 
 
 def _resume(directory, header):
-    if not os.path.exists(os.path.join(directory, MANIFEST)):
+    if not tf.io.gfile.exists(storage.join(directory, MANIFEST)):
         manifest = dict(header, shards=[])
-        _write_manifest(directory, manifest)
+        manifest_lib.write(directory, manifest)
         return manifest
     manifest = read_manifest(directory)
     for key, value in header.items():
@@ -305,28 +309,25 @@ def _resume(directory, header):
             )
     kept = []
     for shard in manifest["shards"]:
-        if not os.path.exists(os.path.join(directory, shard["file"])):
+        if not tf.io.gfile.exists(storage.join(directory, shard["file"])):
             continue  # deleted (e.g. after a checksum error): refine it again
         _check_shard(directory, shard)
         kept.append(shard)
     if len(kept) != len(manifest["shards"]):
         manifest["shards"] = kept
-        _write_manifest(directory, manifest)
+        manifest_lib.write(directory, manifest)
     return manifest
 
 
 def _check_shard(directory, shard):
-    path = os.path.join(directory, shard["file"])
-    if not os.path.exists(path):
+    path = storage.join(str(directory), shard["file"])
+    storage.check_inside(directory, path)
+    if not tf.io.gfile.exists(path):
         raise FileNotFoundError(
             f"Shard {path} is missing, though its manifest lists it. Call refine_to_shards again with "
             "the same arguments to refine it again."
         )
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != shard["sha256"]:
+    if storage.sha256_of(path) != shard["sha256"]:
         raise CorruptShardError(
             f"Shard {path} does not match the SHA-256 in its manifest: the file was changed or damaged. "
             "Delete it and call refine_to_shards again with the same arguments to refine it again."
@@ -340,22 +341,5 @@ def _npy_bytes(array):
 
 
 def _write_atomically(path, data):
-    """Writes `data` to `path` via a flushed temporary file and a rename; returns its SHA-256."""
-    temporary = path + ".partial"
-    with open(temporary, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    return hashlib.sha256(data).hexdigest()
-
-
-def _write_manifest(directory, manifest):
-    data = json.dumps(manifest, indent=1, sort_keys=True).encode()
-    _write_atomically(os.path.join(directory, MANIFEST), data)
-
-
-def _remove_partial_files(directory):
-    for name in os.listdir(directory):
-        if name.endswith(".partial"):
-            os.remove(os.path.join(directory, name))
+    """Writes a shard through `storage.write_atomically`; returns its SHA-256."""
+    return storage.write_atomically(path, data)

@@ -1,5 +1,11 @@
 """The `dgflow-tf` parser and entry point.
 
+Exit codes: 0 for success; 2 for usage and input errors (a bad flag, a missing or unreadable input
+file, a bad value, an output path that cannot be a directory); 1 for failures while running (a
+sample that turned NaN or Inf, a directory another process is writing, a full disk or another
+operating-system error); 130 for Ctrl-C. Every error ends in one line on stderr,
+`dgflow-tf COMMAND: error: ...`; `--debug` (or `DGFLOW_TF_DEBUG=1`) shows the traceback instead.
+
 Quiet by default: TensorFlow's C++ log level is raised to 3 before it is
 imported (unless `TF_CPP_MIN_LOG_LEVEL` is set), and the lines its import
 writes straight to the process's stderr (CUDA probes on a machine without a
@@ -45,6 +51,7 @@ def build_parser():
     parser.add_argument(
         "--verbose", action="store_true", help="show TensorFlow's own log lines (hidden by default)"
     )
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     refine.register(commands)
     evaluate.register(commands)
@@ -52,14 +59,39 @@ def build_parser():
     return parser
 
 
+EXIT_RUNTIME, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def exit_code(error):
+    """The exit code of an error (see the module docstring)."""
+    from dgflow_tf.storage import DirectoryLockedError
+
+    if isinstance(error, DirectoryLockedError):
+        return EXIT_RUNTIME
+    if isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)):
+        return EXIT_USAGE
+    if isinstance(error, (ValueError, TypeError, KeyError, ImportError)) and not isinstance(
+        error, FloatingPointError
+    ):
+        return EXIT_USAGE
+    return EXIT_RUNTIME
+
+
 def main(argv=None, out=None):
     """Entry point of `dgflow-tf`; returns the process exit code."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    debug = "--debug" in argv or os.environ.get("DGFLOW_TF_DEBUG") == "1"
     _import_tensorflow(verbose="--verbose" in argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # usage errors: argparse's message, exit 2
     try:
         return args.handler(args, out or sys.stdout)
-    except (FileNotFoundError, ValueError, TypeError, KeyError, FloatingPointError) as error:
-        # Bad input: the message names the argument and the fix; a traceback adds nothing.
-        print(f"dgflow-tf {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"dgflow-tf {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - one line for every error, the traceback on request
+        if debug:
+            raise
+        # One line: TensorFlow's multi-line messages ("in user code: ...") are joined, not cut.
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"dgflow-tf {args.command}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return exit_code(error)

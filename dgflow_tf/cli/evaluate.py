@@ -100,22 +100,14 @@ def _load_reference(args):
 def run_sweep(args, out):
     import json
 
-    import numpy as np
-
     from dgflow_tf import tuning
 
     generator, critic = options.load_models(args)
     base_model = options.refinement_model(args, generator, critic)
     reference = _load_reference(args)
     name, score, higher_is_better = _sweep_score(args, reference)
-    latents = np.load(args.latents) if args.latents is not None else None
-    if latents is None:
-        latents = base_model.sample_latents(args.num_samples, seed=args.latent_seed)
-    inputs = latents
-    if base_model.conditional:
-        if args.labels is None:
-            raise ValueError("the generator is conditional: pass --labels LABELS.npy")
-        inputs = (latents, np.load(args.labels))
+    inputs, latents = options.sampling_inputs(args, base_model)
+    options.check_output_directory(args.output_dir)
     os.makedirs(args.output_dir, exist_ok=True)
     print(
         f"Sweeping {len(latents)} samples: step sizes {args.step_sizes} x steps {args.num_steps_grid}, "

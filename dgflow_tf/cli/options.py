@@ -5,10 +5,15 @@ refinement's settings; reading them loads no TensorFlow, so `--help` is fast.
 """
 
 import argparse
+import os
 
 from dgflow_tf import config
 
 CRITIC_KINDS = ("logit", "probability", "wasserstein")
+NO_LATENT_SHAPE = (
+    "the generator does not declare its latent shape: pass --latent-shape (e.g. 128 or 4,4,8) "
+    "or --latents FILE"
+)
 
 
 def positive_float(text):
@@ -76,8 +81,11 @@ def refinement_model(args, generator, critic, **overrides):
     if latent_prior is None:
         # The prior a hub module's layout implies (compare_gan: uniform), else N(0, I).
         latent_prior = getattr(generator, "latent_prior", None) or "normal"
-    latent_shape = getattr(generator, "sample_shape", None)
+    latent_shape = getattr(args, "latent_shape", None) or getattr(generator, "sample_shape", None)
     conditional = bool(getattr(generator, "conditional", False)) or args.labels is not None
+    declared = getattr(generator, "inputs", None)
+    if isinstance(declared, (list, tuple)) and len(declared) in (1, 2):
+        conditional = len(declared) == 2  # a Keras model says whether it takes labels
     settings = {
         "divergence": args.divergence,
         "step_size": args.step_size,
@@ -179,10 +187,111 @@ def add_model_options(parser, need_generator=True):
 def add_sampling_options(parser, num_samples, output_dir, output_help):
     """Which samples to refine, in what batches, and where the results go."""
     parser.add_argument(
-        "--num-samples", type=positive_int, default=num_samples, help="samples to draw and refine"
+        "--num-samples",
+        type=non_negative_int,
+        default=None,
+        help=f"samples to draw and refine (default: {num_samples}, or the rows of --latents)",
     )
+    parser.set_defaults(default_num_samples=num_samples)
     parser.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
     parser.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the drawn latents")
+    parser.add_argument(
+        "--latent-shape",
+        type=shape,
+        default=None,
+        help="per-sample latent shape, e.g. 128 or 4,4,8, for generators that do not declare it "
+        "(conditional .keras generators, plain functions)",
+    )
     parser.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
     parser.add_argument("--output-dir", default=output_dir, help=output_help)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def shape(text):
+    """An argparse type: `128` or `4,4,8` as a tuple of positive ints."""
+    try:
+        dims = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be positive integers separated by commas, got {text}"
+        ) from None
+    if not dims or min(dims) <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive integers separated by commas, got {text}")
+    return dims
+
+
+def load_array(path, flag):
+    """A `.npy` file given to `flag`, as an array; errors name the flag and the file."""
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{flag} {path}: no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
+
+
+def sampling_inputs(args, model):
+    """The inputs `refine`/`sweep` refine and the latents they start from, checked before any output.
+
+    Returns:
+        `(inputs, latents)`: `latents` or `(latents, labels)` for a conditional model, and the latents.
+
+    Raises:
+        ValueError: for --num-samples that disagrees with --latents, a conditional model without
+            --labels (or labels given to an unconditional one), labels of another length, or drawn
+            latents of an unknown shape.
+    """
+    latents = load_array(args.latents, "--latents") if args.latents is not None else None
+    if latents is not None:
+        if args.num_samples is not None and args.num_samples != len(latents):
+            raise ValueError(
+                f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
+                f"{len(latents)}: pass one of them"
+            )
+    else:
+        if model.latent_shape is None:
+            raise ValueError(NO_LATENT_SHAPE)
+        count = args.default_num_samples if args.num_samples is None else args.num_samples
+        latents = model.sample_latents(count, seed=args.latent_seed)
+    if model.conditional != (args.labels is not None):
+        raise ValueError(
+            "the generator is conditional: pass --labels LABELS.npy with one label per sample"
+            if model.conditional
+            else "--labels was given but the generator takes one input: drop --labels"
+        )
+    if not model.conditional:
+        return latents, latents
+    labels = load_array(args.labels, "--labels")
+    if len(labels) != len(latents):
+        raise ValueError(f"--labels {args.labels} holds {len(labels)} labels for {len(latents)} latents")
+    return (latents, labels), latents
+
+
+def check_output_directory(path):
+    """Raises before any work if `path` cannot be an output directory (an existing file, or a file on
+    the way to it), so that a failed run leaves nothing behind."""
+    import tensorflow as tf
+
+    if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+        raise FileExistsError(f"--output-dir {path} is an existing file, not a directory: pass another path")
+    if "://" not in str(path):
+        parent = os.path.dirname(os.path.abspath(path))
+        while parent and not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if parent and not os.path.isdir(parent):
+            raise NotADirectoryError(f"--output-dir {path}: {parent} is a file, not a directory")
+
+
+def save_array(path, array):
+    """Saves a `.npy` file through `storage` (any TensorFlow filesystem), atomically."""
+    import io
+
+    import numpy as np
+
+    from dgflow_tf import storage
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    storage.write_atomically(path, buffer.getvalue())

@@ -10,6 +10,8 @@ from dgflow_tf.cli import options
 def _save_grid(base, refined, path):
     from dgflow_tf import plotting
 
+    if len(refined) == 0:
+        return None  # nothing to draw
     if refined.ndim == 2 and refined.shape[1] == 2:
         return plotting.scatter_grid({"base": base, "refined": refined}, path, title="DGflow refinement")
     if refined.ndim == 4 and refined.shape[-1] in (1, 3):
@@ -18,22 +20,27 @@ def _save_grid(base, refined, path):
     return None
 
 
+def _memory_map(path, flag):
+    import numpy as np
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{flag} {path}: no such file")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
+
+
 def run_refine(args, out):
     import json
 
-    import numpy as np
+    import tensorflow.io.gfile as tf_io
+
+    from dgflow_tf import storage
 
     model = options.build_model(args)
-    os.makedirs(args.output_dir, exist_ok=True)
-    if args.latents is not None:
-        latents = np.load(args.latents)
-    else:
-        latents = model.sample_latents(args.num_samples, seed=args.latent_seed)
-    inputs = latents
-    if model.conditional:
-        if args.labels is None:
-            raise ValueError("the generator is conditional: pass --labels LABELS.npy")
-        inputs = (latents, np.load(args.labels))
+    inputs, latents = options.sampling_inputs(args, model)
+    options.check_output_directory(args.output_dir)
     print(
         f"Refining {len(latents)} samples: {model.divergence.name}, step size {model.step_size}, "
         f"entropy weight {model.entropy_weight}, {model.num_steps} steps, {model.space} space, "
@@ -45,12 +52,15 @@ def run_refine(args, out):
     seconds = time.perf_counter() - start
     base = latents if model.generator is None else model.generate(inputs, batch_size=args.batch_size)
     files = {"latents": latents, "base": base, "refined": refined}
+    tf_io.makedirs(args.output_dir)
     for name, array in files.items():
-        np.save(os.path.join(args.output_dir, f"{name}.npy"), array)
-    grid = _save_grid(files["base"], refined, os.path.join(args.output_dir, "refined.png"))
+        options.save_array(storage.join(args.output_dir, f"{name}.npy"), array)
+    grid = None
+    if storage.is_local(args.output_dir):  # matplotlib writes local files
+        grid = _save_grid(files["base"], refined, os.path.join(args.output_dir, "refined.png"))
     settings = {key: value for key, value in vars(args).items() if key != "handler"}
-    with open(os.path.join(args.output_dir, "run.json"), "w", encoding="utf-8") as file:
-        json.dump({"settings": settings, "seconds": seconds, "samples": int(len(refined))}, file, indent=2)
+    record = {"settings": settings, "seconds": seconds, "samples": int(len(refined))}
+    storage.write_atomically(storage.join(args.output_dir, "run.json"), json.dumps(record, indent=2).encode())
     print(
         f"Wrote {', '.join(f'{name}.npy' for name in files)}, run.json"
         f"{', refined.png' if grid else ''} to {args.output_dir} ({seconds:.1f} s).",
@@ -60,7 +70,6 @@ def run_refine(args, out):
 
 
 def run_stream(args, out):
-    import numpy as np
 
     from dgflow_tf import streaming
 
@@ -68,13 +77,37 @@ def run_stream(args, out):
     latents = conditions = None
     if args.latents is not None:
         # Memory-mapped: only the shard being refined is read into memory.
-        latents = np.load(args.latents, mmap_mode="r")
+        latents = _memory_map(args.latents, "--latents")
+        if args.num_samples is not None and args.num_samples != len(latents):
+            raise ValueError(
+                f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
+                f"{len(latents)}: pass one of them"
+            )
+    if model.conditional != (args.labels is not None):
+        raise ValueError(
+            "the generator is conditional: pass --labels LABELS.npy with one label per sample"
+            if model.conditional
+            else "--labels was given but the generator takes one input: drop --labels"
+        )
     if args.labels is not None:
-        conditions = np.load(args.labels, mmap_mode="r")
+        conditions = _memory_map(args.labels, "--labels")
         if latents is None:
+            if model.latent_shape is None:
+                raise ValueError(
+                    "the generator does not declare its latent shape: pass --latent-shape or --latents"
+                )
             latents = model.sample_latents(len(conditions), seed=args.latent_seed)
-    num_samples = None if latents is not None else args.num_samples
+    if latents is None and model.latent_shape is None:
+        raise ValueError(
+            "the generator does not declare its latent shape: pass --latent-shape (e.g. 128) or --latents"
+        )
+    num_samples = (
+        None
+        if latents is not None
+        else (args.default_num_samples if args.num_samples is None else args.num_samples)
+    )
     total = len(latents) if latents is not None else num_samples
+    options.check_output_directory(args.output_dir)
     print(
         f"Refining {total} samples into shards of {args.shard_size} in {args.output_dir}: "
         f"{model.divergence.name}, step size {model.step_size}, entropy weight {model.entropy_weight}, "
