@@ -19,7 +19,9 @@ refines in one batch, so the result is bit for bit the single-device one.
 With `MultiWorkerMirroredStrategy`, every worker runs the same script (with
 its own `TF_CONFIG`) on the same latents, for example
 `model.sample_latents(n, seed=0)`, and every worker receives all refined
-samples.
+samples. `is_chief` and `agree_with_chief` let every worker follow the
+chief's decisions (which shards a resumed stream still needs), as TensorFlow's
+chief-writes convention for checkpoints has it.
 """
 
 import math
@@ -199,3 +201,59 @@ def predict(model, latents, conditions, batch_size=None, verbose="auto", steps=N
     )
     raise_if_nonfinite(nonfinite, policy=model.on_nonfinite, samples=samples)
     return samples
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` spans several worker processes (`MultiWorkerMirroredStrategy`)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy=None):
+    """Whether this process is the one that writes: the chief of a multi-worker cluster.
+
+    The chief is the task of type `"chief"`, or worker 0 in a cluster without
+    one (TensorFlow's convention, from `TF_CONFIG`). A single process is always
+    the chief.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`, or `None` for the current one.
+    """
+    if strategy is None and tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not is_multi_worker(strategy) or resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def agree_with_chief(values, strategy=None):
+    """The chief's `values` (a 1-D integer vector), on every worker.
+
+    A collective over all replicas, so every worker must call it at the same
+    point; it also serves as a barrier. Outside a multi-worker strategy it
+    returns `values`.
+
+    Args:
+        values: 1-D integers, meaningful on the chief (other workers' are
+            ignored but must have the same length).
+        strategy: a `tf.distribute.Strategy`, or `None` for the current one.
+
+    Returns:
+        `np.int64` array: the chief's values.
+    """
+    values = np.asarray(values, dtype=np.int64).reshape(-1)
+    if strategy is None and tf.distribute.has_strategy():
+        strategy = tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return values
+    chief = is_chief(strategy)
+    # Each of the chief's local replicas contributes [1, *values], everybody else zeros: the sum
+    # divided by its first entry is the chief's vector, however many devices the chief has.
+    mine = np.concatenate([[1], values]) if chief else np.zeros(len(values) + 1, np.int64)
+    contribution = tf.constant(mine)
+    per_replica = strategy.experimental_distribute_values_from_function(lambda context: contribution)
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None).numpy()
+    return total[1:] // total[0]

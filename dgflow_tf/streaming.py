@@ -70,7 +70,8 @@ def refine_to_shards(
             `i`). Defaults to `0`.
         shard_size: samples per shard file. Defaults to `1000`.
         batch_size: samples per refinement batch (per replica inside a
-            `MirroredStrategy` scope, whose replicas share each shard).
+            `MirroredStrategy` or `MultiWorkerMirroredStrategy` scope, whose
+            replicas share each shard).
             Defaults to `64`. It must stay the same across a run and its
             resumptions; a run with and without a strategy gives the same
             samples.
@@ -79,13 +80,18 @@ def refine_to_shards(
     Returns:
         The manifest, a dict; `manifest["shards"]` lists each shard's `file`,
         `start`, `count`, `sha256` and its `nonfinite` samples (positions
-        and steps, under `on_nonfinite="freeze"`).
+        and steps, under `on_nonfinite="freeze"`). Across workers, every
+        worker refines its part of each shard and only the chief writes;
+        the others return the chief's manifest once it is written (or
+        `None` if they cannot see `directory`).
 
     Raises:
         ValueError: for a model without an integer seed, neither or both of
-            `num_samples` and `latents`, bad sizes, a directory holding a run
-            with other settings, model weights or inputs, or a
-            `MultiWorkerMirroredStrategy` scope.
+            `num_samples` and `latents`, bad sizes, or a directory holding a
+            run with other settings, model weights or inputs.
+        DirectoryLockedError: if another live process streams into `directory`.
+        RuntimeError: on a worker other than the chief, when the chief could
+            not start (its own error says why).
         CorruptShardError: if a recorded shard's checksum does not match.
         NonFiniteRefinementError: under `on_nonfinite="raise"`, when a shard
             has a NaN or Inf sample; shards finished before it are kept.
@@ -117,16 +123,12 @@ def refine_to_shards(
             raise ValueError("A conditional model needs `latents` and `conditions`, not `num_samples`.")
     if model.conditional and conditions is None:
         raise ValueError("The model is conditional: pass `conditions` with one row per sample.")
-    if tf.distribute.has_strategy() and isinstance(
-        tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
-    ):
-        raise ValueError(
-            "refine_to_shards runs in one process (MirroredStrategy spreads it over that machine's "
-            "devices). Across workers, give each worker its own slice of `latents` and its own directory."
-        )
+    strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+    # Under MultiWorkerMirroredStrategy every worker refines its part of each shard; only the chief
+    # locks the directory and writes (TensorFlow's chief-writes convention).
+    writer = distributed.is_chief(strategy)
 
     directory = str(directory)
-    tf.io.gfile.makedirs(directory)
     header = {
         "format": FORMAT,
         "num_samples": num_samples,
@@ -138,14 +140,22 @@ def refine_to_shards(
         "weights_sha256": _weights_digest(model),
         "inputs_sha256": None if latents is None else _arrays_digest(latents, conditions),
     }
-    with storage.DirectoryLock(directory) as lock:
-        # Only the lock's holder gets here, so leftover temporary files are a killed writer's.
-        storage.remove_partial_files(directory)
-        manifest = _resume(directory, header)
-        done = {shard["index"] for shard in manifest["shards"]}
-        num_shards = -(-num_samples // shard_size)
-        progress = keras.utils.Progbar(num_samples, verbose=verbose, unit_name="sample")
-        progress.update(sum(shard["count"] for shard in manifest["shards"]))
+    num_shards = -(-num_samples // shard_size)
+    lock = storage.DirectoryLock(directory)
+    manifest, failure = dict(header, shards=[]), None
+    if writer:
+        try:
+            tf.io.gfile.makedirs(directory)
+            lock.acquire()
+            # Only the lock's holder gets here, so leftover temporary files are a killed writer's.
+            storage.remove_partial_files(directory)
+            manifest = _resume(directory, header)
+        except Exception as error:  # noqa: BLE001  (the other workers hear of it, then it is raised)
+            failure = error
+    try:
+        done = _shards_done(manifest, num_shards, failure, strategy, directory)
+        progress = keras.utils.Progbar(num_samples, verbose=verbose if writer else 0, unit_name="sample")
+        progress.update(sum(min(shard_size, num_samples - index * shard_size) for index in done))
         refinement_seed = noise_lib.sanitize_seed(seed)
         for index in range(num_shards):
             if index in done:
@@ -166,7 +176,8 @@ def refine_to_shards(
             # samples again rather than silently continuing past them.
             raise_if_nonfinite(nonfinite, offset=start, policy=model.on_nonfinite, samples=samples)
             name = manifest_lib.shard_name(index)
-            digest = _write_atomically(storage.join(directory, name), _npy_bytes(samples))
+            data = _npy_bytes(samples)
+            digest = _write_atomically(storage.join(directory, name), data) if writer else _sha256(data)
             manifest["shards"].append(
                 {
                     "index": index,
@@ -178,8 +189,18 @@ def refine_to_shards(
                 }
             )
             manifest["shards"].sort(key=lambda shard: shard["index"])
-            manifest_lib.write(directory, manifest)
-            lock.heartbeat()
+            if writer:
+                manifest_lib.write(directory, manifest)
+                lock.heartbeat()
+    finally:
+        lock.release()
+    if not writer:
+        # Wait for the chief's last manifest, then return it when this worker can see the directory.
+        distributed.agree_with_chief([0], strategy)
+        if tf.io.gfile.exists(storage.join(directory, MANIFEST)):
+            return read_manifest(directory)
+    elif distributed.is_multi_worker(strategy):
+        distributed.agree_with_chief([0], strategy)
     return manifest
 
 
@@ -263,6 +284,27 @@ class _SampleProgress(keras.callbacks.Callback):
 
     def on_predict_batch_end(self, batch, logs=None):
         self.progress.add(len(logs["outputs"]))
+
+
+def _shards_done(manifest, num_shards, failure, strategy, directory):
+    """The shard indices the (chief's) manifest lists, agreed on by every worker."""
+    flags = np.zeros(num_shards + 1, np.int64)
+    flags[0] = failure is not None
+    for shard in manifest["shards"]:
+        flags[1 + shard["index"]] = 1
+    agreed = distributed.agree_with_chief(flags, strategy)
+    if failure is not None:
+        raise failure
+    if agreed[0]:
+        raise RuntimeError(
+            f"The chief worker could not start streaming into {directory!r}; its error says why. "
+            "This worker stops too."
+        )
+    return {int(index) for index in np.flatnonzero(agreed[1:])}
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
 
 
 def _settings(model):

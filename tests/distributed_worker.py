@@ -2,12 +2,12 @@
 
     python distributed_worker.py single OUT.npy
     python distributed_worker.py mirrored OUT.npy
-    python distributed_worker.py worker OUT.npy INDEX PORT0 PORT1
+    python distributed_worker.py worker OUT.npy INDEX SHARDS KILL_AFTER PORT0 PORT1
 
 `single` refines on one device, `mirrored` under MirroredStrategy on two logical CPU devices,
 `worker` as worker INDEX of a two-worker MultiWorkerMirroredStrategy on localhost. Each also
-streams the samples to shards (`OUT.npy.shards/`; a worker records whether streaming refused
-to run across workers, as it must).
+streams the samples to shards (`OUT.npy.shards/`; the workers share the directory SHARDS, and
+when KILL_AFTER > 0 the chief SIGKILLs itself once it has written that many shards).
 """
 
 import json
@@ -38,7 +38,7 @@ def build_model():
 
 def main(mode, output, *rest):
     if mode == "worker":
-        index, ports = int(rest[0]), rest[1:]
+        index, shared_shards, kill_after, ports = int(rest[0]), rest[1], int(rest[2]), rest[3:]
         os.environ["TF_CONFIG"] = json.dumps(
             {
                 "cluster": {"worker": [f"localhost:{port}" for port in ports]},
@@ -78,14 +78,34 @@ def main(mode, output, *rest):
                 model, shards, NUM_SAMPLES, latent_seed=1, shard_size=20, batch_size=PER_REPLICA, verbose=0
             )
     else:
-        try:
-            with strategy.scope():
-                streaming.refine_to_shards(model, shards, NUM_SAMPLES, verbose=0)
-        except ValueError as error:
-            report["stream_error"] = str(error)
+        if kill_after > 0 and index == 0:
+            _kill_after_writing(streaming, kill_after)
+        with strategy.scope():
+            manifest = streaming.refine_to_shards(
+                model, shared_shards, NUM_SAMPLES, latent_seed=1, shard_size=20,
+                batch_size=PER_REPLICA, verbose=0,
+            )
+        report["shards"] = len(manifest["shards"])
     np.save(output, samples)
     with open(output + ".json", "w", encoding="utf-8") as file:
         json.dump(report, file)
+
+
+def _kill_after_writing(streaming, count):
+    """Makes this process SIGKILL itself right after writing its `count`-th shard."""
+    import signal
+
+    write = streaming._write_atomically
+    written = []
+
+    def write_then_maybe_die(path, data):
+        digest = write(path, data)
+        written.append(path)
+        if len(written) == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return digest
+
+    streaming._write_atomically = write_then_maybe_die
 
 
 if __name__ == "__main__":

@@ -222,3 +222,23 @@ def test_stream_follows_the_nonfinite_policy(tmp_path, capsys):
     manifest = streaming.read_manifest(tmp_path / "freeze")
     assert [p for shard in manifest["shards"] for p in shard["nonfinite"]["positions"]] == list(range(12))
     assert {s for shard in manifest["shards"] for s in shard["nonfinite"]["steps"]} == {1}
+
+
+def test_stream_under_a_mirrored_strategy_writes_the_default_runs_shards(tmp_path, monkeypatch, capsys):
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    generator.save(tmp_path / "generator.keras")
+    critic.save(tmp_path / "critic.keras")
+    common = ["stream", "--generator", tmp_path / "generator.keras", "--critic", tmp_path / "critic.keras"]
+    common += ["--num-samples", 9, "--shard-size", 4, "--num-steps", 3, "--quiet"]
+    assert _run(*common, "--output-dir", tmp_path / "default")[0] == 0
+    assert _run(*common, "--strategy", "mirrored", "--output-dir", tmp_path / "mirrored")[0] == 0
+    np.testing.assert_array_equal(
+        streaming.load_shards(tmp_path / "mirrored"), streaming.load_shards(tmp_path / "default")
+    )
+    # Multi-worker needs a cluster: without TF_CONFIG it is refused as bad input, before any work.
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    code, _ = _run(*common, "--strategy", "multi-worker", "--output-dir", tmp_path / "workers")
+    assert code == 2
+    assert "TF_CONFIG" in capsys.readouterr().err
+    assert not (tmp_path / "workers").exists()

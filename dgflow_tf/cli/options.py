@@ -295,3 +295,22 @@ def save_array(path, array):
     buffer = io.BytesIO()
     np.save(buffer, array)
     storage.write_atomically(path, buffer.getvalue())
+
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def make_strategy(name):
+    """The `tf.distribute` strategy named by `--strategy`; build it before any other TensorFlow work."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError(
+                "--strategy multi-worker reads the cluster from the TF_CONFIG environment variable: set it "
+                "on every worker (docs: Streaming and tf.distribute), or use --strategy mirrored"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()

@@ -73,6 +73,8 @@ def run_stream(args, out):
 
     from dgflow_tf import streaming
 
+    # A multi-worker strategy must exist before TensorFlow runs anything else.
+    strategy = options.make_strategy(args.strategy)
     model = options.build_model(args)
     latents = conditions = None
     if args.latents is not None:
@@ -115,17 +117,21 @@ def run_stream(args, out):
         file=out,
     )
     start = time.perf_counter()
-    manifest = streaming.refine_to_shards(
-        model,
-        args.output_dir,
-        num_samples,
-        latents=latents,
-        conditions=conditions,
-        latent_seed=args.latent_seed,
-        shard_size=args.shard_size,
-        batch_size=args.batch_size,
-        verbose=0 if args.quiet else 1,
-    )
+    with strategy.scope():
+        manifest = streaming.refine_to_shards(
+            model,
+            args.output_dir,
+            num_samples,
+            latents=latents,
+            conditions=conditions,
+            latent_seed=args.latent_seed,
+            shard_size=args.shard_size,
+            batch_size=args.batch_size,
+            verbose=0 if args.quiet else 1,
+        )
+    if manifest is None:  # a worker that cannot see the chief's directory
+        print(f"This worker's part of the run is done; the chief wrote {args.output_dir}.", file=out)
+        return 0
     flagged = sum(len(shard["nonfinite"]["positions"]) for shard in manifest["shards"])
     print(
         f"{len(manifest['shards'])} shards, {manifest['num_samples']} samples in {args.output_dir} "
@@ -195,6 +201,16 @@ def register(commands):
     )
     stream.add_argument(
         "--shard-size", type=options.positive_int, default=1000, help="samples per shard file"
+    )
+    stream.add_argument(
+        "--strategy",
+        choices=options.STRATEGIES,
+        default="default",
+        help=(
+            "tf.distribute strategy: mirrored spreads each shard over this machine's GPUs "
+            "(--batch-size per replica); multi-worker over the workers in TF_CONFIG (run the same "
+            "command on every worker; the chief writes)"
+        ),
     )
     stream.set_defaults(handler=run_stream)
 
