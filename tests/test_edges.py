@@ -196,6 +196,13 @@ def test_numpy_integer_seeds_and_empty_runs(tmp_path):
     model = _model()
     assert model.generate(np.zeros((0, 3), "float32")).shape == (0, 2)
     assert model.predict(np.zeros((0, 3), "float32"), verbose=0).shape == (0, 2)
+    assert model.refine(np.zeros((0, 3), "float32")).samples.shape == (0, 2)
+    assert model.sample_latents(0).shape == (0, 3)
+    # The same rule for the exported SavedModel's signature.
+    model.export(str(tmp_path / "served"))
+    loaded = tf.saved_model.load(str(tmp_path / "served"))
+    served = loaded.serve(tf.zeros((0, 3)), tf.constant(0, tf.int64))
+    assert served.shape == (0, 2) and served.dtype == tf.float32
 
 
 def _run(*argv):
