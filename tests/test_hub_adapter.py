@@ -209,3 +209,43 @@ def test_a_url_without_pkg_resources_names_the_fix(monkeypatch):
     with pytest.raises(ImportError, match="pip install 'setuptools<82'"):
         hub_resolve.resolve("https://tfhub.dev/some/module/1")
     assert hub_resolve.resolve("/a/local/dir") == "/a/local/dir"
+
+
+def _write_two_metagraph_export(path):
+    """A SavedModel with `{serve}` and `{serve, tpu}` MetaGraphs (as a TPUEstimator export has),
+    written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2."""
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
+        weight = tf.compat.v1.get_variable(
+            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=True
+        )
+        samples = tf.matmul(z, weight)
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        logits = -tf.reduce_sum(x * x, axis=1, keepdims=True)
+        signatures = {
+            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": samples}),
+            "discriminator": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"default": logits}),
+        }
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(path))
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.add_meta_graph(["serve", "tpu"], signature_def_map=signatures)
+            builder.save()
+
+
+def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
+    _write_two_metagraph_export(tmp_path / "export")
+    listed = r"several MetaGraphs, with the tag sets \[\['serve'\], \['serve', 'tpu'\]\]"
+    with pytest.raises(ValueError, match=listed):
+        hub_adapter.load_gan(tmp_path / "export")
+    with pytest.raises(ValueError, match=r"`tags` \['gpu'\] is not a MetaGraph"):
+        hub_adapter.load_gan(tmp_path / "export", tags={"gpu"})
+    gan = hub_adapter.load_gan(tmp_path / "export", tags={"serve"})
+    assert gan.layout == "signatures"
+    z = np.array([[1.0, 1.0], [0.5, -1.0]], "float32")
+    # Independent reference: the closed forms the graph was built from.
+    np.testing.assert_allclose(gan.generator(z).numpy(), z @ np.diag([1.0, 2.0]), rtol=1e-6)
+    x = (z @ np.diag([1.0, 2.0])).astype("float32")
+    np.testing.assert_allclose(gan.discriminator(x).numpy().reshape(-1), -(x**2).sum(axis=1), rtol=1e-6)

@@ -107,6 +107,25 @@ def _pick_tags(sizes, batch_size, part):
     return sizes[max(sizes)]
 
 
+def _check_tags(tags, tag_sets, path):
+    """The tag set to load: `tags` if the module has it; `None` (the default) if it needs none."""
+    shown = sorted(sorted(tag_set) for tag_set in tag_sets)
+    if tags is not None:
+        tags = {tags} if isinstance(tags, str) else set(tags)
+        if tag_sets and frozenset(tags) not in tag_sets:
+            raise ValueError(
+                f"`tags` {sorted(tags)} is not a MetaGraph of {path!r}; its tag sets are {shown}."
+            )
+        return tags
+    has_tf1_default = frozenset() in tag_sets
+    if len(tag_sets) > 1 and not has_tf1_default:
+        raise ValueError(
+            f"{path!r} holds several MetaGraphs, with the tag sets {shown}: pass `tags=` to choose one "
+            f"(e.g. tags={set(shown[0])!r})."
+        )
+    return None
+
+
 def check_differentiable(layer, what):
     """Raises a clear error unless `layer`'s output has a gradient with respect to its input.
 
@@ -151,6 +170,7 @@ def load_gan(
     generator_kwargs=None,
     discriminator_kwargs=None,
     check_gradients=True,
+    tags=None,
 ):
     """Loads a GAN's generator and discriminator from a TF-Hub handle or a local SavedModel.
 
@@ -170,14 +190,23 @@ def load_gan(
         check_gradients: whether to check, with one small batch, that the
             generator and discriminator can be differentiated with respect
             to their inputs. Defaults to `True`.
+        tags: the MetaGraph's tag set, for a SavedModel with several (e.g.
+            `{"serve"}` of an export with `{serve}` and `{serve, tpu}`).
+            Defaults to the only MetaGraph, or the TF1 Hub format's untagged
+            one. compare_gan modules choose theirs by `batch_size` instead.
 
     Returns:
         A `HubGAN`.
 
     Raises:
         FileNotFoundError: if a local `handle` does not exist.
-        ValueError: if the module has no usable generator signature, or a
-            signature cannot be differentiated.
+        ValueError: if the module has no usable generator signature, a
+            signature cannot be differentiated, or the module has several
+            MetaGraphs and `tags` does not name one (the message lists them).
+
+    Example:
+
+    >>> gan = load_gan("exported/", tags={"serve"})  # doctest: +SKIP
     """
     handle = os.fspath(handle)
     if not is_url(handle) and not tf.io.gfile.exists(handle):
@@ -208,7 +237,7 @@ def load_gan(
                 **discriminator_kwargs,
             )
     else:
-        module = load_module(path)
+        module = load_module(path, tags=_check_tags(tags, tag_sets, path))
         names = sorted(getattr(module, "signatures", {}).keys())
         if generator_signature in names:
             layout, name = "signatures", generator_signature
