@@ -111,6 +111,9 @@ def test_demo_prints_the_wgan_gp_tables_first_and_writes_plots(tmp_path):
     out = io.StringIO()
     argv = [
         "demo",
+        "--gans",
+        "wgan-gp",
+        "nsgan",
         "--num-samples",
         "200",
         "--mh-chain-length",
@@ -131,3 +134,9 @@ def test_demo_prints_the_wgan_gp_tables_first_and_writes_plots(tmp_path):
     for gan in ("wgan-gp", "nsgan"):
         assert (tmp_path / f"{gan}-25gaussians.png").exists() and (tmp_path / f"{gan}-swissroll.png").exists()
     assert np.load(tmp_path / "wgan-gp-swissroll-samples.npy").shape == (len(synthetic.METHODS), 200, 2)
+
+
+def test_the_demo_runs_the_papers_wgan_gp_models_by_default():
+    parser = cli.build_parser()
+    args = parser.parse_args(["demo"])
+    assert args.gans == ["wgan-gp"] and args.methods == list(synthetic.METHODS)
