@@ -1,0 +1,102 @@
+"""What one step's noise costs, against the fastest possible draw and against a step without noise.
+
+For the memory benchmark's case (64 images of 128x128x3, the small conv critic of `memory.py`), three
+compiled functions are timed, interleaved, median of `--repeats` calls each:
+
+- `keyed noise`: `noise.step_noise_at`, the library's per-step noise keyed by (seed, position, step);
+- `one draw`: `tf.random.stateless_normal` of the same numbers in one call, the fastest stateless draw
+  TensorFlow has on this machine and so a floor for any keyed noise;
+- `deterministic step`: one data-space step without noise (the critic's value and gradient).
+
+    python benchmarks/noise_cost.py
+
+Results: benchmarks/results/noise_cost.{json,md}.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import RESULTS, _image_critic  # noqa: E402
+
+from dgflow_tf import noise  # noqa: E402
+
+SHAPE = (64, 128, 128, 3)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--output", default=os.path.join(RESULTS, "noise_cost"))
+    args = parser.parse_args(argv)
+
+    seed = noise.sanitize_seed(0)
+    positions = tf.range(SHAPE[0], dtype=tf.int64)
+    critic = _image_critic()
+    images = tf.random.stateless_uniform(SHAPE, seed=[1, 2], minval=-1.0, maxval=1.0)
+
+    @tf.function
+    def keyed_noise(step):
+        return noise.step_noise_at(seed, positions, step, SHAPE[1:], tf.float32)
+
+    @tf.function
+    def one_draw(step):
+        return tf.random.stateless_normal(SHAPE, seed=tf.random.experimental.stateless_fold_in(seed, step))
+
+    @tf.function
+    def deterministic_step(step):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            total = tf.reduce_sum(critic(images))
+        return images + 1e-3 * tape.gradient(total, images)
+
+    variants = {"keyed noise": keyed_noise, "one draw": one_draw, "deterministic step": deterministic_step}
+    times = {name: [] for name in variants}
+    for function in variants.values():
+        function(tf.constant(0, tf.int64)).numpy()  # trace outside the timing
+    for repeat in range(args.repeats):
+        for name, function in variants.items():
+            start = time.perf_counter()
+            function(tf.constant(repeat, tf.int64)).numpy()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    report = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "shape": SHAPE,
+        "repeats": args.repeats,
+        "median_seconds": medians,
+    }
+    with open(args.output + ".json", "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+    step = medians["deterministic step"]
+    lines = [
+        "# The cost of one step's noise (64 x 128x128x3)",
+        "",
+        f"`python benchmarks/noise_cost.py`; {report['machine']}; medians of {args.repeats} "
+        "interleaved calls.",
+        "",
+        "| variant | ms | / deterministic step | / one draw |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, seconds in medians.items():
+        lines.append(
+            f"| {name} | {1e3 * seconds:.1f} | {seconds / step:.2f} | {seconds / medians['one draw']:.2f} |"
+        )
+    with open(args.output + ".md", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
