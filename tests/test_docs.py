@@ -1,0 +1,98 @@
+"""The documentation site: it builds strictly, and a browser shows the API page with its arguments."""
+
+import functools
+import http.server
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install -e '.[docs]')")
+    pytest.importorskip("mkdocstrings", reason="the docs extra is not installed (pip install -e '.[docs]')")
+    built = os.environ.get("DGFLOW_TF_SITE_DIR")
+    if built and (pathlib.Path(built) / "index.html").exists():
+        return pathlib.Path(built)  # .ci/run built it with --strict already
+    directory = tmp_path_factory.mktemp("site")
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(directory)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return directory
+
+
+def test_every_page_is_built_and_no_result_is_pending(site):
+    for page in ("index.html", "benchmarks/index.html", "errors/index.html", "method/index.html"):
+        assert (site / page).exists(), page
+    for page in (
+        "guides/choosing-step-size/index.html",
+        "guides/tfhub/index.html",
+        "api/refinement/index.html",
+    ):
+        assert (site / page).exists(), page
+    benchmarks = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
+    assert "(pending)" not in benchmarks and "WGAN-GP" in benchmarks
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium here (Debian: apt-get install chromium)")
+def test_a_browser_renders_the_refinement_model_api_with_its_arguments(site, tmp_path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # port 0: the OS picks a free one
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/refinement/"
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+        ]
+        completed = subprocess.run(
+            [_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+        )
+        screenshot = tmp_path / "api.png"
+        subprocess.run(
+            [_chromium(), *flags, "--window-size=1280,2000", f"--screenshot={screenshot}", url],
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    dom = completed.stdout
+    assert "dgflow_tf.refinement.RefinementModel" in dom
+    # The rendered parameter table: every argument with its description.
+    for argument, description in (
+        ("step_size", "positive float"),
+        ("entropy_weight", "deterministic"),
+        ("num_steps", "integer &gt;= 0"),
+        ("divergence", "convex function"),
+        ("on_nonfinite", "NonFiniteRefinementError"),
+    ):
+        assert f"<code>{argument}</code>" in dom, argument
+        assert description in dom, description
+    assert screenshot.stat().st_size > 10_000
