@@ -34,6 +34,26 @@ def conditions_signature(model, spec=None):
     )
 
 
+def _check_exportable(model):
+    """Raises `ValueError`, before anything is written, if a part reads TF1 reference variables."""
+    stack, seen = [("generator", model.generator, 0), ("critic", model.critic, 0)], set()
+    while stack:
+        role, part, depth = stack.pop()
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        if getattr(part, "uses_ref_variables", False):
+            raise ValueError(
+                f"Cannot export: the {role} ({getattr(part, 'signature_name', part)!r} signature of a TF1 "
+                "module) reads TF1 reference variables, which a SavedModel written from TF2 does not "
+                "capture: the exported model would fail with 'uninitialized value' when loaded. Refine "
+                "with predict or refine_to_shards instead, or re-export the module with resource "
+                "variables (tf.compat.v1.enable_resource_variables() before building its graph)."
+            )
+        if depth < 3 and isinstance(part, keras.layers.Layer):
+            stack += [(role, v, depth + 1) for v in vars(part).values() if isinstance(v, keras.layers.Layer)]
+
+
 def export_refinement(
     model,
     filepath,
@@ -59,7 +79,9 @@ def export_refinement(
     Raises:
         TypeError: for an unknown keyword argument.
         ValueError: for another `format`, an `input_signature`, an unknown
-            latent shape, or a conditional model without a condition spec.
+            latent shape, a conditional model without a condition spec, or
+            a generator or critic from a TF1 module with reference variables
+            (before anything is written).
     """
     if format != "tf_saved_model":
         raise ValueError(f"`format` must be 'tf_saved_model'. Received: format={format!r}")
@@ -72,6 +94,7 @@ def export_refinement(
         raise TypeError(f"Unknown arguments to export: {sorted(kwargs)}")
     if model.latent_shape is None:
         raise ValueError("Exporting needs the latent shape: build the model with latent_shape=...")
+    _check_exportable(model)
     latent_spec = tf.TensorSpec([None, *model.latent_shape], model.compute_dtype, name="z")
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
 

@@ -211,14 +211,15 @@ def test_a_url_without_pkg_resources_names_the_fix(monkeypatch):
     assert hub_resolve.resolve("/a/local/dir") == "/a/local/dir"
 
 
-def _write_two_metagraph_export(path):
+def _write_two_metagraph_export(path, resource_variables=True):
     """A SavedModel with `{serve}` and `{serve, tpu}` MetaGraphs (as a TPUEstimator export has),
-    written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2."""
+    written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2. With
+    `resource_variables=False`, W is a TF1 reference variable (VariableV2), as in old TF1 modules."""
     graph = tf.Graph()
     with graph.as_default():
         z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
         weight = tf.compat.v1.get_variable(
-            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=True
+            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=resource_variables
         )
         samples = tf.matmul(z, weight)
         x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
@@ -249,3 +250,23 @@ def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
     np.testing.assert_allclose(gan.generator(z).numpy(), z @ np.diag([1.0, 2.0]), rtol=1e-6)
     x = (z @ np.diag([1.0, 2.0])).astype("float32")
     np.testing.assert_allclose(gan.discriminator(x).numpy().reshape(-1), -(x**2).sum(axis=1), rtol=1e-6)
+
+
+def test_export_over_reference_variables_is_refused_before_anything_is_written(tmp_path):
+    _write_two_metagraph_export(tmp_path / "module", resource_variables=False)
+    gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
+    assert gan.generator.uses_ref_variables and not gan.discriminator.uses_ref_variables
+    model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
+    z = np.array([[0.5, -0.5]], "float32")
+    assert np.isfinite(model.predict(z, verbose=0)).all()  # refining in Python works
+    with pytest.raises(ValueError, match="reads TF1 reference variables"):
+        model.export(str(tmp_path / "exported"))
+    assert not (tmp_path / "exported").exists()
+    # With resource variables the same module exports, and the reloaded model refines as predict does.
+    _write_two_metagraph_export(tmp_path / "resource")
+    gan = hub_adapter.load_gan(tmp_path / "resource", tags={"serve"})
+    model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
+    model.export(str(tmp_path / "exported"))
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))
+    served = loaded.serve(tf.constant(z), tf.constant(0, tf.int64)).numpy()
+    np.testing.assert_array_equal(served, model.refine(z, seed=0).samples)

@@ -134,6 +134,11 @@ class HubSignature(keras.layers.Layer):
         self.output_sample_shape = tuple(outputs[self.output_key].shape[1:])
         self.output_dtype = outputs[self.output_key].dtype
         self.latent_prior = None
+        # TF1 reference variables (VariableV2 ops) live in the graph, not in the loaded object, so a
+        # SavedModel written from TF2 over this module would not capture them.
+        self.uses_ref_variables = any(
+            op.type in ("VariableV2", "Variable") for op in function.graph.get_operations()
+        )
 
     @property
     def conditional(self):
