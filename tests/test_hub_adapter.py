@@ -270,3 +270,33 @@ def test_export_over_reference_variables_is_refused_before_anything_is_written(t
     loaded = tf.saved_model.load(str(tmp_path / "exported"))
     served = loaded.serve(tf.constant(z), tf.constant(0, tf.int64)).numpy()
     np.testing.assert_array_equal(served, model.refine(z, seed=0).samples)
+
+
+def test_a_sigmoid_discriminator_serves_its_logit_not_the_probability(tmp_path):
+    # A TF1 module whose discriminator's only output is `prediction` = sigmoid(x w), as S3GAN/SSGAN's.
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, 2], name="images")
+        weight = tf.compat.v1.get_variable("w", initializer=tf.constant([[10.0], [-20.0]]), use_resource=True)
+        prediction = tf.sigmoid(tf.matmul(images, weight), name="prediction")
+        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
+        signatures = {
+            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": z * 1.0}),
+            "discriminator": tf.compat.v1.saved_model.predict_signature_def(
+                {"images": images}, {"prediction": prediction}
+            ),
+        }
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(tmp_path / "module"))
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.save()
+    gan = hub_adapter.load_gan(tmp_path / "module")
+    assert gan.discriminator.serves_logit_of_probability
+    x = tf.constant([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = gan.discriminator(x)
+    # The closed form x w, exact even at 50 and -30, where sigmoid rounds to 1 and log(p / (1 - p)) fails.
+    np.testing.assert_allclose(logits.numpy().reshape(-1), [-3.0, 50.0, -30.0], rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(logits, x).numpy(), [[10.0, -20.0]] * 3, rtol=1e-6)

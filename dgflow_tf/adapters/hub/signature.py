@@ -68,6 +68,11 @@ class HubSignature(keras.layers.Layer):
         conditional: whether the signature takes conditions.
         latent_prior: for a generator, the latent prior its module's layout
             implies (`"uniform"` for compare_gan), else `None`.
+        serves_logit_of_probability: `True` for a TF1 discriminator whose
+            output is `sigmoid(logit)` (S3GAN/SSGAN's `prediction`): the
+            layer returns the logit, the module pruned to the sigmoid's input.
+        uses_ref_variables: whether the graph reads TF1 reference variables
+            (then `RefinementModel.export` refuses it).
     """
 
     def __init__(
@@ -139,6 +144,12 @@ class HubSignature(keras.layers.Layer):
         self.uses_ref_variables = any(
             op.type in ("VariableV2", "Variable") for op in function.graph.get_operations()
         )
+        # A discriminator whose output is sigmoid(logit) (S3GAN/SSGAN's `prediction`) serves the logit:
+        # DGflow needs d(x), and log(p / (1 - p)) loses it where p rounds to 0 or 1.
+        self._logit_function = None
+        if not generator_role and not self.constants and self.condition_key is None:
+            self._logit_function = _logit_under_sigmoid(module, function, outputs[self.output_key])
+        self.serves_logit_of_probability = self._logit_function is not None
 
     @property
     def conditional(self):
@@ -156,6 +167,8 @@ class HubSignature(keras.layers.Layer):
         return feeds
 
     def _call_once(self, batch, conditions):
+        if self._logit_function is not None:
+            return self._logit_function(batch)
         function = self.module.signatures[self.signature_name]
         return function(**self._feeds(batch, conditions))[self.output_key]
 
@@ -201,3 +214,21 @@ class HubSignature(keras.layers.Layer):
         )
         outputs = tf.reshape(outputs, tf.concat([[chunks * size], tf.shape(outputs)[2:]], axis=0))
         return outputs[:count]
+
+
+def _logit_under_sigmoid(module, function, output):
+    """The module pruned to the input of `output`'s sigmoid, or `None` when it has none.
+
+    Only TF1 modules (loaded with a `prune` method) whose signature takes one tensor qualify.
+    """
+    if not hasattr(module, "prune"):
+        return None
+    op = output.op
+    while op.type == "Identity" and op.inputs:
+        op = op.inputs[0].op
+    if op.type != "Sigmoid":
+        return None
+    arguments = function.inputs[: len(function.inputs) - len(function.captured_inputs)]
+    if len(arguments) != 1:
+        return None
+    return module.prune(feeds=arguments[0].name, fetches=op.inputs[0].name)
