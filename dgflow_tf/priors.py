@@ -169,26 +169,43 @@ class Uniform(LatentPrior):
 
 @keras.saving.register_keras_serializable(package="dgflow_tf")
 class TruncatedNormal(LatentPrior):
-    """A standard normal truncated to `[low, high]^d` (BigGAN's truncation trick).
+    """`scale` times a standard normal truncated to `[low, high]^d` (BigGAN's truncation trick).
+
+    BigGAN's generators take `z = truncation * TruncatedNormal(0, 1)` on
+    `[-2, 2]`: `TruncatedNormal(-2, 2, scale=truncation)`. The support is
+    `[scale * low, scale * high]^d`.
 
     Args:
-        low: lower face. Defaults to `-2.0`.
-        high: upper face. Defaults to `2.0`.
+        low: lower face of the standard normal's box. Defaults to `-2.0`.
+        high: upper face of the standard normal's box. Defaults to `2.0`.
+        scale: positive multiplier (BigGAN's `truncation`). Defaults to `1.0`.
 
     Raises:
-        ValueError: unless `low < high`, both finite.
+        ValueError: unless `low < high`, both finite, and `scale` is a
+            positive finite number.
     """
 
-    def __init__(self, low=-2.0, high=2.0):
-        self.low, self.high = _check_box(low, high)
+    def __init__(self, low=-2.0, high=2.0, scale=1.0):
+        self.standard_low, self.standard_high = _check_box(low, high)
+        scale = float(scale)
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"`scale` must be a positive finite number. Received: scale={scale!r}")
+        self.scale = scale
+        self.low, self.high = scale * self.standard_low, scale * self.standard_high
 
     def distribution(self, dtype):
         return tfd.TruncatedNormal(
-            tf.constant(0.0, dtype), tf.constant(1.0, dtype), tf.constant(self.low, dtype), self.high
+            tf.constant(0.0, dtype),
+            tf.constant(self.scale, dtype),
+            tf.constant(self.low, dtype),
+            tf.constant(self.high, dtype),
         )
 
     def get_config(self):
-        return {"low": self.low, "high": self.high}
+        config = {"low": self.standard_low, "high": self.standard_high}
+        if self.scale != 1.0:  # configs of version 0.1 priors stay as they were
+            config["scale"] = self.scale
+        return config
 
 
 class DistributionPrior(LatentPrior):

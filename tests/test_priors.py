@@ -46,6 +46,8 @@ def test_constrain_leaves_inside_values_bit_for_bit_and_clip_projects():
         (priors.Normal(), scipy.stats.norm()),
         (priors.Uniform(-1, 1), scipy.stats.uniform(-1, 2)),
         (priors.TruncatedNormal(-2, 2), scipy.stats.truncnorm(-2, 2)),
+        # BigGAN's truncation trick: truncation 0.4 times a standard normal truncated to [-2, 2].
+        (priors.TruncatedNormal(-2, 2, scale=0.4), scipy.stats.truncnorm(-2, 2, scale=0.4)),
     ],
 )
 def test_samples_follow_the_named_distribution(prior, reference):
@@ -178,3 +180,14 @@ def test_refine_records_metrics_at_each_recorded_step(tmp_path):
         model.refine(z, metrics={"mean": np.mean})
     with pytest.raises(TypeError, match="`metrics` must be a dict"):
         model.refine(z, trajectory_every=1, metrics=[np.mean])
+
+
+def test_a_scaled_truncated_normal_has_the_scaled_box_and_round_trips():
+    prior = priors.TruncatedNormal(-2, 2, scale=0.5)
+    assert (prior.low, prior.high) == (-1.0, 1.0) and prior.bounded
+    assert prior.contains([[0.99, -1.0]]) and not prior.contains([[1.01, 0.0]])
+    assert priors.TruncatedNormal(**prior.get_config()) == prior
+    assert priors.TruncatedNormal().get_config() == {"low": -2.0, "high": 2.0}  # as version 0.1 wrote it
+    for scale in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="`scale` must be a positive finite number"):
+            priors.TruncatedNormal(scale=scale)
