@@ -174,6 +174,24 @@ def test_dot_first_adam_step_is_a_signed_step():
     assert dot.refine(z).generator_evaluations == 2
 
 
+def test_dot_adam_steps_match_a_numpy_adam_with_momentum():
+    # beta_1 = 0.5 exercises Adam's bias corrections (with DOT's default beta_1 = 0 the first
+    # moment's correction is 1). Reference: Adam written out in NumPy on DOT's objective in data
+    # space, sqrt(|x - y|^2 + delta^2) - w.x / k_eff, whose gradient is written out by hand.
+    w = np.array([0.5, -2.0])
+    y = np.random.default_rng(8).normal(size=(6, 2))
+    dot = DOT(None, linear_critic(w.astype("float32")), space="data", num_steps=4, k_eff=2.0,
+              beta_1=0.5, learning_rate=0.05)
+    x, m, v = y.copy(), np.zeros_like(y), np.zeros_like(y)
+    for t in range(1, 5):
+        diff = x - y
+        gradient = diff / np.sqrt((diff**2).sum(axis=1, keepdims=True) + dot.delta**2) - w / 2.0
+        m = 0.5 * m + 0.5 * gradient
+        v = 0.9 * v + 0.1 * gradient**2
+        x = x - 0.05 * (m / (1 - 0.5**t)) / (np.sqrt(v / (1 - 0.9**t)) + 1e-8)
+    np.testing.assert_allclose(dot.refine(y.astype("float32")).samples, x, rtol=1e-5, atol=1e-6)
+
+
 def test_dot_errors():
     with pytest.raises(ValueError, match="Unknown space"):
         DOT(identity, zero_critic, space="pixel")

@@ -162,3 +162,26 @@ def test_unknown_policy_is_an_error_naming_it():
 def test_policy_round_trips_through_the_config():
     model = _model("freeze", generator=lambda z: z)
     assert RefinementModel.from_config(model.get_config()).on_nonfinite == "freeze"
+
+
+def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state():
+    # g(z) = z, but NaN beyond 0.95; d(x) = x, so each deterministic KL step adds eta = 0.02 to z.
+    # The loop only ever evaluates g at z_0 .. z_2, all finite; the final output g(z_3) is the
+    # first NaN, for the sample that starts at 0.9 (0.96 > 0.95).
+    def generator(z):
+        return tf.where(z > 0.95, tf.fill(tf.shape(z), np.nan), z)
+
+    def model(policy):
+        return RefinementModel(
+            generator, lambda x: x[:, 0], step_size=0.02, entropy_weight=0.0, num_steps=3,
+            latent_shape=(1,), on_nonfinite=policy, seed=0,
+        )
+
+    z = np.array([[0.0], [0.9]], "float32")
+    with pytest.warns(NonFiniteRefinementWarning):
+        result = model("freeze").refine(z)
+    # NumPy: 0 -> 0.06; 0.9 -> 0.96, non-finite at step 3, so it falls back to z_2 = 0.94.
+    np.testing.assert_allclose(result.samples[:, 0], [0.06, 0.94], rtol=1e-6)
+    np.testing.assert_array_equal(result.nonfinite_step, [-1, 3])
+    with pytest.raises(NonFiniteRefinementError, match="sample 1 at step 3"):
+        model("raise").refine(z)
