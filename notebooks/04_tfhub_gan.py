@@ -77,18 +77,21 @@ for name, metrics in scores.items():
 assert scores["DGflow"]["hq"] > scores["base"]["hq"], scores
 
 # %% [markdown]
-# ## compare_gan's layout: fixed batch sizes and a uniform prior
+# ## compare_gan's layout: fixed batch sizes, and the prior
 #
-# compare_gan modules draw `z` uniformly from `[-1, 1]`, and some serve only
-# fixed batch sizes. The adapter pads and chunks batches, and the refinement
-# reflects latents back into the box.
+# compare_gan modules serve fixed batch sizes; the adapter pads and chunks
+# batches. Their prior depends on the family: S3GAN and SSGAN (this layout)
+# draw `z` from a standard normal, which `load_gan` assumes; compare_gan's
+# older `model_N` exports draw it uniformly from `[-1, 1]`. This tiny module
+# stands in for a uniform one, so say so: the refinement then reflects
+# latents back into the box.
 
 # %%
 weights = hub_modules.compare_gan_mlp_weights(latent_dim=8, image_shape=(8, 8, 1), seed=0)
 tiny = hub_modules.save_compare_gan_mlp("tiny_compare_gan", weights, batch_sizes=(16, 64))
 tiny_gan = hub_adapter.load_gan(HANDLE or tiny)
 print(tiny_gan, "fixed batch size:", tiny_gan.generator.fixed_batch_size)
-tiny_model = hub_adapter.hub_refinement_model(tiny_gan, seed=0, num_steps=10)
+tiny_model = hub_adapter.hub_refinement_model(tiny_gan, latent_prior="uniform", seed=0, num_steps=10)
 tiny_latents = tiny_model.sample_latents(100, seed=0)
 tiny_refined = tiny_model.predict(tiny_latents, batch_size=50, verbose=0)
 print("latents stay in the box:", float(np.abs(tiny_latents).max()) <= 1.0, tiny_refined.shape)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dgflow_tf import RefinementModel
+from dgflow_tf import RefinementModel, priors
 from dgflow_tf.adapters import hub as hub_adapter
 from dgflow_tf.zoo import hub_modules
 
@@ -34,10 +34,14 @@ def _numpy_reflected_flow(weights, z, step_size, num_steps):
 @pytest.mark.parametrize("batch_size", [None, 4])
 def test_compare_gan_layout_matches_a_numpy_rederivation(compare_gan_path, weights, batch_size):
     gan = hub_adapter.load_gan(compare_gan_path, batch_size=batch_size)
-    assert gan.layout == "compare_gan" and gan.latent_prior == "uniform"
+    # The {gen, bsN} layout is S3GAN's and SSGAN's, whose z is standard normal.
+    assert gan.layout == "compare_gan" and gan.latent_prior == "normal"
     # Without bsNone the largest fixed batch is the default; 10 samples need padding and chunks.
     assert gan.generator.fixed_batch_size == (batch_size or 8)
-    model = hub_adapter.hub_refinement_model(gan, num_steps=6, step_size=0.3, entropy_weight=0.0)
+    # The NumPy twin reflects at the box [-1, 1]: refine with that prior, as for a uniform module.
+    model = hub_adapter.hub_refinement_model(
+        gan, latent_prior="uniform", num_steps=6, step_size=0.3, entropy_weight=0.0
+    )
     z = model.sample_latents(10, seed=0)
     result = model.refine(z)
     expected = _numpy_reflected_flow(weights, z, 0.3, 6)
@@ -211,10 +215,11 @@ def test_a_url_without_pkg_resources_names_the_fix(monkeypatch):
     assert hub_resolve.resolve("/a/local/dir") == "/a/local/dir"
 
 
-def _write_two_metagraph_export(path, resource_variables=True):
+def _write_two_metagraph_export(path, resource_variables=True, tag_sets=(["serve"], ["serve", "tpu"])):
     """A SavedModel with `{serve}` and `{serve, tpu}` MetaGraphs (as a TPUEstimator export has),
     written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2. With
-    `resource_variables=False`, W is a TF1 reference variable (VariableV2), as in old TF1 modules."""
+    `resource_variables=False`, W is a TF1 reference variable (VariableV2), as in old TF1 modules;
+    `tag_sets=([],)` writes the TF1 Hub format's one untagged MetaGraph."""
     graph = tf.Graph()
     with graph.as_default():
         z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
@@ -231,8 +236,9 @@ def _write_two_metagraph_export(path, resource_variables=True):
         with tf.compat.v1.Session(graph=graph) as session:
             session.run(tf.compat.v1.global_variables_initializer())
             builder = tf.compat.v1.saved_model.Builder(str(path))
-            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
-            builder.add_meta_graph(["serve", "tpu"], signature_def_map=signatures)
+            builder.add_meta_graph_and_variables(session, tag_sets[0], signature_def_map=signatures)
+            for tags in tag_sets[1:]:
+                builder.add_meta_graph(tags, signature_def_map=signatures)
             builder.save()
 
 
@@ -300,3 +306,20 @@ def test_a_sigmoid_discriminator_serves_its_logit_not_the_probability(tmp_path):
     # The closed form x w, exact even at 50 and -30, where sigmoid rounds to 1 and log(p / (1 - p)) fails.
     np.testing.assert_allclose(logits.numpy().reshape(-1), [-3.0, 50.0, -30.0], rtol=1e-6)
     np.testing.assert_allclose(tape.gradient(logits, x).numpy(), [[10.0, -20.0]] * 3, rtol=1e-6)
+
+
+def test_the_prior_follows_the_module_family(tmp_path):
+    # compare_gan's model_N exports: TF1 Hub format (tfhub_module.pb, one untagged MetaGraph) with
+    # generator and discriminator signatures, z uniform in [-1, 1].
+    _write_two_metagraph_export(tmp_path / "model_n", tag_sets=([],))
+    # The bytes of tensorflow_hub's ModuleDef {format: FORMAT_V3}; the adapter reads only the file's presence.
+    (tmp_path / "model_n" / "tfhub_module.pb").write_bytes(b"\x08\x03")
+    gan = hub_adapter.load_gan(tmp_path / "model_n")
+    assert (gan.layout, gan.tf1_hub_format, gan.latent_prior) == ("signatures", True, "uniform")
+    model = hub_adapter.hub_refinement_model(gan, seed=0)
+    assert model.latent_prior == priors.Uniform(-1, 1)
+    # The same signatures as a plain SavedModel (no tfhub_module.pb): a TF2-style export, normal z.
+    _write_two_metagraph_export(tmp_path / "plain", tag_sets=(["serve"],))
+    assert hub_adapter.load_gan(tmp_path / "plain").latent_prior == "normal"
+    assert hub_adapter.family_prior("compare_gan", True) == "normal"
+    assert hub_adapter.family_prior("generator_only", True) == "normal"

@@ -79,7 +79,7 @@ def refinement_model(args, generator, critic, **overrides):
 
     latent_prior = args.latent_prior
     if latent_prior is None:
-        # The prior a hub module's layout implies (compare_gan: uniform), else N(0, I).
+        # The prior of a hub module's family (adapters.hub.family_prior), else N(0, I).
         latent_prior = getattr(generator, "latent_prior", None) or "normal"
     latent_shape = getattr(args, "latent_shape", None) or getattr(generator, "sample_shape", None)
     conditional = bool(getattr(generator, "conditional", False)) or args.labels is not None
@@ -166,7 +166,10 @@ def add_model_options(parser, need_generator=True):
         "--latent-prior",
         choices=config.PRIORS,
         default=None,
-        help="latent prior (default: uniform for compare_gan modules, normal otherwise)",
+        help=(
+            "latent prior (default: a hub module's family prior, uniform for compare_gan's model_N "
+            "exports; normal otherwise)"
+        ),
     )
     flow.add_argument(
         "--boundary",

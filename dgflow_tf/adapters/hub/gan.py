@@ -5,7 +5,7 @@ import re
 
 import tensorflow as tf
 
-from dgflow_tf.adapters.hub.resolve import is_url, load_module, resolve
+from dgflow_tf.adapters.hub.resolve import TF1_HUB_PROTO, is_url, load_module, resolve
 from dgflow_tf.adapters.hub.signature import (
     HubSignature,
 )
@@ -24,18 +24,21 @@ class HubGAN:
         latent_shape: per-sample latent shape.
         conditional: whether the generator takes labels.
         layout: `"compare_gan"`, `"signatures"` or `"generator_only"`.
-        latent_prior: the prior the layout implies: `"uniform"` for
-            compare_gan modules, `"normal"` otherwise.
+        tf1_hub_format: whether the module is in the TF1 Hub format (a
+            `tfhub_module.pb` beside `saved_model.pb`).
+        latent_prior: the prior of the published module family that the
+            layout identifies (see `family_prior`).
     """
 
-    def __init__(self, generator, discriminator, layout, handle):
+    def __init__(self, generator, discriminator, layout, handle, tf1_hub_format=False):
         self.generator = generator
         self._discriminator = discriminator
         self.layout = layout
         self.handle = handle
+        self.tf1_hub_format = tf1_hub_format
         self.latent_shape = generator.sample_shape
         self.conditional = generator.conditional
-        self.latent_prior = "uniform" if layout == "compare_gan" else "normal"
+        self.latent_prior = family_prior(layout, tf1_hub_format)
         generator.latent_prior = self.latent_prior
 
     @property
@@ -62,6 +65,32 @@ class HubGAN:
             f"HubGAN(handle={self.handle!r}, layout={self.layout!r}, latent_shape={self.latent_shape}, "
             f"has_discriminator={self.has_discriminator}, conditional={self.conditional})"
         )
+
+
+def family_prior(layout, tf1_hub_format):
+    """The latent prior of the published module family that a layout identifies.
+
+    - MetaGraphs tagged `{gen, bsN}` and `{disc, bsN}` are compare_gan's
+      S3GAN and SSGAN modules, whose `z` is standard normal: `"normal"`.
+    - TF1 Hub modules with `generator` and `discriminator` signatures are
+      compare_gan's `model_N` exports, whose `z` is uniform on `[-1, 1]`:
+      `"uniform"`.
+    - Anything else (TF2 SavedModels, generator-only modules such as ProGAN):
+      `"normal"`. BigGAN's `z` is `truncation` times a normal truncated to
+      `[-2, 2]`: pass `latent_prior=priors.TruncatedNormal(-2, 2, scale=truncation)`.
+
+    These follow the families' published documentation; the tests use modules
+    written here in each layout, not downloaded ones. Pass `latent_prior=` to
+    `hub_refinement_model` when a module's documentation says otherwise.
+
+    Args:
+        layout: `"compare_gan"`, `"signatures"` or `"generator_only"`.
+        tf1_hub_format: whether the module has a `tfhub_module.pb`.
+
+    Returns:
+        `"normal"` or `"uniform"`.
+    """
+    return "uniform" if layout == "signatures" and tf1_hub_format else "normal"
 
 
 def _tag_sets(path):
@@ -261,7 +290,8 @@ def load_gan(
                 name="hub_discriminator",
                 **discriminator_kwargs,
             )
-    gan = HubGAN(generator, discriminator, layout, handle)
+    tf1_hub_format = tf.io.gfile.exists(tf.io.gfile.join(path, TF1_HUB_PROTO))
+    gan = HubGAN(generator, discriminator, layout, handle, tf1_hub_format=tf1_hub_format)
     if check_gradients:
         check_differentiable(gan.generator, "generator")
         if gan.has_discriminator:
@@ -277,8 +307,8 @@ def hub_refinement_model(gan, critic=None, *, latent_prior=None, **kwargs):
         critic: the log density ratio to refine with. Defaults to the
             module's discriminator logits; required for generator-only
             modules.
-        latent_prior: defaults to the layout's prior (`"uniform"` for
-            compare_gan, `"normal"` otherwise).
+        latent_prior: defaults to the module family's prior
+            (`gan.latent_prior`, see `family_prior`).
         **kwargs: other `RefinementModel` arguments (`divergence`,
             `step_size`, `num_steps`, `seed`, `boundary`, ...).
 

@@ -12,7 +12,7 @@ ship it. Only a URL needs `tensorflow_hub`, and then a missing
 
 import tensorflow as tf
 
-_TF1_HUB_PROTO = "tfhub_module.pb"
+TF1_HUB_PROTO = "tfhub_module.pb"
 
 
 def is_url(handle):
@@ -44,6 +44,6 @@ def resolve(handle):
 
 def load_module(path, tags=None):
     """`tf.saved_model.load(path, tags)`, with the TF1 Hub format's default (untagged) MetaGraph."""
-    if tags is None and tf.io.gfile.exists(tf.io.gfile.join(path, _TF1_HUB_PROTO)):
+    if tags is None and tf.io.gfile.exists(tf.io.gfile.join(path, TF1_HUB_PROTO)):
         tags = []
     return tf.saved_model.load(path, tags=tags)

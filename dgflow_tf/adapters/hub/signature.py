@@ -66,8 +66,8 @@ class HubSignature(keras.layers.Layer):
         fixed_batch_size: the signature's static batch size, or `None`.
         sample_shape: the per-sample shape of the batch input.
         conditional: whether the signature takes conditions.
-        latent_prior: for a generator, the latent prior its module's layout
-            implies (`"uniform"` for compare_gan), else `None`.
+        latent_prior: for a generator loaded by `load_gan`, the prior of its
+            module family (`family_prior`), else `None`.
         serves_logit_of_probability: `True` for a TF1 discriminator whose
             output is `sigmoid(logit)` (S3GAN/SSGAN's `prediction`): the
             layer returns the logit, the module pruned to the sigmoid's input.
