@@ -323,3 +323,38 @@ def test_the_prior_follows_the_module_family(tmp_path):
     assert hub_adapter.load_gan(tmp_path / "plain").latent_prior == "normal"
     assert hub_adapter.family_prior("compare_gan", True) == "normal"
     assert hub_adapter.family_prior("generator_only", True) == "normal"
+
+
+def test_a_fixed_batch_spectral_norm_discriminator_pads_chunks_and_updates_its_u(tmp_path):
+    # A TF1 module like compare_gan's bs4 exports: inputs of a fixed batch of 4, and a
+    # discriminator whose spectral-norm vector u is reassigned (one power iteration) on every call.
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.float32, [4, 2], name="z")
+        images = tf.compat.v1.placeholder(tf.float32, [4, 2], name="images")
+        kernel = tf.constant([[2.0, 0.0], [0.0, 1.0]])
+        u = tf.compat.v1.get_variable("u", initializer=tf.constant([[1.0, 1.0]]), use_resource=True)
+        v = tf.math.l2_normalize(tf.matmul(u, kernel, transpose_b=True))
+        new_u = tf.math.l2_normalize(tf.matmul(v, kernel))
+        with tf.control_dependencies([u.assign(new_u)]):
+            sigma = tf.reduce_sum(tf.matmul(new_u, kernel, transpose_b=True) * v)
+        logits = tf.reduce_sum(tf.matmul(images, kernel), axis=1, keepdims=True) / sigma
+        signatures = {
+            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": 3.0 * z}),
+            "discriminator": tf.compat.v1.saved_model.predict_signature_def(
+                {"images": images}, {"logits": logits}
+            ),
+        }
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            builder = tf.compat.v1.saved_model.Builder(str(tmp_path / "module"))
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.save()
+    gan = hub_adapter.load_gan(tmp_path / "module", check_gradients=False)
+    assert gan.generator.fixed_batch_size == 4 and gan.discriminator.fixed_batch_size == 4
+    z = np.linspace(-1, 1, 20, dtype="float32").reshape(10, 2)  # 10 rows: chunks of 4, the last padded
+    np.testing.assert_allclose(gan.generator(z).numpy(), 3.0 * z, rtol=1e-6)
+    first, second = gan.discriminator(z).numpy(), gan.discriminator(z).numpy()
+    # The power iteration converges to the largest singular value, 2: logits tend to (2 x0 + x1) / 2.
+    np.testing.assert_allclose(second.reshape(-1), (2 * z[:, 0] + z[:, 1]) / 2, rtol=1e-3)
+    assert not np.array_equal(first, second)  # u moved between the calls, as the docs warn
