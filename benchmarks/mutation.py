@@ -6,7 +6,7 @@ tests that cover that module against a scratch copy of the package, and records 
 and which one first. A surviving mutant is either a gap in the tests or an equivalent mutant (a change
 that cannot alter any result); equivalent ones are marked as such, with the reason.
 
-Reproduce (2 CPU cores; about 40 minutes):
+Reproduce (2 CPU cores; about 11 minutes):
 
     python benchmarks/mutation.py
 
