@@ -223,14 +223,15 @@ def shape(text):
     return dims
 
 
-def load_array(path, flag):
-    """A `.npy` file given to `flag`, as an array; errors name the flag and the file."""
+def load_array(path, flag, memory_map=False):
+    """A `.npy` file given to `flag`, as an array (memory-mapped with `memory_map`, so that only the
+    rows used are read); errors name the flag and the file."""
     import numpy as np
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{flag} {path}: no such file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, mmap_mode="r" if memory_map else None, allow_pickle=False)
     except (ValueError, OSError) as error:
         raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
 
@@ -246,30 +247,42 @@ def sampling_inputs(args, model):
             --labels (or labels given to an unconditional one), labels of another length, or drawn
             latents of an unknown shape.
     """
-    latents = load_array(args.latents, "--latents") if args.latents is not None else None
-    if latents is not None:
-        if args.num_samples is not None and args.num_samples != len(latents):
-            raise ValueError(
-                f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
-                f"{len(latents)}: pass one of them"
-            )
-    else:
+    latents = given_latents(args)
+    if latents is None:
         if model.latent_shape is None:
             raise ValueError(NO_LATENT_SHAPE)
         count = args.default_num_samples if args.num_samples is None else args.num_samples
         latents = model.sample_latents(count, seed=args.latent_seed)
-    if model.conditional != (args.labels is not None):
-        raise ValueError(
-            "the generator is conditional: pass --labels LABELS.npy with one label per sample"
-            if model.conditional
-            else "--labels was given but the generator takes one input: drop --labels"
-        )
+    check_labels_flag(args, model)
     if not model.conditional:
         return latents, latents
     labels = load_array(args.labels, "--labels")
     if len(labels) != len(latents):
         raise ValueError(f"--labels {args.labels} holds {len(labels)} labels for {len(latents)} latents")
     return (latents, labels), latents
+
+
+def given_latents(args, memory_map=False):
+    """The --latents array, or `None`; refuses a --num-samples that disagrees with it."""
+    if args.latents is None:
+        return None
+    latents = load_array(args.latents, "--latents", memory_map=memory_map)
+    if args.num_samples is not None and args.num_samples != len(latents):
+        raise ValueError(
+            f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
+            f"{len(latents)}: pass one of them"
+        )
+    return latents
+
+
+def check_labels_flag(args, model):
+    """Raises `ValueError` unless --labels is given exactly when the generator is conditional."""
+    if model.conditional != (args.labels is not None):
+        raise ValueError(
+            "the generator is conditional: pass --labels LABELS.npy with one label per sample"
+            if model.conditional
+            else "--labels was given but the generator takes one input: drop --labels"
+        )
 
 
 def check_output_directory(path):

@@ -20,17 +20,6 @@ def _save_grid(base, refined, path):
     return None
 
 
-def _memory_map(path, flag):
-    import numpy as np
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{flag} {path}: no such file")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
-
-
 def run_refine(args, out):
     import json
 
@@ -76,33 +65,15 @@ def run_stream(args, out):
     # A multi-worker strategy must exist before TensorFlow runs anything else.
     strategy = options.make_strategy(args.strategy)
     model = options.build_model(args)
-    latents = conditions = None
-    if args.latents is not None:
-        # Memory-mapped: only the shard being refined is read into memory.
-        latents = _memory_map(args.latents, "--latents")
-        if args.num_samples is not None and args.num_samples != len(latents):
-            raise ValueError(
-                f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
-                f"{len(latents)}: pass one of them"
-            )
-    if model.conditional != (args.labels is not None):
-        raise ValueError(
-            "the generator is conditional: pass --labels LABELS.npy with one label per sample"
-            if model.conditional
-            else "--labels was given but the generator takes one input: drop --labels"
-        )
-    if args.labels is not None:
-        conditions = _memory_map(args.labels, "--labels")
-        if latents is None:
-            if model.latent_shape is None:
-                raise ValueError(
-                    "the generator does not declare its latent shape: pass --latent-shape or --latents"
-                )
-            latents = model.sample_latents(len(conditions), seed=args.latent_seed)
+    # Memory-mapped: only the shard being refined is read into memory.
+    latents, conditions = options.given_latents(args, memory_map=True), None
+    options.check_labels_flag(args, model)
     if latents is None and model.latent_shape is None:
-        raise ValueError(
-            "the generator does not declare its latent shape: pass --latent-shape (e.g. 128) or --latents"
-        )
+        raise ValueError(options.NO_LATENT_SHAPE)
+    if args.labels is not None:
+        conditions = options.load_array(args.labels, "--labels", memory_map=True)
+        if latents is None:
+            latents = model.sample_latents(len(conditions), seed=args.latent_seed)
     num_samples = (
         None
         if latents is not None
