@@ -233,13 +233,19 @@ def _write_two_metagraph_export(path, resource_variables=True, tag_sets=(["serve
             "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": samples}),
             "discriminator": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"default": logits}),
         }
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(str(path))
-            builder.add_meta_graph_and_variables(session, tag_sets[0], signature_def_map=signatures)
-            for tags in tag_sets[1:]:
-                builder.add_meta_graph(tags, signature_def_map=signatures)
-            builder.save()
+        _save_tf1(graph, path, signatures, tag_sets)
+
+
+def _save_tf1(graph, path, signatures, tag_sets=(["serve"],)):
+    """Writes `graph` with its variables initialised through TensorFlow's TF1 SavedModelBuilder,
+    one MetaGraph per tag set, each with `signatures`."""
+    with tf.compat.v1.Session(graph=graph) as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        builder = tf.compat.v1.saved_model.Builder(str(path))
+        builder.add_meta_graph_and_variables(session, tag_sets[0], signature_def_map=signatures)
+        for tags in tag_sets[1:]:
+            builder.add_meta_graph(tags, signature_def_map=signatures)
+        builder.save()
 
 
 def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
@@ -292,11 +298,7 @@ def test_a_sigmoid_discriminator_serves_its_logit_not_the_probability(tmp_path):
                 {"images": images}, {"prediction": prediction}
             ),
         }
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(str(tmp_path / "module"))
-            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
-            builder.save()
+    _save_tf1(graph, tmp_path / "module", signatures)
     gan = hub_adapter.load_gan(tmp_path / "module")
     assert gan.discriminator.serves_logit_of_probability
     x = tf.constant([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]])
@@ -345,11 +347,7 @@ def test_a_fixed_batch_spectral_norm_discriminator_pads_chunks_and_updates_its_u
                 {"images": images}, {"logits": logits}
             ),
         }
-        with tf.compat.v1.Session(graph=graph) as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            builder = tf.compat.v1.saved_model.Builder(str(tmp_path / "module"))
-            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
-            builder.save()
+    _save_tf1(graph, tmp_path / "module", signatures)
     gan = hub_adapter.load_gan(tmp_path / "module", check_gradients=False)
     assert gan.generator.fixed_batch_size == 4 and gan.discriminator.fixed_batch_size == 4
     z = np.linspace(-1, 1, 20, dtype="float32").reshape(10, 2)  # 10 rows: chunks of 4, the last padded
