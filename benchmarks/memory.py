@@ -26,7 +26,7 @@ import time
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def _image_critic():
+def image_critic():
     import keras
 
     return keras.Sequential(
@@ -86,7 +86,7 @@ def child(args):
     if args.kind == "images":
         model = RefinementModel(
             None,
-            _image_critic(),
+            image_critic(),
             space="data",
             step_size=1e-3,
             entropy_weight=args.entropy_weight,

@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from memory import RESULTS, _image_critic  # noqa: E402
+from memory import RESULTS, image_critic  # noqa: E402
 
 from dgflow_tf import noise  # noqa: E402
 
@@ -43,7 +43,7 @@ def main(argv=None):
 
     seed = noise.sanitize_seed(0)
     positions = tf.range(SHAPE[0], dtype=tf.int64)
-    critic = _image_critic()
+    critic = image_critic()
     images = tf.random.stateless_uniform(SHAPE, seed=[1, 2], minval=-1.0, maxval=1.0)
 
     @tf.function
