@@ -169,6 +169,8 @@ def test_bad_handles_and_signatures(tmp_path, compare_gan_path):
         hub_adapter.HubSignature(module, "generator")
     with pytest.raises(ValueError, match=r"`output_key`='pixels' is not one of the signature's outputs"):
         hub_adapter.HubSignature(module, "default", output_key="pixels")
+    with pytest.raises(ValueError, match="chosen by `batch_size`.*not by `tags`. Drop tags="):
+        hub_adapter.load_gan(compare_gan_path, tags={"gen", "bs8"})
 
 
 def test_a_hub_refiner_exports_to_a_savedmodel(compare_gan_path, tmp_path):

@@ -222,7 +222,8 @@ def load_gan(
         tags: the MetaGraph's tag set, for a SavedModel with several (e.g.
             `{"serve"}` of an export with `{serve}` and `{serve, tpu}`).
             Defaults to the only MetaGraph, or the TF1 Hub format's untagged
-            one. compare_gan modules choose theirs by `batch_size` instead.
+            one. compare_gan modules choose theirs by `batch_size`; `tags`
+            with one is an error.
 
     Returns:
         A `HubGAN`.
@@ -250,6 +251,11 @@ def load_gan(
     generator_sizes = _batch_tags(tag_sets, "gen")
     if generator_sizes:
         layout = "compare_gan"
+        if tags is not None:
+            raise ValueError(
+                f"{handle!r} is a compare_gan module: its MetaGraphs are chosen by `batch_size` (one of "
+                f"{sorted(f'bs{size}' for size in generator_sizes)}), not by `tags`. Drop tags=."
+            )
         tags = _pick_tags(generator_sizes, batch_size, "gen")
         generator = HubSignature(
             load_module(path, tags=set(tags)), "default", name="hub_generator", **generator_kwargs
