@@ -55,6 +55,21 @@ class Divergence:
         """
         raise NotImplementedError
 
+    def potential(self, logits):
+        """Returns `phi(d) = -f'(exp(-d))`, whose derivative is `s(d)`, elementwise.
+
+        The drift `s(d) * grad d` is the gradient of `phi(d)`, so the latent
+        flow is Langevin dynamics on the log density `phi(d(g(z))) / gamma`;
+        the MALA solver (`dgflow_tf.solvers`) tests its steps against it.
+        Defaults to `f'` by automatic differentiation; built-in divergences
+        write it in closed form.
+        """
+        ratio = tf.math.exp(-logits)
+        with tf.GradientTape() as tape:
+            tape.watch(ratio)
+            value = self.f(ratio)
+        return -tape.gradient(value, ratio)
+
     def get_config(self):
         return {"name": self.name}
 
@@ -73,6 +88,9 @@ class KL(Divergence):
     def drift_scale(self, logits):
         return tf.ones_like(logits)
 
+    def potential(self, logits):
+        return logits - 1.0
+
 
 class JS(Divergence):
     """Jensen-Shannon divergence; `s(d) = sigmoid(d)`."""
@@ -85,6 +103,9 @@ class JS(Divergence):
 
     def drift_scale(self, logits):
         return tf.math.sigmoid(logits)
+
+    def potential(self, logits):
+        return tf.math.softplus(logits) - math.log(2.0)
 
 
 class LogD(Divergence):
@@ -99,6 +120,9 @@ class LogD(Divergence):
     def drift_scale(self, logits):
         return tf.math.sigmoid(-logits)
 
+    def potential(self, logits):
+        return -tf.math.softplus(-logits) - 1.0
+
 
 class PearsonChi2(Divergence):
     """Pearson chi-squared divergence, `f(r) = (r - 1)^2`; `s(d) = 2 exp(-d)`."""
@@ -110,6 +134,9 @@ class PearsonChi2(Divergence):
 
     def drift_scale(self, logits):
         return 2.0 * tf.math.exp(-logits)
+
+    def potential(self, logits):
+        return 2.0 - 2.0 * tf.math.exp(-logits)
 
 
 class FDivergence(Divergence):
