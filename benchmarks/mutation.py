@@ -89,8 +89,8 @@ MUTANTS = [
     Mutant(
         "freeze at the proposal, not the last finite state",
         "dgflow_tf/engine.py",
-        "last_good = _where_per_sample(active & state_ok, flow.states, flow.last_good)",
-        "last_good = _where_per_sample(active & state_ok, proposal, flow.last_good)",
+        "last_good = where_per_sample(active & state_ok, flow.states, flow.last_good)",
+        "last_good = where_per_sample(active & state_ok, proposal, flow.last_good)",
         ("tests/test_faults.py",),
     ),
     Mutant(
@@ -103,7 +103,7 @@ MUTANTS = [
     Mutant(
         "no fall-back for a non-finite final output",
         "dgflow_tf/engine.py",
-        "newly_bad = (flow.nonfinite_step < 0) & ~_all_finite_per_sample(samples)",
+        "newly_bad = (flow.nonfinite_step < 0) & ~all_finite_per_sample(samples)",
         "newly_bad = tf.zeros_like(flow.nonfinite_step, tf.bool)",
         ("tests/test_faults.py",),
     ),

@@ -138,14 +138,14 @@ class FlowState(NamedTuple):
     nonfinite_step: tf.Tensor
 
 
-def _all_finite_per_sample(tensor):
+def all_finite_per_sample(tensor):
     finite = tf.math.is_finite(tensor)
     if tensor.shape.rank > 1:
         finite = tf.reduce_all(finite, axis=list(range(1, tensor.shape.rank)))
     return finite
 
 
-def _where_per_sample(condition, x, y):
+def where_per_sample(condition, x, y):
     """`tf.where` with a `[batch]` condition broadcast over the other axes."""
     condition = tf.reshape(
         condition, tf.concat([tf.shape(condition), tf.ones([x.shape.rank - 1], tf.int32)], 0)
@@ -160,11 +160,11 @@ def freeze_nonfinite(flow, proposal, samples, logits, k):
     has a NaN or Inf. Finite samples are unaffected, bit for bit.
     """
     active = flow.nonfinite_step < 0
-    state_ok = _all_finite_per_sample(samples) & tf.math.is_finite(logits)
-    last_good = _where_per_sample(active & state_ok, flow.states, flow.last_good)
-    step_ok = state_ok & _all_finite_per_sample(proposal)
+    state_ok = all_finite_per_sample(samples) & tf.math.is_finite(logits)
+    last_good = where_per_sample(active & state_ok, flow.states, flow.last_good)
+    step_ok = state_ok & all_finite_per_sample(proposal)
     nonfinite_step = tf.where(active & ~step_ok, k, flow.nonfinite_step)
-    states = _where_per_sample(nonfinite_step < 0, proposal, last_good)
+    states = where_per_sample(nonfinite_step < 0, proposal, last_good)
     return FlowState(states, last_good, nonfinite_step)
 
 
@@ -227,15 +227,15 @@ def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
         maximum_iterations=num_steps,
     )
     states, samples = flow.states, generator(flow.states)
-    newly_bad = (flow.nonfinite_step < 0) & ~_all_finite_per_sample(samples)
+    newly_bad = (flow.nonfinite_step < 0) & ~all_finite_per_sample(samples)
     nonfinite_step = tf.where(newly_bad, num_steps, flow.nonfinite_step)
     if num_steps > 0:
         # The last step's output is non-finite for some samples: fall back to
         # their last finite state (one more generator pass, only if needed).
-        states = _where_per_sample(newly_bad, flow.last_good, states)
+        states = where_per_sample(newly_bad, flow.last_good, states)
         samples = tf.cond(
             tf.reduce_any(newly_bad),
-            lambda: _where_per_sample(newly_bad, generator(states), samples),
+            lambda: where_per_sample(newly_bad, generator(states), samples),
             lambda: samples,
         )
     outputs = {"samples": samples, "states": states, "nonfinite_step": nonfinite_step}
