@@ -13,7 +13,7 @@ Example:
 >>> RefinementConfig.create(step_size=-1.0)
 Traceback (most recent call last):
 ...
-ValueError: `step_size` must be a positive finite number. Received: step_size=-1.0
+ValueError: `step_size` must be a finite positive number. Received: step_size=-1.0
 """
 
 import dataclasses
@@ -25,12 +25,15 @@ DIVERGENCES = ("KL", "JS", "logD", "chi2")
 PRIORS = ("normal", "uniform", "truncated_normal")
 BOUNDARIES = ("reflect", "clip", "none")
 ON_NONFINITE_POLICIES = ("raise", "freeze")
+SOLVERS = ("euler", "mala")
 JIT_COMPILE = (True, False, "auto")
 
-#: The paper's defaults (Algorithm 1: KL, eta = 0.1, gamma = 0.01, K = 25).
+#: The paper's Algorithm 1 (KL, gamma = 0.01, K = 25, Euler-Maruyama), except the step size: the
+#: paper's eta = 0.1 suits its spectrally normalised critics only, so `"auto"` sets it from the
+#: model's own drift (`dgflow_tf.step_size`).
 DEFAULTS = {
     "divergence": "KL",
-    "step_size": 0.1,
+    "step_size": "auto",
     "entropy_weight": 0.01,
     "num_steps": 25,
     "space": "latent",
@@ -41,6 +44,7 @@ DEFAULTS = {
     "conditional": False,
     "on_nonfinite": "raise",
     "jit_compile": "auto",
+    "solver": "euler",
 }
 
 
@@ -54,7 +58,7 @@ class RefinementConfig:
     """
 
     divergence: object  # a divergences.Divergence
-    step_size: float
+    step_size: object  # a positive float, or "auto" (resolved by the model, `dgflow_tf.step_size`)
     entropy_weight: float
     num_steps: int
     space: str
@@ -65,6 +69,7 @@ class RefinementConfig:
     conditional: bool
     on_nonfinite: str
     jit_compile: object
+    solver: str
 
     @classmethod
     def create(cls, **arguments):
@@ -73,20 +78,19 @@ class RefinementConfig:
         Raises:
             TypeError: for an unknown argument, or `divergence`, `latent_prior`,
                 `seed` or `conditional` of an unsupported type.
-            ValueError: for a non-positive or non-finite `step_size`, a
+            ValueError: for a `step_size` that is neither `"auto"` nor a
+                positive finite number, a
                 negative `entropy_weight` or `num_steps`, or an unknown
                 `divergence`, `space`, `latent_prior`, `boundary`,
-                `on_nonfinite` or `jit_compile`.
+                `on_nonfinite`, `jit_compile` or `solver`, or `solver="mala"`
+                with `entropy_weight=0`.
         """
         # Imported here: they need TensorFlow, and import this module's choice lists themselves.
         from dgflow_tf import divergences as divergences_lib
         from dgflow_tf import noise as noise_lib
         from dgflow_tf import priors as priors_lib
-        from dgflow_tf._validation import (
-            check_non_negative_float,
-            check_non_negative_int,
-            check_positive_float,
-        )
+        from dgflow_tf import step_size as step_size_lib
+        from dgflow_tf._validation import check_non_negative_float, check_non_negative_int
         from dgflow_tf.errors import check_on_nonfinite
 
         unknown = sorted(set(arguments) - set(DEFAULTS))
@@ -95,8 +99,17 @@ class RefinementConfig:
         values = {**DEFAULTS, **arguments}
         if values["space"] not in SPACES:
             raise ValueError(f"Unknown space {values['space']!r}. Expected one of: {list(SPACES)}")
-        step_size = check_positive_float(values["step_size"], "step_size")
+        step_size = values["step_size"]
+        step_size = step_size_lib.AUTO if step_size_lib.is_auto(step_size) else check_step_size(step_size)
         entropy_weight = check_non_negative_float(values["entropy_weight"], "entropy_weight")
+        solver = values["solver"]
+        if solver not in SOLVERS:
+            raise ValueError(f"Unknown solver {solver!r}. Expected one of: {list(SOLVERS)}")
+        if solver == "mala" and entropy_weight == 0.0:
+            raise ValueError(
+                "solver='mala' needs entropy_weight > 0: its acceptance test compares the step with "
+                "the noise it adds. Use solver='euler' for the deterministic flow."
+            )
         num_steps = check_non_negative_int(values["num_steps"], "num_steps")
         divergence = divergences_lib.get(values["divergence"])
         if values["seed"] is not None:
@@ -127,6 +140,7 @@ class RefinementConfig:
             conditional=conditional,
             on_nonfinite=on_nonfinite,
             jit_compile=jit_compile,
+            solver=solver,
         )
 
     def replace(self, **changes):
@@ -161,20 +175,23 @@ class RefinementConfig:
             "conditional": self.conditional,
             "on_nonfinite": self.on_nonfinite,
             "jit_compile": self.jit_compile,
+            "solver": self.solver,
         }
 
-    def manifest_settings(self, dtype):
+    def manifest_settings(self, dtype, step_size=None):
         """The settings a streaming manifest records and a resumed run must match.
 
         The keys are those of the first release's manifests, so shard
-        directories written then still resume.
+        directories written then still resume; `solver` is recorded only
+        when it is not Euler's. `step_size` is the resolved float of an
+        `"auto"` setting (the number that determines the output).
         """
         from dgflow_tf import divergences as divergences_lib
         from dgflow_tf import priors as priors_lib
 
         return {
             "divergence": divergences_lib.serialize(self.divergence),
-            "step_size": self.step_size,
+            "step_size": self.step_size if step_size is None else step_size,
             "entropy_weight": self.entropy_weight,
             "num_steps": self.num_steps,
             "space": self.space,
@@ -183,4 +200,16 @@ class RefinementConfig:
             "boundary": self.boundary,
             "on_nonfinite": self.on_nonfinite,
             "dtype": dtype,
+            **({} if self.solver == "euler" else {"solver": self.solver}),
         }
+
+
+def check_step_size(value):
+    """A positive finite float `step_size`; a string other than `"auto"` gets an error naming it."""
+    from dgflow_tf._validation import check_positive_float
+
+    if isinstance(value, str):
+        raise ValueError(
+            f"`step_size` must be 'auto' or a positive finite number. Received: step_size={value!r}"
+        )
+    return check_positive_float(value, "step_size")

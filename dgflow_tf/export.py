@@ -95,6 +95,8 @@ def export_refinement(
     if model.latent_shape is None:
         raise ValueError("Exporting needs the latent shape: build the model with latent_shape=...")
     _check_exportable(model)
+    # step_size="auto" resolves eagerly, before tracing; the SavedModel holds the number.
+    model.resolve_step_size()
     latent_spec = tf.TensorSpec([None, *model.latent_shape], model.compute_dtype, name="z")
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
 

@@ -3,7 +3,7 @@
 `flow_parts` binds a conditional model's conditions into its generator and
 critic, picks the states (latents, or samples in data space) and the
 per-step constraint of a bounded prior; `refine_batch` hands them to the
-engine's `simulate`.
+engine's `simulate` (Euler-Maruyama) or to `solvers.simulate_mala`.
 """
 
 from typing import NamedTuple
@@ -12,6 +12,10 @@ import tensorflow as tf
 
 from dgflow_tf import priors as priors_lib
 from dgflow_tf.engine import simulate
+from dgflow_tf.solvers import simulate_mala
+
+#: The engine function of each `solver` setting.
+SOLVERS = {"euler": simulate, "mala": simulate_mala}
 
 
 class FlowParts(NamedTuple):
@@ -22,10 +26,6 @@ class FlowParts(NamedTuple):
     critic: object
     states: tf.Tensor
     constrain: object
-
-
-def _identity(x):
-    return x
 
 
 def _identity(x):
@@ -58,7 +58,7 @@ def flow_parts(model, latents, conditions=None):
 
 
 def refine_batch(model, latents, positions, seed, conditions=None, trajectory_every=0):
-    """Refines one batch of graph inputs with `model`'s settings: the engine's `simulate`.
+    """Refines one batch of graph inputs with `model`'s settings and solver (`SOLVERS`).
 
     Args:
         model: a `RefinementModel`.
@@ -72,7 +72,7 @@ def refine_batch(model, latents, positions, seed, conditions=None, trajectory_ev
         `engine.run`'s dict of tensors.
     """
     parts = flow_parts(model, latents, conditions)
-    return simulate(
+    return SOLVERS[model.solver](
         parts.generator,
         parts.critic,
         model.divergence,

@@ -106,6 +106,8 @@ def host_inputs(model, x):
                 "`conditions` must have one row per latent. Received: conditions with shape "
                 f"{conditions.shape.as_list()} for {latents.shape[0]} latents."
             )
+    if len(latents):
+        model.resolve_step_size(latents, conditions)
     return latents, conditions
 
 

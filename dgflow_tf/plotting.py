@@ -187,7 +187,7 @@ def metric_curves(steps, curves, path, ylabel="metric", title=None):
     return _save(plt, figure, path, title)
 
 
-def sweep_curves(curves, path, ylabel="score", title=None):
+def sweep_curves(curves, path, ylabel="score", title=None, xlabel="step size"):
     """Writes scores against step sizes (log axis), one line per named curve, to a PNG.
 
     Args:
@@ -196,6 +196,7 @@ def sweep_curves(curves, path, ylabel="score", title=None):
         path: output `.png` path.
         ylabel: the y-axis label. Defaults to `"score"`.
         title: optional title. Defaults to a note on the crosses.
+        xlabel: the x-axis label (log scale). Defaults to `"step size"`.
 
     Returns:
         `path`.
@@ -211,7 +212,7 @@ def sweep_curves(curves, path, ylabel="score", title=None):
         if bad:
             axis.plot(bad, [floor] * len(bad), "x", color=line.get_color(), markersize=9)
     axis.set_xscale("log")
-    axis.set_xlabel("step size")
+    axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if any(curves):
         axis.legend(fontsize=7)

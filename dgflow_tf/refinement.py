@@ -9,12 +9,14 @@ generator and critic, and delegates the rest: input checks
 """
 
 import keras
+import tensorflow as tf
 
 from dgflow_tf import batching, distributed, export, results
 from dgflow_tf import critics as critics_lib
 from dgflow_tf import flow as flow_lib
 from dgflow_tf import inputs as inputs_lib
 from dgflow_tf import noise as noise_lib
+from dgflow_tf import step_size as step_size_lib
 from dgflow_tf._validation import check_non_negative_int
 from dgflow_tf.config import SPACES, RefinementConfig
 from dgflow_tf.engine import drift, simulate
@@ -32,6 +34,7 @@ class _Caches:
     def __init__(self, model):
         self.compiled = CompiledRefinement(model)
         self.generate = {}
+        self.step_size = None  # the float that step_size="auto" resolved to
 
 
 @keras.saving.register_keras_serializable(package="dgflow_tf")
@@ -68,7 +71,12 @@ class RefinementModel(keras.Model):
         divergence: `"KL"`, `"JS"`, `"logD"`, `"chi2"`, a convex function
             `f(r)` with `f(1) = 0`, or a `divergences.Divergence`. Defaults to
             `"KL"`.
-        step_size: positive float, `eta`. Defaults to `0.1`.
+        step_size: positive float, `eta`, or `"auto"`: set from the model's
+            own drift on a probe batch so that over the whole run the flow
+            moves 90 % of samples at most one prior standard deviation
+            (`dgflow_tf.step_size`; no data needed). `model.step_size` gives
+            the number it resolved to. For a tuned setting, see `calibrate`.
+            Defaults to `"auto"`.
         entropy_weight: float >= 0, `gamma`; `0` gives the deterministic
             flow. Defaults to `0.01`.
         num_steps: integer >= 0, `K`. Defaults to `25`.
@@ -103,13 +111,18 @@ class RefinementModel(keras.Model):
         jit_compile: `True`, `False` or `"auto"`. `"auto"` uses plain graph
             mode, which `benchmarks/step_cost.py` measured faster than XLA
             for convolutional nets on CPU. Defaults to `"auto"`.
+        solver: `"euler"` (Euler-Maruyama, the paper's Algorithm 1) or
+            `"mala"`: each step is accepted or rejected by its Metropolis
+            test and every sample adapts its own step size
+            (`dgflow_tf.solvers`), at the same cost per step. Needs
+            `entropy_weight > 0`. Defaults to `"euler"`.
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`).
 
     Raises:
         TypeError: if `generator` or `critic` is not callable, or
             `divergence`, `latent_prior` or `conditional` has an unsupported
             type.
-        ValueError: for a non-positive or non-finite `step_size`, a negative
+        ValueError: for a `step_size` neither `"auto"` nor positive and finite, a negative
             `entropy_weight` or `num_steps`, an unknown `divergence`,
             `space`, `latent_prior`, `boundary` or `on_nonfinite`, or a
             missing generator in latent space.
@@ -134,7 +147,7 @@ class RefinementModel(keras.Model):
         critic,
         *,
         divergence="KL",
-        step_size=0.1,
+        step_size="auto",
         entropy_weight=0.01,
         num_steps=25,
         space="latent",
@@ -145,6 +158,7 @@ class RefinementModel(keras.Model):
         conditional=False,
         on_nonfinite="raise",
         jit_compile="auto",
+        solver="euler",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -166,6 +180,7 @@ class RefinementModel(keras.Model):
             conditional=conditional,
             on_nonfinite=on_nonfinite,
             jit_compile=jit_compile,
+            solver=solver,
         )
         # The resolved divergence and prior are attributes too, so TensorFlow tracks what they hold.
         self.divergence = self.config.divergence
@@ -178,7 +193,60 @@ class RefinementModel(keras.Model):
         self.built = True
 
     # Hyperparameters, read from the configuration.
-    step_size = property(lambda self: self.config.step_size)
+    solver = property(lambda self: self.config.solver)
+
+    @property
+    def step_size(self):
+        """The step size `eta` as a float: the setting, or the number `"auto"` resolved to.
+
+        `"auto"` resolves once, on first use (`dgflow_tf.step_size.resolve`).
+        """
+        if not step_size_lib.is_auto(self.config.step_size):
+            return self.config.step_size
+        if self._caches.step_size is None:
+            self._caches.step_size = step_size_lib.resolve(self)
+        return self._caches.step_size
+
+    def set_settings(self, **changes):
+        """Changes settings in place (e.g. `step_size`, `num_steps`), validated as in the constructor.
+
+        The compiled functions are dropped, so the next call traces with the new settings.
+        """
+        self.config = self.config.replace(**changes)
+        self.divergence = self.config.divergence
+        self.latent_prior = self.config.latent_prior
+        self._caches = _Caches(self)
+
+    def calibrate(self, real_samples, **kwargs):
+        """Sets the step size (and `num_steps` if asked) that refines a tuning batch best against
+        `real_samples`, never worse than no refinement; returns the sweep's table.
+
+        See `dgflow_tf.calibration.calibrate` for the arguments (`latents`,
+        `metric`, `step_sizes`, `num_steps`, `seed`, `progress`).
+
+        Example:
+
+        >>> table = model.calibrate(real_images)  # doctest: +SKIP
+        >>> print(table.to_markdown())  # doctest: +SKIP
+        """
+        from dgflow_tf.calibration import calibrate
+
+        return calibrate(self, real_samples, **kwargs)
+
+    def resolve_step_size(self, latents=None, conditions=None):
+        """Resolves `step_size="auto"` now, on these inputs if the model cannot draw its own probe.
+
+        Called by `predict`, `refine` and streaming with the user's inputs
+        before any batching, so the result does not depend on batch sizes.
+        Returns the step size.
+        """
+        if step_size_lib.is_auto(self.config.step_size) and self._caches.step_size is None:
+            if latents is not None:
+                # Errors about the user's own inputs first, in terms of their batch.
+                self._caches.compiled.validate(tf.convert_to_tensor(latents), conditions)
+            self._caches.step_size = step_size_lib.resolve(self, latents, conditions)
+        return self.step_size
+
     entropy_weight = property(lambda self: self.config.entropy_weight)
     num_steps = property(lambda self: self.config.num_steps)
     space = property(lambda self: self.config.space)
@@ -368,12 +436,15 @@ class RefinementModel(keras.Model):
 
     def evaluations_per_sample(self):
         """Forward evaluations per refined sample, `{"generator": .., "critic": ..}`: each of the K
-        steps runs the critic (in latent space also the generator) once; latent space adds `g(z_K)`."""
+        steps runs the critic (in latent space also the generator) once; latent space adds `g(z_K)`
+        (Euler) or the start (MALA, which also evaluates the critic there)."""
+        # MALA evaluates the start and each of the K proposals, and keeps g(z) of the accepted one.
+        critic = self.num_steps + (1 if self.solver == "mala" else 0)
         if self.space == "latent":
             generator = self.num_steps + 1
         else:
             generator = 0 if self.generator is None else 1
-        return {"generator": generator, "critic": self.num_steps}
+        return {"generator": generator, "critic": critic}
 
     def get_config(self):
         return {

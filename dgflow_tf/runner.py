@@ -72,6 +72,18 @@ class CompiledRefinement:
     def __init__(self, model):
         self.model = model
         self.functions = {}
+        self.validated = set()
+
+    def validate(self, latents, conditions=None):
+        """Checks, once per kind of input, that one drift step traces on inputs like these.
+
+        Raises:
+            ValueError: naming the generator or the critic when they do not fit the inputs.
+        """
+        key = (_spec_key(latents), None if conditions is None else _spec_key(conditions))
+        if key not in self.validated:
+            self._validate_by_tracing(latents, conditions)
+            self.validated.add(key)
 
     def _validate_by_tracing(self, latents, conditions):
         specs = [tf.TensorSpec(latents.shape, latents.dtype)]
@@ -102,7 +114,7 @@ class CompiledRefinement:
         """The `tf.function` refining inputs like these (traced once per kind)."""
         key = (trajectory_every, _spec_key(latents), None if conditions is None else _spec_key(conditions))
         if key not in self.functions:
-            self._validate_by_tracing(latents, conditions)
+            self.validate(latents, conditions)
             model = self.model
             signature = [batch_spec(latents), tf.TensorSpec([None], tf.int64), tf.TensorSpec([2], tf.int32)]
             if conditions is None:

@@ -32,6 +32,7 @@ from dgflow_tf import distributed, storage
 from dgflow_tf import inputs as inputs_lib
 from dgflow_tf import manifest as manifest_lib
 from dgflow_tf import noise as noise_lib
+from dgflow_tf import step_size as step_size_lib
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
 from dgflow_tf.errors import raise_if_nonfinite
 from dgflow_tf.manifest import FORMAT, ManifestError  # noqa: F401  (re-exported)
@@ -127,6 +128,13 @@ def refine_to_shards(
     # Under MultiWorkerMirroredStrategy every worker refines its part of each shard; only the chief
     # locks the directory and writes (TensorFlow's chief-writes convention).
     writer = distributed.is_chief(strategy)
+
+    if latents is not None and num_samples:
+        # `auto` resolves on the whole input's first rows, as `predict` of the same input would.
+        probe = slice(0, step_size_lib.PROBE_SIZE)
+        model.resolve_step_size(
+            np.asarray(latents[probe]), None if conditions is None else np.asarray(conditions[probe])
+        )
 
     directory = str(directory)
     header = {
@@ -309,7 +317,10 @@ def _sha256(data):
 
 def _settings(model):
     """What the refined samples depend on besides seeds, weights and inputs, as JSON values."""
-    settings = {"class": type(model).__name__, **model.config.manifest_settings(model.compute_dtype)}
+    settings = {
+        "class": type(model).__name__,
+        **model.config.manifest_settings(model.compute_dtype, model.step_size),
+    }
     # Round trip through JSON so a resumed run compares like with like.
     return json.loads(json.dumps(settings, default=lambda value: type(value).__qualname__))
 

@@ -212,7 +212,7 @@ def test_stream_follows_the_nonfinite_policy(tmp_path, capsys):
     generator.save(tmp_path / "generator.keras")
     critic.save(tmp_path / "critic.keras")
     common = ["stream", "--generator", tmp_path / "generator.keras", "--critic", tmp_path / "critic.keras"]
-    common += ["--num-samples", 12, "--shard-size", 5, "--num-steps", 3, "--quiet"]
+    common += ["--num-samples", 12, "--shard-size", 5, "--num-steps", 3, "--step-size", 0.1, "--quiet"]
     code, _ = _run(*common, "--output-dir", tmp_path / "raise")
     assert code == 1  # a failure while running, not bad input
     assert "NaN or Inf for 5 of 5 samples: sample 0 at step 1" in capsys.readouterr().err

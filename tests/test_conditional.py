@@ -54,7 +54,14 @@ def _conditional_nets(dtype="float64"):
 def test_conditional_model_equals_one_unconditional_model_per_label():
     generator, critic = _conditional_nets()
     model = RefinementModel(
-        generator, critic, conditional=True, latent_shape=(3,), num_steps=5, seed=4, dtype="float64"
+        generator,
+        critic,
+        conditional=True,
+        latent_shape=(3,),
+        num_steps=5,
+        seed=4,
+        dtype="float64",
+        step_size=0.1,
     )
     z = model.sample_latents(24, seed=0)
     labels = np.arange(24, dtype="int32") % 3
@@ -66,6 +73,7 @@ def test_conditional_model_equals_one_unconditional_model_per_label():
             lambda samples, fixed=fixed: critic([samples, fixed[: tf.shape(samples)[0]]]),
             latent_shape=(3,),
             num_steps=5,
+            step_size=0.1,
             seed=4,
             dtype="float64",
         )

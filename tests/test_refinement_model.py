@@ -175,7 +175,9 @@ def _kinds_of_generator(nets):
 def test_every_kind_of_generator_gives_the_same_refinement(nets, latents):
     _, critic = nets.keras_models("float32")
     results = {
-        kind: RefinementModel(generator, critic, num_steps=5, seed=2).predict(latents, verbose=0)
+        kind: RefinementModel(generator, critic, num_steps=5, seed=2, step_size=0.1).predict(
+            latents, verbose=0
+        )
         for kind, generator in _kinds_of_generator(nets).items()
     }
     for kind, samples in results.items():

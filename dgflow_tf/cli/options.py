@@ -23,6 +23,16 @@ def positive_float(text):
     return value
 
 
+def step_size(text):
+    """`auto` or a positive number."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return positive_float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive number, got {text}") from None
+
+
 def non_negative_float(text):
     value = float(text)
     if not value >= 0:
@@ -91,6 +101,7 @@ def refinement_model(args, generator, critic, **overrides):
         "step_size": args.step_size,
         "entropy_weight": args.entropy_weight,
         "num_steps": args.num_steps,
+        "solver": args.solver,
         **overrides,
     }
     return RefinementModel(
@@ -105,6 +116,24 @@ def refinement_model(args, generator, critic, **overrides):
         on_nonfinite=args.on_nonfinite,
         **settings,
     )
+
+
+def describe_step_size(model, latents=None, conditions=None):
+    """The step size for the run's first line: the number, and `(auto)` when the rule chose it."""
+    import numpy as np
+
+    from dgflow_tf import step_size as step_size_lib
+
+    if step_size_lib.is_auto(model.config.step_size):
+        probe = slice(0, step_size_lib.PROBE_SIZE)
+        if latents is not None and not isinstance(latents, (tuple, list)):
+            latents = np.asarray(latents[probe])
+        elif isinstance(latents, (tuple, list)):  # a (latents, conditions) pair
+            latents, conditions = np.asarray(latents[0][probe]), np.asarray(latents[1][probe])
+        if conditions is not None:
+            conditions = np.asarray(conditions[probe])
+        return f"{model.resolve_step_size(latents, conditions):.4g} (auto)"
+    return f"{model.step_size:g}"
 
 
 def build_model(args):
@@ -146,12 +175,24 @@ def add_model_options(parser, need_generator=True):
         action="store_true",
         help="let .keras files run the Python code they contain (e.g. Lambda layers): only for trusted files",
     )
-    flow = parser.add_argument_group("refinement (defaults: the paper's)")
+    flow = parser.add_argument_group("refinement (defaults: the paper's, but an automatic step size)")
     defaults = config.DEFAULTS
     flow.add_argument(
         "--divergence", choices=config.DIVERGENCES, default=defaults["divergence"], help="f-divergence"
     )
-    flow.add_argument("--step-size", type=positive_float, default=defaults["step_size"], help="step size eta")
+    flow.add_argument(
+        "--step-size",
+        type=step_size,
+        default=defaults["step_size"],
+        help="step size eta, or 'auto': set from the critic's gradients on a probe batch, no data needed",
+    )
+    flow.add_argument(
+        "--solver",
+        choices=config.SOLVERS,
+        default=defaults["solver"],
+        help="euler: the paper's Euler-Maruyama steps; mala: Metropolis-adjusted steps with a step size "
+        "per sample, same cost per step",
+    )
     flow.add_argument(
         "--entropy-weight",
         type=non_negative_float,

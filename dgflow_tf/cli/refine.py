@@ -30,8 +30,14 @@ def run_refine(args, out):
     model = options.build_model(args)
     inputs, latents = options.sampling_inputs(args, model)
     options.check_output_directory(args.output_dir)
+    if args.calibrate is not None:
+        real = options.load_array(args.calibrate, "--calibrate")
+        print(f"Calibrating the step size on {min(len(real), 1000)} samples of {args.calibrate}...", file=out)
+        table = model.calibrate(real)
+        print(table.to_markdown(), file=out)
     print(
-        f"Refining {len(latents)} samples: {model.divergence.name}, step size {model.step_size}, "
+        f"Refining {len(latents)} samples: {model.divergence.name}, "
+        f"step size {options.describe_step_size(model, inputs)}, "
         f"entropy weight {model.entropy_weight}, {model.num_steps} steps, {model.space} space, "
         f"prior {model.latent_prior!r}, seed {model.seed}.",
         file=out,
@@ -83,8 +89,9 @@ def run_stream(args, out):
     options.check_output_directory(args.output_dir)
     print(
         f"Refining {total} samples into shards of {args.shard_size} in {args.output_dir}: "
-        f"{model.divergence.name}, step size {model.step_size}, entropy weight {model.entropy_weight}, "
-        f"{model.num_steps} steps, seed {model.seed}. An interrupted run resumes where it stopped.",
+        f"{model.divergence.name}, step size {options.describe_step_size(model, latents, conditions)}, "
+        f"entropy weight {model.entropy_weight}, {model.num_steps} steps, seed {model.seed}. "
+        "An interrupted run resumes where it stopped.",
         file=out,
     )
     start = time.perf_counter()
@@ -151,6 +158,13 @@ def register(commands):
     options.add_model_options(refine)
     options.add_sampling_options(
         refine, num_samples=64, output_dir="dgflow_refined", output_help="where the outputs go"
+    )
+    refine.add_argument(
+        "--calibrate",
+        default=None,
+        metavar="REAL.npy",
+        help="real samples (.npy, the generator's output shape): choose the step size that refines a "
+        "tuning batch best against them by optimal-transport distance, never worse than no refinement",
     )
     refine.set_defaults(handler=run_refine)
 

@@ -1,0 +1,153 @@
+"""`step_size="auto"` and `calibrate`: closed forms, invariances, batching, never worse than the base."""
+
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from dgflow_tf import RefinementModel, calibration, critics, metrics
+from dgflow_tf import step_size as step_size_lib
+
+
+def _quadratic_critic(curvature):
+    """d(x) = -curvature |x|^2 / 2: the drift at x is -curvature x, its norm curvature |x|."""
+    return critics.get(lambda x: -0.5 * curvature * tf.reduce_sum(tf.square(x), axis=-1))
+
+
+def _identity_generator():
+    import keras
+
+    return keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
+
+
+def test_auto_matches_the_closed_form_of_a_quadratic_critic():
+    # The probe is N(0, I) in 2-D, so |drift| = a |z| with |z| Rayleigh: its 90th percentile is
+    # sqrt(-2 ln 0.1), and the states' scale is 1. With 256 probe draws both hold to a few percent.
+    curvature, num_steps = 3.0, 20
+    model = RefinementModel(_identity_generator(), _quadratic_critic(curvature), num_steps=num_steps)
+    expected = step_size_lib.DISPLACEMENT / (num_steps * curvature * np.sqrt(-2.0 * np.log(0.1)))
+    assert model.step_size == pytest.approx(expected, rel=0.12)
+
+
+def test_auto_is_invariant_to_rescaling_the_critic_and_keeps_total_time():
+    generator = _identity_generator()
+    base = RefinementModel(generator, _quadratic_critic(1.0), num_steps=25).step_size
+    steeper = RefinementModel(generator, _quadratic_critic(8.0), num_steps=25).step_size
+    longer = RefinementModel(generator, _quadratic_critic(1.0), num_steps=100).step_size
+    # d -> 8 d moves every sample 8x faster per unit time: the step shrinks 8x, the moves stay put.
+    assert steeper == pytest.approx(base / 8.0, rel=1e-5)
+    assert longer * 100 == pytest.approx(base * 25, rel=1e-5)
+
+
+def test_auto_refines_like_the_float_it_resolves_to_at_any_batch_size():
+    generator = _identity_generator()
+    critic = _quadratic_critic(2.0)
+    latents = np.random.default_rng(3).normal(size=(37, 2)).astype("float32")
+    auto = RefinementModel(generator, critic, num_steps=5, seed=4)
+    by_seven = auto.predict(latents, batch_size=7, verbose=0)
+    fixed = RefinementModel(generator, critic, num_steps=5, seed=4, step_size=auto.step_size)
+    np.testing.assert_array_equal(by_seven, fixed.predict(latents, batch_size=37, verbose=0))
+    assert auto.get_config()["step_size"] == "auto"
+
+
+def test_auto_without_a_probe_resolves_on_the_first_inputs():
+    # Data space without a generator: the model cannot draw samples, so the first call's rows set it.
+    model = RefinementModel(None, _quadratic_critic(1.0), space="data", num_steps=10, seed=0)
+    samples = np.random.default_rng(0).normal(size=(300, 2)).astype("float32") * 4.0
+    model.predict(samples, verbose=0)
+    norms = np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1)
+    scale = np.sqrt(np.mean(np.var(samples[: step_size_lib.PROBE_SIZE].astype(np.float64), axis=0)))
+    expected = step_size_lib.DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
+    assert model.step_size == pytest.approx(expected, rel=1e-5)
+
+
+def test_auto_names_the_fix_when_it_cannot_resolve():
+    model = RefinementModel(None, _quadratic_critic(1.0), space="data")
+    with pytest.raises(ValueError, match="resolves on the first inputs"):
+        model.step_size  # noqa: B018
+    flat = critics.get(lambda x: tf.reduce_sum(x * 0.0, axis=-1))
+    with pytest.raises(ValueError, match="found no drift"):
+        RefinementModel(_identity_generator(), flat).step_size  # noqa: B018
+
+
+@pytest.mark.parametrize("bad", ["fast", "", -0.1, float("nan"), True])
+def test_bad_step_sizes_name_the_argument(bad):
+    with pytest.raises(ValueError, match="`step_size`"):
+        RefinementModel(_identity_generator(), _quadratic_critic(1.0), step_size=bad)
+
+
+def test_auto_step_size_arguments():
+    assert step_size_lib.auto_step_size(
+        [1.0, 2.0, 3.0], 10, displacement=1.0, quantile=100.0
+    ) == pytest.approx(1.0 / 30.0)
+    with pytest.raises(ValueError, match="NaN/Inf"):
+        step_size_lib.auto_step_size([np.inf, np.nan], 10)
+    # Non-finite probe samples are left out of the percentile: [1, 3] -> q100 = 3.
+    assert step_size_lib.auto_step_size([1.0, np.nan, 3.0], 10, 1.0, 1.0, 100.0) == pytest.approx(1.0 / 30.0)
+    assert step_size_lib.is_auto("AUTO") and not step_size_lib.is_auto(0.1)
+
+
+class _Recentred:
+    """A generator whose samples are N(shift, I) for z ~ N(0, I)."""
+
+    def __init__(self, shift):
+        self.shift = shift
+
+    def __call__(self, z, training=False):
+        return z + self.shift
+
+
+def test_calibrate_never_picks_a_setting_worse_than_no_refinement():
+    # The samples already have the data's law and the critic pushes them away from it: every step
+    # size hurts, so calibrate must switch refinement off.
+    generator = _Recentred(0.0)
+    repelling = critics.get(lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=-1))
+    model = RefinementModel(generator, repelling, latent_shape=(2,), seed=0)
+    real = np.random.default_rng(11).normal(size=(400, 2)).astype("float32")
+    with pytest.warns(UserWarning, match="num_steps is set to 0"):
+        table = model.calibrate(real)
+    assert table.rows[0]["num_steps"] == 0 and table.best is table.rows[0]
+    assert all(row["score"] > table.rows[0]["score"] for row in table.rows[1:] if row["status"] == "ok")
+    latents = model.sample_latents(50, seed=3)
+    np.testing.assert_array_equal(model.predict(latents, verbose=0), latents)
+
+
+def test_calibrate_picks_the_best_scoring_setting_when_refinement_helps():
+    # Samples at N(2, I), data at N(0, I), critic the true log ratio 2 - 2 x: refinement helps.
+    generator = _Recentred(2.0)
+    truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
+    model = RefinementModel(generator, truth, latent_shape=(2,), seed=0, num_steps=10)
+    real = np.random.default_rng(12).normal(size=(300, 2)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = model.calibrate(real)
+    ok = [row for row in table.rows if row["status"] == "ok"]
+    best = min(ok, key=lambda row: row["score"])
+    assert best is not table.rows[0]
+    assert model.step_size == best["step_size"] and model.num_steps == best["num_steps"]
+    # The score is the OT distance to the real samples, recomputed here on the same tuning batch.
+    latents = model.sample_latents(300, seed=calibration.CALIBRATION_SEED)
+    refined = RefinementModel(
+        generator,
+        truth,
+        latent_shape=(2,),
+        seed=calibration.CALIBRATION_SEED,
+        num_steps=best["num_steps"],
+        step_size=best["step_size"],
+    ).predict(latents, verbose=0)
+    assert metrics.ot_distance(refined, real) == pytest.approx(best["score"], rel=1e-6)
+
+
+def test_calibrate_refuses_real_samples_of_another_shape():
+    model = RefinementModel(_Recentred(0.0), _quadratic_critic(1.0), latent_shape=(2,))
+    with pytest.raises(ValueError, match="per-sample shape"):
+        model.calibrate(np.zeros((10, 3), "float32"))
+    with pytest.raises(ValueError, match="finite"):
+        model.calibrate(np.full((10, 2), np.nan, "float32"))
+
+
+def test_the_rayleigh_quantile_used_above():
+    # The closed form of the first test, checked against SciPy's Rayleigh distribution.
+    assert stats.rayleigh.ppf(0.9) == pytest.approx(np.sqrt(-2.0 * np.log(0.1)))
