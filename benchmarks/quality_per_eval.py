@@ -1,0 +1,272 @@
+"""Quality per evaluation: Euler at its tuned step, Euler with `step_size="auto"`, and MALA.
+
+What a user meets first is the default, so this benchmark asks two things of
+the 2-D GANs (the paper's Table 1 WGAN-GPs on 25 Gaussians, seeds 0 and 1,
+and the zoo's seed-0 WGAN-GP and NS-GAN on both data sets):
+
+1. Does the default (`auto`, K = 25, Euler) improve on the base model, and
+   how much of the tuned step's gain does it reach?
+2. How does quality grow with the budget, counted in drift evaluations per
+   sample (one generator and critic forward and backward pass each: Euler's K
+   steps cost K, MALA's K steps cost K + 1 because it also evaluates the
+   start), for Euler tuned per budget, Euler `auto`, and MALA `auto`?
+
+Tuning follows `benchmarks/synthetic.py`: every choice is made on seed 100
+(its own latents and held-out data; for the 25-Gaussian WGAN-GP also its own
+GAN, trained with seed 100), by the best KDE score, and reported on the
+other seeds. The tuned Euler step is chosen per budget from `STEP_GRID`; the
+`auto` rule's displacement from `DISPLACEMENTS` at K = 25; MALA's target
+acceptance and adaptation rate from `MALA_GRID` at 10 evaluations. The zoo's
+swiss-roll and NS-GAN models have one trained seed, so they are tuned on
+seed 100's latents and data with the seed-0 GAN.
+
+Reproduce (2 CPU cores, about 10 minutes once the GANs are trained; a GAN
+not in the cache is trained first, about 5 minutes each):
+
+    python benchmarks/quality_per_eval.py
+
+Writes `results/quality_per_eval.{json,md,png}`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from dgflow_tf import RefinementModel, critics, plotting, solvers  # noqa: E402
+from dgflow_tf import step_size as step_size_lib  # noqa: E402
+from dgflow_tf.experiments import synthetic  # noqa: E402
+from dgflow_tf.zoo import toy_gans  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUDGETS = (2, 5, 10, 25)
+STEP_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+DISPLACEMENTS = (0.25, 0.5, 1.0, 2.0)
+MALA_GRID = [(target, rate) for target in (0.5, 0.75, 0.9) for rate in (1.0, 3.0)]
+TUNING_SEED, NUM_SAMPLES = 100, 1000
+#: (data set, GAN kind, evaluation seeds). Only the 25-Gaussian WGAN-GP has GANs of several seeds.
+MODELS = [
+    ("25gaussians", "wgan-gp", (0, 1)),
+    ("swissroll", "wgan-gp", (0,)),
+    ("25gaussians", "nsgan", (0,)),
+    ("swissroll", "nsgan", (0,)),
+]
+
+
+def load(dataset, gan, seed, cache):
+    if seed == 0 or (dataset, gan) != ("25gaussians", "wgan-gp"):
+        generator, critic = toy_gans.load_toy_gan(dataset, gan, seed=0)
+    else:
+        directory = os.path.join(cache, "toy_gans", gan)
+        generator, critic = toy_gans.load_toy_gan(dataset, gan, seed, directory, train_if_missing=True)
+    return generator, critics.WassersteinCritic(critic) if gan == "wgan-gp" else critics.get(critic)
+
+
+def measure(generator, critic, dataset, seed, **settings):
+    """Refines the seed's latents with `settings`; the metrics, the step used and the evaluations."""
+    latents = synthetic.latents_for(NUM_SAMPLES, seed)
+    reference = synthetic.held_out_data(dataset, NUM_SAMPLES, seed)
+    if settings.get("num_steps", 1) == 0:
+        samples, step, evaluations = np.asarray(generator(latents)), 0.0, 0
+    else:
+        model = RefinementModel(generator, critic, seed=seed, **settings)
+        samples, step = model.predict(latents, batch_size=NUM_SAMPLES, verbose=0), model.step_size
+        evaluations = model.evaluations_per_sample()["critic"]
+    return {**synthetic.evaluate(samples, reference, dataset), "step_size": step, "evaluations": evaluations}
+
+
+def steps_for(solver, budget):
+    return budget - 1 if solver == "mala" else budget
+
+
+def tune(models, cache, say):
+    """Every choice of this benchmark, on seed 100; returns them and the sweep's rows."""
+    rows, chosen = [], {"euler": {}, "displacement": None, "mala": None}
+    g100 = {(ds, gan): load(ds, gan, TUNING_SEED, cache) for ds, gan, _ in models}
+
+    def record(kind, ds, gan, setting, result):
+        rows.append({"kind": kind, "dataset": ds, "gan": gan, **setting, **result})
+        say(f"tune {kind} {ds} {gan} {setting}: KDE {result['kde']:.3f}")
+        return result["kde"]
+
+    for (ds, gan), (generator, critic) in g100.items():
+        for budget in BUDGETS:
+            scores = {
+                eta: record(
+                    "euler",
+                    ds,
+                    gan,
+                    {"budget": budget, "step_size": eta},
+                    measure(generator, critic, ds, TUNING_SEED, step_size=eta, num_steps=budget),
+                )
+                for eta in STEP_GRID
+            }
+            chosen["euler"][f"{ds}/{gan}/{budget}"] = max(scores, key=scores.get)
+    ds, gan = models[0][:2]
+    generator, critic = g100[(ds, gan)]
+    default = step_size_lib.DISPLACEMENT
+    scores = {}
+    for displacement in DISPLACEMENTS:
+        step_size_lib.DISPLACEMENT = displacement
+        scores[displacement] = record(
+            "auto",
+            ds,
+            gan,
+            {"displacement": displacement},
+            measure(generator, critic, ds, TUNING_SEED, num_steps=25),
+        )
+    step_size_lib.DISPLACEMENT = default
+    chosen["displacement"] = max(scores, key=scores.get)
+    scores = {}
+    for target, rate in MALA_GRID:
+        solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = target, rate
+        scores[(target, rate)] = record(
+            "mala",
+            ds,
+            gan,
+            {"target": target, "rate": rate},
+            measure(generator, critic, ds, TUNING_SEED, solver="mala", num_steps=steps_for("mala", 10)),
+        )
+    chosen["mala"] = list(max(scores, key=scores.get))
+    return chosen, rows
+
+
+def evaluate(models, chosen, cache, say):
+    rows = []
+    solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = chosen["mala"]
+    step_size_lib.DISPLACEMENT = chosen["displacement"]
+    for ds, gan, seeds in models:
+        for seed in seeds:
+            generator, critic = load(ds, gan, seed, cache)
+            row = {"dataset": ds, "gan": gan, "seed": seed}
+            rows.append(
+                {**row, "method": "base", "budget": 0, **measure(generator, critic, ds, seed, num_steps=0)}
+            )
+            for budget in BUDGETS:
+                eta = chosen["euler"][f"{ds}/{gan}/{budget}"]
+                for method, settings in (
+                    ("Euler tuned", {"step_size": eta, "num_steps": budget}),
+                    ("Euler auto", {"num_steps": budget}),
+                    ("MALA auto", {"solver": "mala", "num_steps": steps_for("mala", budget)}),
+                ):
+                    result = measure(generator, critic, ds, seed, **settings)
+                    rows.append({**row, "method": method, "budget": budget, **result})
+                    say(
+                        f"{ds} {gan} seed {seed} {method} budget {budget}: "
+                        f"HQ {result.get('hq', np.nan):.1f} KDE {result['kde']:.3f} OT {result['ot']:.4f}"
+                    )
+    return rows
+
+
+def _cell(values, digits):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+
+
+def markdown(chosen, tuning_rows, rows, seconds, command):
+    lines = [
+        "# Quality per evaluation",
+        "",
+        f"Command: `{command}` ({seconds:.0f} s on {platform.machine()}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d')}). {NUM_SAMPLES} samples per run; budgets count drift evaluations "
+        "per sample (Euler: K; MALA: K + 1). Chosen on seed 100 by KDE: the auto rule's displacement "
+        f"{chosen['displacement']}, MALA's target acceptance and rate {chosen['mala']}, and Euler's step "
+        "per budget (last table).",
+        "",
+    ]
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["gan"]), []).append(row)
+    for (ds, gan), group in groups.items():
+        seeds = sorted({row["seed"] for row in group})
+        metrics = ["hq", "kde", "ot"] if ds == "25gaussians" else ["kde", "ot"]
+        lines += [f"## {ds}, {gan} (seeds {', '.join(map(str, seeds))}; mean ± std)", ""]
+        lines.append(
+            "| method | evaluations | "
+            + " | ".join({"hq": "HQ %", "kde": "KDE", "ot": "OT (W1)"}[m] for m in metrics)
+            + " | step size |"
+        )
+        lines.append("|---|---:|" + "---:|" * len(metrics) + "---:|")
+        for method in ("base", "Euler tuned", "Euler auto", "MALA auto"):
+            for budget in sorted({row["budget"] for row in group if row["method"] == method}):
+                cells = [row for row in group if row["method"] == method and row["budget"] == budget]
+                digits = {"hq": 1, "kde": 3, "ot": 4}
+                values = [_cell([c.get(m) for c in cells], digits[m]) for m in metrics]
+                lines.append(
+                    f"| {method} | {budget} | "
+                    + " | ".join(values)
+                    + f" | {_cell([c['step_size'] for c in cells], 5)} |"
+                )
+        lines.append("")
+    lines += [
+        "## The tuning sweep (seed 100)",
+        "",
+        "| kind | data | GAN | setting | KDE | OT |",
+        "|---|---|---|---|---:|---:|",
+    ]
+    for row in tuning_rows:
+        setting = ", ".join(
+            f"{k}={row[k]}" for k in ("budget", "step_size", "displacement", "target", "rate") if k in row
+        )
+        lines.append(
+            f"| {row['kind']} | {row['dataset']} | {row['gan']} | {setting} "
+            f"| {row['kde']:.3f} | {row['ot']:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows, path):
+    curves = {}
+    for row in rows:
+        if row["dataset"] == "25gaussians" and row["gan"] == "wgan-gp" and row["method"] != "base":
+            curves.setdefault(row["method"], {}).setdefault(row["budget"], []).append(row["hq"])
+    series = {
+        method: sorted((b, float(np.mean(v))) for b, v in points.items()) for method, points in curves.items()
+    }
+    return plotting.sweep_curves(
+        series,
+        path,
+        ylabel="HQ % (25 Gaussians WGAN-GP, mean of 2 seeds)",
+        title="Quality per drift evaluation",
+        xlabel="drift evaluations per sample",
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", default=os.path.join(HERE, ".cache"), help="trained GANs")
+    parser.add_argument("--output", default=os.path.join(HERE, "results"), help="where results go")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+
+    def say(message):
+        print(message, file=sys.stderr, flush=True)
+
+    chosen, tuning_rows = tune(MODELS, args.cache, say)
+    rows = evaluate(MODELS, chosen, args.cache, say)
+    seconds = time.perf_counter() - start
+    os.makedirs(args.output, exist_ok=True)
+    base = os.path.join(args.output, "quality_per_eval")
+    with open(base + ".json", "w", encoding="utf-8") as handle:
+        json.dump(
+            {"chosen": chosen, "tuning": tuning_rows, "rows": rows, "seconds": seconds}, handle, indent=1
+        )
+    command = "python benchmarks/quality_per_eval.py"
+    with open(base + ".md", "w", encoding="utf-8") as handle:
+        handle.write(markdown(chosen, tuning_rows, rows, seconds, command))
+    plot(rows, base + ".png")
+    print(f"wrote {base}.{{json,md,png}} in {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
