@@ -95,8 +95,6 @@ def export_refinement(
     if model.latent_shape is None:
         raise ValueError("Exporting needs the latent shape: build the model with latent_shape=...")
     _check_exportable(model)
-    # step_size="auto" resolves eagerly, before tracing; the SavedModel holds the number.
-    model.resolve_step_size()
     latent_spec = tf.TensorSpec([None, *model.latent_shape], model.compute_dtype, name="z")
     seed_spec = tf.TensorSpec([], tf.int64, name="seed")
 
@@ -105,6 +103,10 @@ def export_refinement(
         outputs = model.flow(z, positions, noise_lib.seed_from_int64(seed), conditions)
         return errors.apply_policy_in_graph(model.on_nonfinite, outputs, positions)
 
+    if model.conditional:
+        conditions_signature(model, condition_spec)  # names a missing condition_spec first
+    # step_size="auto" resolves eagerly, before tracing; the SavedModel holds the number.
+    model.resolve_step_size()
     archive = keras.export.ExportArchive()
     archive.track(model)
     if model.conditional:

@@ -80,9 +80,11 @@ def test_exported_conditional_model(tmp_path):
     hidden = keras.layers.Concatenate()([x, keras.layers.Embedding(4, 2)(label)])
     critic = keras.Model([x, label], keras.layers.Dense(1, activation="tanh")(hidden))
     model = RefinementModel(generator, critic, conditional=True, latent_shape=(3,), num_steps=4, seed=0)
-    model.export(tmp_path / "conditional", verbose=False)
     z = model.sample_latents(9, seed=1)
     labels = (np.arange(9) % 4).astype("int32")
+    # A conditional model cannot draw its own probe for step_size="auto": it resolves on inputs first.
+    model.resolve_step_size(z, labels)
+    model.export(tmp_path / "conditional", verbose=False)
     served = _serve_in_fresh_process(tmp_path / "conditional", [z, labels], tmp_path, seed=7)
     np.testing.assert_array_equal(served, model.refine((z, labels), seed=7).samples)
 
