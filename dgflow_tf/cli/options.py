@@ -29,7 +29,7 @@ def step_size(text):
         return "auto"
     try:
         return positive_float(text)
-    except ValueError:
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"must be 'auto' or a positive number, got {text}") from None
 
 

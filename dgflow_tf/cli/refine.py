@@ -3,6 +3,7 @@
 import argparse
 import os
 import time
+import warnings
 
 from dgflow_tf.cli import options
 
@@ -33,8 +34,12 @@ def run_refine(args, out):
     if args.calibrate is not None:
         real = options.load_array(args.calibrate, "--calibrate")
         print(f"Calibrating the step size on {min(len(real), 1000)} samples of {args.calibrate}...", file=out)
-        table = model.calibrate(real)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = model.calibrate(real)
         print(table.to_markdown(), file=out)
+        for warning in caught:
+            print(f"Note: {warning.message}", file=out)
     print(
         f"Refining {len(latents)} samples: {model.divergence.name}, "
         f"step size {options.describe_step_size(model, inputs)}, "

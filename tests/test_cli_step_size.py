@@ -1,0 +1,119 @@
+"""`--step-size auto`, `--solver` and `--calibrate` of `dgflow-tf refine`, each against the library call."""
+
+import io
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from dgflow_tf import RefinementModel, cli
+
+
+@pytest.fixture(scope="module")
+def point_models(tmp_path_factory):
+    keras.utils.set_random_seed(1)
+    generator = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
+    )
+    critic = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
+    )
+    folder = tmp_path_factory.mktemp("models")
+    generator.save(folder / "generator.keras")
+    critic.save(folder / "critic.keras")
+    return folder, generator, critic
+
+
+def _refine(folder, output, *flags):
+    out = io.StringIO()
+    argv = ["refine", "--generator", folder / "generator.keras", "--critic", folder / "critic.keras"]
+    argv += ["--num-samples", 40, "--num-steps", 6, "--seed", 2, "--output-dir", output, "--quiet", *flags]
+    code = cli.main([str(arg) for arg in argv], out=out)
+    return code, out.getvalue()
+
+
+def test_default_step_is_auto_and_printed_with_its_value(point_models, tmp_path):
+    folder, generator, critic = point_models
+    code, text = _refine(folder, tmp_path)
+    assert code == 0, text
+    model = RefinementModel(generator, critic, num_steps=6, seed=2)
+    assert f"step size {model.step_size:.4g} (auto)" in text
+    latents = np.load(tmp_path / "latents.npy")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "refined.npy"), model.predict(latents, batch_size=64, verbose=0)
+    )
+
+
+def test_a_float_step_size_is_applied(point_models, tmp_path):
+    folder, generator, critic = point_models
+    code, text = _refine(folder, tmp_path, "--step-size", 0.03)
+    assert code == 0, text
+    assert "step size 0.03," in text
+    expected = RefinementModel(generator, critic, num_steps=6, seed=2, step_size=0.03)
+    latents = np.load(tmp_path / "latents.npy")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "refined.npy"), expected.predict(latents, batch_size=64, verbose=0)
+    )
+    # Auto gives another result, so the flag is not ignored.
+    assert np.abs(np.load(tmp_path / "refined.npy") - np.load(tmp_path / "base.npy")).max() > 0
+
+
+def test_solver_mala_is_applied(point_models, tmp_path):
+    folder, generator, critic = point_models
+    code, text = _refine(folder, tmp_path, "--solver", "mala")
+    assert code == 0, text
+    latents = np.load(tmp_path / "latents.npy")
+    mala = RefinementModel(generator, critic, num_steps=6, seed=2, solver="mala").predict(
+        latents, batch_size=64, verbose=0
+    )
+    euler = RefinementModel(generator, critic, num_steps=6, seed=2).predict(latents, batch_size=64, verbose=0)
+    np.testing.assert_array_equal(np.load(tmp_path / "refined.npy"), mala)
+    assert np.abs(mala - euler).max() > 1e-6
+
+
+def test_calibrate_sets_the_step_the_library_chooses(point_models, tmp_path):
+    folder, generator, critic = point_models
+    real = np.random.default_rng(5).normal(size=(200, 2)).astype("float32") * 0.5
+    np.save(tmp_path / "real.npy", real)
+    code, text = _refine(folder, tmp_path / "run", "--calibrate", tmp_path / "real.npy")
+    assert code == 0, text
+    assert "| step_size | num_steps | OT distance |" in text
+    # The chosen row is the bold one; when it is "no refinement", the run says so.
+    if "| 0 | 0 | **" in text:
+        assert "Note: calibrate: no step size refined the tuning batch" in text
+    model = RefinementModel(generator, critic, num_steps=6, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the CLI run may have warned that refinement was switched off
+        model.calibrate(real)
+    latents = np.load(tmp_path / "run" / "latents.npy")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "run" / "refined.npy"), model.predict(latents, batch_size=64, verbose=0)
+    )
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["calibrate"].endswith(
+        "real.npy"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--step-size", "fast"], "must be 'auto' or a positive number"),
+        (["--step-size", "0"], "must be 'auto' or a positive number, got 0"),
+        (["--solver", "heun"], "invalid choice: 'heun'"),
+    ],
+)
+def test_bad_values_are_usage_errors(point_models, tmp_path, capsys, flags, message):
+    folder, _, _ = point_models
+    with pytest.raises(SystemExit) as exit_info:
+        _refine(folder, tmp_path, *flags)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_calibrate_file_must_exist(point_models, tmp_path, capsys):
+    folder, _, _ = point_models
+    code, _ = _refine(folder, tmp_path / "run", "--calibrate", tmp_path / "missing.npy")
+    assert code == 2
+    assert "--calibrate" in capsys.readouterr().err
