@@ -19,6 +19,7 @@ _NAMES = {
     "SumCritic": "dgflow_tf.critics",
     "WassersteinCritic": "dgflow_tf.critics",
     "train_corrector": "dgflow_tf.corrector",
+    "ModelFileError": "dgflow_tf.errors",
     "NonFiniteRefinementError": "dgflow_tf.errors",
     "NonFiniteRefinementWarning": "dgflow_tf.errors",
     "RefinementModel": "dgflow_tf.refinement",

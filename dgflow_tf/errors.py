@@ -54,6 +54,25 @@ class NonFiniteRefinementError(FloatingPointError):
         )
 
 
+class ModelFileError(ValueError):
+    """A model file or directory is damaged (truncated, zero-filled, or with changed bytes).
+
+    Raised by the loaders (`loading.load_callable`, `adapters.hub.load_gan`,
+    the command line's `--generator` and `--critic`) instead of whatever the
+    file reader raised, which is kept as `__cause__`
+    (`dgflow_tf.integrity`).
+
+    Attributes:
+        path: the file or directory.
+        part: the damaged part, e.g. `"variables index (variables/variables.index)"`.
+    """
+
+    def __init__(self, message, path=None, part=None):
+        super().__init__(message)
+        self.path = path
+        self.part = part
+
+
 class NonFiniteRefinementWarning(UserWarning):
     """Some samples turned NaN or Inf and were frozen (`on_nonfinite="freeze"`)."""
 

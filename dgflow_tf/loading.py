@@ -21,8 +21,10 @@ import zipfile
 
 import keras
 
+from dgflow_tf import integrity
 from dgflow_tf.adapters import hub as hub_adapter
 from dgflow_tf.adapters.hub.resolve import is_url, load_module, resolve
+from dgflow_tf.errors import ModelFileError
 
 ROLES = ("generator", "discriminator")
 
@@ -47,8 +49,9 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
     Raises:
         ValueError: for an unknown `role`, a legacy `.h5` file, a GAN module
             without the requested part, or a file or directory that cannot be
-            read as a model (truncated, or another format); the message names
-            the path.
+            read as a model; the message names the path.
+        ModelFileError: (a `ValueError`) for a damaged file: truncated,
+            zero-filled or with changed bytes; it names the damaged part.
         FileNotFoundError: if a local `path` does not exist.
     """
     if role not in ROLES:
@@ -76,6 +79,8 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
     if module is None:
         try:
             module = load_module(resolve(path))
+        except ModelFileError:
+            raise
         except Exception as error:  # TF raises several types for unreadable protos and variables
             raise ValueError(
                 f"Cannot load the SavedModel at {path!r}: {type(error).__name__}: {error}. It may be "
@@ -92,22 +97,30 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
 def _try_gan(path, batch_size):
     try:
         return hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
+    except ModelFileError:
+        raise  # damaged, not merely another layout
     except (ValueError, KeyError):
         return None
 
 
 def _load_keras_file(path, safe_mode):
     if not zipfile.is_zipfile(path):
-        raise ValueError(
+        raise ModelFileError(
             f"{path!r} is not a readable .keras file (not a zip archive): it may be truncated or in "
-            "another format. Save the model again with model.save('model.keras')."
+            "another format. Save the model again with model.save('model.keras').",
+            path=path,
+            part="zip archive",
         )
+    integrity.verify_keras_archive(path)
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=safe_mode)
     except (zipfile.BadZipFile, OSError, KeyError, EOFError) as error:
-        raise ValueError(
-            f"Cannot read the .keras file {path!r}: {type(error).__name__}: {error}. It may be "
-            "truncated; save the model again."
+        # The archive and its JSON are intact (checked above): the weights file is what failed.
+        raise ModelFileError(
+            f"Cannot read the .keras file {path!r}: {type(error).__name__}: {error}. Its weights "
+            "(model.weights.h5) may be damaged; save the model again.",
+            path=path,
+            part="member 'model.weights.h5'",
         ) from error
 
 

@@ -107,9 +107,9 @@ def _tag_sets(path):
         try:
             saved_model.ParseFromString(file.read())
         except DecodeError as error:
-            raise ValueError(
-                f"{filename!r} is not a readable SavedModel proto (truncated?): {error}"
-            ) from error
+            from dgflow_tf import integrity
+
+            raise integrity.damaged(path, "graph (saved_model.pb)", error) from error
     return [frozenset(meta_graph.meta_info_def.tags) for meta_graph in saved_model.meta_graphs]
 
 

@@ -43,7 +43,23 @@ def resolve(handle):
 
 
 def load_module(path, tags=None):
-    """`tf.saved_model.load(path, tags)`, with the TF1 Hub format's default (untagged) MetaGraph."""
+    """`tf.saved_model.load(path, tags)`, with the TF1 Hub format's default (untagged) MetaGraph.
+
+    The graph is first checked against its recorded fingerprint, and a load
+    that fails on a damaged file raises `ModelFileError` naming the part
+    (`dgflow_tf.integrity`).
+    """
+    from dgflow_tf import integrity
+
     if tags is None and tf.io.gfile.exists(tf.io.gfile.join(path, TF1_HUB_PROTO)):
         tags = []
-    return tf.saved_model.load(path, tags=tags)
+    differing = integrity.verify_savedmodel(path)
+    try:
+        module = tf.saved_model.load(path, tags=tags)
+    except Exception as error:  # TF raises IndexError, OpErrors, KeyError... for damaged files
+        damaged = integrity.diagnose_savedmodel(path, error)
+        if damaged is None:
+            raise
+        raise damaged from error
+    integrity.warn_fingerprint_mismatch(path, differing)
+    return module

@@ -1,0 +1,163 @@
+"""Damaged model files: each truncated, zero-filled or bit-flipped part of a SavedModel or a `.keras`
+archive raises one `ModelFileError` that names the path and the part, with the reader's error as cause."""
+
+import io
+import os
+import shutil
+import struct
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dgflow_tf import cli, loading
+from dgflow_tf.adapters import hub as hub_adapter
+from dgflow_tf.errors import ModelFileError
+
+DAMAGES = ("truncate", "zero", "flip")
+
+
+def _damage_bytes(data, how, start=0, end=None):
+    """`data` with the span [start, end) truncated away (and all after it), zeroed, or one bit flipped."""
+    data = bytearray(data)
+    end = len(data) if end is None else end
+    middle = (start + end) // 2
+    if how == "truncate":
+        return bytes(data[:middle])
+    if how == "zero":
+        data[start:end] = bytes(end - start)
+        return bytes(data)
+    data[middle] ^= 0x10
+    return bytes(data)
+
+
+class _Doubler(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(2.0 * tf.eye(2))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def __call__(self, z):
+        return z @ self.w
+
+
+@pytest.fixture(scope="module")
+def savedmodel(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "doubler"
+    module = _Doubler()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__})
+    return path
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("saved_model.pb", "graph (saved_model.pb)"),
+        ("variables/variables.index", "variables index"),
+        ("variables/variables.data-00000-of-00001", "variables data"),
+    ],
+)
+def test_every_damaged_savedmodel_part_is_named(savedmodel, tmp_path, how, name, part):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(savedmodel, damaged)
+    target = damaged / name
+    target.write_bytes(_damage_bytes(target.read_bytes(), how))
+    for load in (lambda: loading.load_callable(damaged, "generator"), lambda: hub_adapter.load_gan(damaged)):
+        with pytest.raises(ModelFileError) as caught:
+            load()
+        assert caught.value.path == str(damaged)
+        assert caught.value.part.startswith(part)
+        assert str(damaged) in str(caught.value) and "export the model again" in str(caught.value)
+        assert caught.value.__cause__ is not None
+
+
+def test_the_intact_savedmodel_loads_and_computes(savedmodel):
+    np.testing.assert_array_equal(
+        loading.load_callable(savedmodel, "generator")(tf.ones([1, 2])), [[2.0, 2.0]]
+    )
+
+
+def test_a_damaged_fingerprint_warns_but_the_intact_model_loads(savedmodel, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(savedmodel, damaged)
+    (damaged / "fingerprint.pb").write_bytes(b"\x00" * 20)
+    with pytest.warns(UserWarning, match="fingerprint.pb"):
+        generator = loading.load_callable(damaged, "generator")
+    np.testing.assert_array_equal(generator(tf.ones([1, 2])), [[2.0, 2.0]])
+
+
+def test_the_cli_names_the_damaged_part(savedmodel, tmp_path, capsys):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(savedmodel, damaged)
+    data = damaged / "variables" / "variables.data-00000-of-00001"
+    data.write_bytes(_damage_bytes(data.read_bytes(), "truncate"))
+    argv = [
+        "refine",
+        "--generator",
+        damaged,
+        "--critic",
+        damaged,
+        "--output-dir",
+        tmp_path / "out",
+        "--quiet",
+    ]
+    code = cli.main([str(arg) for arg in argv], out=io.StringIO())
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "is damaged: its variables data" in error and "IndexError" in error
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    path = tmp_path_factory.mktemp("keras") / "generator.keras"
+    model.save(path)
+    return path
+
+
+def _member_span(path, name):
+    """The byte span of a member's stored data inside the zip archive."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    raw = path.read_bytes()
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    return start, start + info.compress_size
+
+
+@pytest.mark.parametrize("how", ["zero", "flip"])
+@pytest.mark.parametrize("member", ["config.json", "metadata.json", "model.weights.h5"])
+def test_every_damaged_keras_member_is_named(keras_file, tmp_path, how, member):
+    start, end = _member_span(keras_file, member)
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(_damage_bytes(keras_file.read_bytes(), how, start, end))
+    with pytest.raises(ModelFileError) as caught:
+        loading.load_callable(damaged, "generator")
+    assert member in caught.value.part
+    assert caught.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_keras_archive_is_named(keras_file, tmp_path, how):
+    damaged = tmp_path / "damaged.keras"
+    raw = keras_file.read_bytes()
+    # Damage the zip's central directory at the end, which every reader needs.
+    damaged.write_bytes(_damage_bytes(raw, how, len(raw) - 60, len(raw)))
+    with pytest.raises(ModelFileError, match=os.path.basename(damaged)):
+        loading.load_callable(damaged, "generator")
+
+
+def test_broken_json_written_into_an_intact_zip_is_named(keras_file, tmp_path):
+    # A config.json that was broken before it was zipped: the CRC is valid, the JSON is not.
+    damaged = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(keras_file) as source, zipfile.ZipFile(damaged, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            target.writestr(item, data[: len(data) // 2] if item.filename == "config.json" else data)
+    with pytest.raises(ModelFileError, match="member 'config.json'") as caught:
+        loading.load_callable(damaged, "generator")
+    assert type(caught.value.__cause__).__name__ == "JSONDecodeError"
