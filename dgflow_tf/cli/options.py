@@ -147,7 +147,8 @@ def add_model_options(parser, need_generator=True):
         "--generator",
         required=need_generator,
         default=None,
-        help="generator: a .keras file, a SavedModel or hub module directory, or a TF-Hub URL",
+        help="generator: a .keras file, a SavedModel or hub module directory, or a TF-Hub URL. A "
+        "SavedModel or hub module is a program (TensorFlow runs its graph): load only trusted ones",
     )
     models.add_argument(
         "--critic",
