@@ -6,11 +6,10 @@ Keras callbacks for progress bars. `refine_in_batches` is refinement on top
 of it: each slice keeps its rows' positions in the whole run (their noise
 keys).
 
-Example:
-
->>> double = lambda x: 2 * x
->>> map_batches(double, [np.arange(5)], batch_size=2)
-array([0, 2, 4, 6, 8])
+Examples:
+    >>> double = lambda x: 2 * x
+    >>> map_batches(double, [np.arange(5)], batch_size=2)
+    array([0, 2, 4, 6, 8])
 """
 
 import math

@@ -15,14 +15,13 @@ Keep the evaluation apart from the calibration: the tuning batch uses
 latents of its own (`seed`), and the real samples passed here should not be
 the ones you report against.
 
-Example:
-
->>> from dgflow_tf import datasets
->>> from dgflow_tf.zoo import toy_gans
->>> generator, critic = toy_gans.load_toy_gan("25gaussians", "wgan-gp")
->>> model = RefinementModel(generator, critics.WassersteinCritic(critic), seed=0)
->>> table = model.calibrate(datasets.twenty_five_gaussians(500, seed=100))  # doctest: +SKIP
->>> model.step_size, model.num_steps  # doctest: +SKIP
+Examples:
+    >>> from dgflow_tf import datasets
+    >>> from dgflow_tf.zoo import toy_gans
+    >>> generator, critic = toy_gans.load_toy_gan("25gaussians", "wgan-gp")
+    >>> model = RefinementModel(generator, critics.WassersteinCritic(critic), seed=0)
+    >>> table = model.calibrate(datasets.twenty_five_gaussians(500, seed=100))  # doctest: +SKIP
+    >>> model.step_size, model.num_steps  # doctest: +SKIP
 """
 
 import math

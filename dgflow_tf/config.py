@@ -5,15 +5,14 @@ configured with: it validates the arguments once, resolves names
 (divergences, priors), and gives the model's `get_config`, the streaming
 manifest's settings and the CLI's defaults and choices.
 
-Example:
-
->>> config = RefinementConfig.create(divergence="JS", step_size=0.01)
->>> config.divergence.name, config.step_size, config.num_steps
-('JS', 0.01, 25)
->>> RefinementConfig.create(step_size=-1.0)
-Traceback (most recent call last):
-...
-ValueError: `step_size` must be a finite positive number. Received: step_size=-1.0
+Examples:
+    >>> config = RefinementConfig.create(divergence="JS", step_size=0.01)
+    >>> config.divergence.name, config.step_size, config.num_steps
+    ('JS', 0.01, 25)
+    >>> RefinementConfig.create(step_size=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `step_size` must be a finite positive number. Received: step_size=-1.0
 """
 
 import dataclasses

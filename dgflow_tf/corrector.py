@@ -142,12 +142,11 @@ def train_corrector(
         ValueError: for samples of different shapes, NaN/Inf samples, fewer
             than 2 samples per class, or bad training settings.
 
-    Example:
-
-    >>> real = np.random.default_rng(0).normal(1.0, 1.0, (2000, 1)).astype("float32")
-    >>> fake = np.random.default_rng(1).normal(0.0, 1.0, (2000, 1)).astype("float32")
-    >>> fit = train_corrector(real, fake, network=keras.Sequential([keras.layers.Dense(1)]))
-    >>> critic = fit.critic  # about x - 0.5, the exact log ratio
+    Examples:
+        >>> real = np.random.default_rng(0).normal(1.0, 1.0, (2000, 1)).astype("float32")
+        >>> fake = np.random.default_rng(1).normal(0.0, 1.0, (2000, 1)).astype("float32")
+        >>> fit = train_corrector(real, fake, network=keras.Sequential([keras.layers.Dense(1)]))
+        >>> critic = fit.critic  # about x - 0.5, the exact log ratio
     """
     real = np.asarray(real, dtype="float32")
     generated = np.asarray(generated, dtype="float32")

@@ -105,11 +105,10 @@ class LogitCritic(Critic):
             `[batch]` or `[batch, 1]`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
-    Example:
-
-    >>> critic = LogitCritic(lambda x: tf.reduce_sum(x, axis=-1))
-    >>> critic(tf.ones([4, 2])).shape
-    TensorShape([4])
+    Examples:
+        >>> critic = LogitCritic(lambda x: tf.reduce_sum(x, axis=-1))
+        >>> critic(tf.ones([4, 2])).shape
+        TensorShape([4])
     """
 
     def __init__(self, discriminator, **kwargs):

@@ -12,11 +12,10 @@ grey 8x8 images, used at their native size (no upsampling), scaled to
 `[-1, 1]`; and one text corpus (`python_docs_text`): the documentation
 topics that ship with CPython (`pydoc_data.topics`, the text of `help()`).
 
-Example:
-
->>> x = twenty_five_gaussians(1000, seed=0)
->>> x.shape, x.dtype
-((1000, 2), dtype('float32'))
+Examples:
+    >>> x = twenty_five_gaussians(1000, seed=0)
+    >>> x.shape, x.dtype
+    ((1000, 2), dtype('float32'))
 """
 
 import numbers
@@ -119,11 +118,10 @@ def digits(dtype="float32", dequantize_seed=None, return_labels=False):
     Raises:
         ValueError: for a bad `dequantize_seed`.
 
-    Example:
-
-    >>> images = digits()
-    >>> images.shape, float(images.min()), float(images.max())
-    ((1797, 8, 8, 1), -1.0, 1.0)
+    Examples:
+        >>> images = digits()
+        >>> images.shape, float(images.min()), float(images.max())
+        ((1797, 8, 8, 1), -1.0, 1.0)
     """
     from sklearn.datasets import load_digits
 

@@ -155,11 +155,10 @@ class FDivergence(Divergence):
         ValueError: if `f(1) != 0`, or `f''` is negative or not finite on a
             grid of `r` between 1e-3 and 1e3 (so `f` is not convex there).
 
-    Example:
-
-    >>> hellinger = FDivergence(lambda r: (tf.sqrt(r) - 1.0) ** 2, name="hellinger")
-    >>> float(hellinger.drift_scale(tf.constant(0.0)))  # 0.5 / sqrt(r) at r = 1
-    0.5
+    Examples:
+        >>> hellinger = FDivergence(lambda r: (tf.sqrt(r) - 1.0) ** 2, name="hellinger")
+        >>> float(hellinger.drift_scale(tf.constant(0.0)))  # 0.5 / sqrt(r) at r = 1
+        0.5
     """
 
     def __init__(self, f, name=None):
@@ -242,10 +241,9 @@ def get(identifier):
         ValueError: for an unknown name, listing the known ones.
         TypeError: for any other kind of identifier.
 
-    Example:
-
-    >>> get("js").name
-    'JS'
+    Examples:
+        >>> get("js").name
+        'JS'
     """
     if identifier is None:
         return KL()

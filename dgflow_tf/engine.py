@@ -53,13 +53,12 @@ def drift(generator, critic, divergence, states, log_prior=None):
         ValueError: if the critic's value does not depend on `states` through
             differentiable ops, or the generator changes the batch size.
 
-    Example:
-
-    >>> from dgflow_tf import critics, divergences
-    >>> velocity, x, d = drift(lambda z: z, critics.get(lambda x: -tf.reduce_sum(x**2, -1)),
-    ...                        divergences.get("KL"), tf.ones([3, 2]))
-    >>> velocity.numpy()[0]  # grad of -|x|^2 at (1, 1)
-    array([-2., -2.], dtype=float32)
+    Examples:
+        >>> from dgflow_tf import critics, divergences
+        >>> velocity, x, d = drift(lambda z: z, critics.get(lambda x: -tf.reduce_sum(x**2, -1)),
+        ...                        divergences.get("KL"), tf.ones([3, 2]))
+        >>> velocity.numpy()[0]  # grad of -|x|^2 at (1, 1)
+        array([-2., -2.], dtype=float32)
     """
     with tf.GradientTape() as tape:
         tape.watch(states)

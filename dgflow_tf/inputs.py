@@ -5,12 +5,11 @@ on the host before anything is compiled (`host_inputs`), and the Keras
 `call` path unpacks its tensors in the graph (`graph_inputs`). Errors name
 the argument (`z`, or `x` for samples refined in data space) and the fix.
 
-Example:
-
->>> import keras
->>> generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
->>> infer_input_shape(generator)
-(3,)
+Examples:
+    >>> import keras
+    >>> generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> infer_input_shape(generator)
+    (3,)
 """
 
 import numpy as np

@@ -17,10 +17,9 @@ its `__cause__`:
 - `.keras` archives: `verify_keras_archive` checks the zip structure, every
   member's CRC-32 and the JSON members.
 
-Example:
-
->>> verify_keras_archive("model.keras")  # doctest: +SKIP
->>> verify_savedmodel("saved_model_dir")  # doctest: +SKIP
+Examples:
+    >>> verify_keras_archive("model.keras")  # doctest: +SKIP
+    >>> verify_savedmodel("saved_model_dir")  # doctest: +SKIP
 """
 
 import json

@@ -48,11 +48,10 @@ class CallableLayer(keras.layers.Layer):
     Raises:
         TypeError: if `fn` is not callable.
 
-    Example:
-
-    >>> layer = CallableLayer(lambda x: 2.0 * x, name="double")
-    >>> layer(tf.ones([2, 3])).numpy().sum()
-    12.0
+    Examples:
+        >>> layer = CallableLayer(lambda x: 2.0 * x, name="double")
+        >>> layer(tf.ones([2, 3])).numpy().sum()
+        12.0
     """
 
     def __init__(self, fn, **kwargs):

@@ -10,10 +10,9 @@ One entry point, `load_callable`, serves the command line and notebooks:
   (compare_gan's tag sets, or `generator`/`discriminator` signatures) the
   `role` picks the generator or the discriminator.
 
-Example:
-
->>> generator = load_callable("generator.keras", role="generator")  # doctest: +SKIP
->>> critic = load_callable("https://tfhub.dev/...", role="discriminator")  # doctest: +SKIP
+Examples:
+    >>> generator = load_callable("generator.keras", role="generator")  # doctest: +SKIP
+    >>> critic = load_callable("https://tfhub.dev/...", role="discriminator")  # doctest: +SKIP
 """
 
 import os

@@ -7,11 +7,10 @@ types, a shard listed twice or out of order, counts that do not add up, a file n
 the directory) is an error naming the file and what is wrong, never samples in the wrong order. A
 manifest larger than `MAX_BYTES` is refused before it is parsed.
 
-Example:
-
->>> manifest = read("refined/")  # doctest: +SKIP
->>> sorted(shard["file"] for shard in manifest["shards"])  # doctest: +SKIP
-['shard-00000.npy', 'shard-00001.npy']
+Examples:
+    >>> manifest = read("refined/")  # doctest: +SKIP
+    >>> sorted(shard["file"] for shard in manifest["shards"])  # doctest: +SKIP
+    ['shard-00000.npy', 'shard-00001.npy']
 """
 
 import json

@@ -41,11 +41,10 @@ def sanitize_seed(seed, salt=_SEED_SALT):
         TypeError: if `seed` is a float, a string or a bool.
         ValueError: if a tensor seed does not have shape `[2]`.
 
-    Example:
-
-    >>> s = sanitize_seed(42)
-    >>> bool(tf.reduce_all(s == sanitize_seed(42)))
-    True
+    Examples:
+        >>> s = sanitize_seed(42)
+        >>> bool(tf.reduce_all(s == sanitize_seed(42)))
+        True
     """
     if seed is None:
         # TFP draws a fresh stateless seed statefully: at every execution, also

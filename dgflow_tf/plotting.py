@@ -1,9 +1,8 @@
 """Figures with matplotlib (Agg backend, files only: works headless and in CI).
 
-Example:
-
->>> import numpy as np
->>> path = scatter_grid({"base": np.zeros((10, 2))}, "/tmp/scatter.png")
+Examples:
+    >>> import numpy as np
+    >>> path = scatter_grid({"base": np.zeros((10, 2))}, "/tmp/scatter.png")
 """
 
 import math
@@ -163,9 +162,8 @@ def metric_curves(steps, curves, path, ylabel="metric", title=None):
     Raises:
         ValueError: for no curves, or a curve whose length differs from `steps`.
 
-    Example:
-
-    >>> path = metric_curves([0, 5, 10], {"FID": [30.0, 20.0, 15.0]}, "/tmp/fid.png")
+    Examples:
+        >>> path = metric_curves([0, 5, 10], {"FID": [30.0, 20.0, 15.0]}, "/tmp/fid.png")
     """
     steps = np.asarray(steps)
     if not curves:

@@ -23,13 +23,12 @@ matters twice to `RefinementModel`:
 The paper's latent DGflow adds no prior term to the drift, and neither do
 these classes: the prior only samples and constrains.
 
-Example:
-
->>> prior = get("uniform")
->>> prior.sample(4, (2,), seed=0).shape
-TensorShape([4, 2])
->>> constrain(tf.constant([[1.5, -3.5]]), prior, "reflect").numpy().tolist()
-[[0.5, 0.5]]
+Examples:
+    >>> prior = get("uniform")
+    >>> prior.sample(4, (2,), seed=0).shape
+    TensorShape([4, 2])
+    >>> constrain(tf.constant([[1.5, -3.5]]), prior, "reflect").numpy().tolist()
+    [[0.5, 0.5]]
 """
 
 import math

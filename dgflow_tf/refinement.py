@@ -127,13 +127,12 @@ class RefinementModel(keras.Model):
             `space`, `latent_prior`, `boundary` or `on_nonfinite`, or a
             missing generator in latent space.
 
-    Example:
-
-    >>> generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
-    >>> critic = lambda x: -tf.reduce_sum(tf.square(x), axis=-1)
-    >>> model = RefinementModel(generator, critic, num_steps=5, seed=0)
-    >>> model.predict(model.sample_latents(8, seed=1), verbose=0).shape
-    (8, 2)
+    Examples:
+        >>> generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        >>> critic = lambda x: -tf.reduce_sum(tf.square(x), axis=-1)
+        >>> model = RefinementModel(generator, critic, num_steps=5, seed=0)
+        >>> model.predict(model.sample_latents(8, seed=1), verbose=0).shape
+        (8, 2)
     """
 
     #: Optional callable `states -> [batch]` log prior density whose gradient is added to the drift
@@ -224,10 +223,9 @@ class RefinementModel(keras.Model):
         See `dgflow_tf.calibration.calibrate` for the arguments (`latents`,
         `metric`, `step_sizes`, `num_steps`, `seed`, `progress`).
 
-        Example:
-
-        >>> table = model.calibrate(real_images)  # doctest: +SKIP
-        >>> print(table.to_markdown())  # doctest: +SKIP
+        Examples:
+            >>> table = model.calibrate(real_images)  # doctest: +SKIP
+            >>> print(table.to_markdown())  # doctest: +SKIP
         """
         from dgflow_tf.calibration import calibrate
 
@@ -425,10 +423,9 @@ class RefinementModel(keras.Model):
             ValueError: for another `format`, an `input_signature`, an unknown
                 `latent_shape`, or a conditional model without a condition spec.
 
-        Example:
-
-        >>> model.export("/tmp/refiner")  # doctest: +SKIP
-        >>> tf.saved_model.load("/tmp/refiner").serve(z, tf.constant(0, tf.int64))  # doctest: +SKIP
+        Examples:
+            >>> model.export("/tmp/refiner")  # doctest: +SKIP
+            >>> tf.saved_model.load("/tmp/refiner").serve(z, tf.constant(0, tf.int64))  # doctest: +SKIP
         """
         export.export_refinement(
             self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs

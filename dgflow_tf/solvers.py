@@ -32,15 +32,14 @@ sampler, not an exact MALA chain; its fixed point is still the flow's
 the box and the acceptance ratio ignores the reflection (exact away from the
 faces).
 
-Example:
-
->>> from dgflow_tf import critics, divergences
->>> critic = critics.get(lambda x: -tf.reduce_sum(tf.square(x), axis=-1) / 0.02)
->>> out = simulate_mala(lambda z: z, critic, divergences.get("KL"), tf.fill([4, 2], 3.0),
-...                     tf.range(4, dtype=tf.int64), tf.constant([1, 2]),
-...                     step_size=0.01, entropy_weight=0.01, num_steps=30)
->>> bool(tf.reduce_all(tf.abs(out["samples"]) < 0.5))  # pulled from 3 onto the mode at 0
-True
+Examples:
+    >>> from dgflow_tf import critics, divergences
+    >>> critic = critics.get(lambda x: -tf.reduce_sum(tf.square(x), axis=-1) / 0.02)
+    >>> out = simulate_mala(lambda z: z, critic, divergences.get("KL"), tf.fill([4, 2], 3.0),
+    ...                     tf.range(4, dtype=tf.int64), tf.constant([1, 2]),
+    ...                     step_size=0.01, entropy_weight=0.01, num_steps=30)
+    >>> bool(tf.reduce_all(tf.abs(out["samples"]) < 0.5))  # pulled from 3 onto the mode at 0
+    True
 """
 
 import tensorflow as tf

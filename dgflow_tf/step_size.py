@@ -26,11 +26,10 @@ data space). When the model cannot draw them (no `latent_shape`, a
 conditional model, or samples refined without a generator), the probe is the
 first `PROBE_SIZE` rows of the first inputs the model refines.
 
-Example:
-
->>> norms = np.array([1.0, 2.0, 4.0, 8.0])
->>> round(auto_step_size(norms, num_steps=25, scale=1.0), 6)  # 1 / (25 * q90)
-0.005882
+Examples:
+    >>> norms = np.array([1.0, 2.0, 4.0, 8.0])
+    >>> round(auto_step_size(norms, num_steps=25, scale=1.0), 6)  # 1 / (25 * q90)
+    0.005882
 """
 
 import math

@@ -19,11 +19,10 @@ What holds where:
   stale, and taken over, when its process no longer exists on this host, or when its heartbeat (renewed
   after every shard) is older than `stale_after` seconds.
 
-Example:
-
->>> digest = write_atomically("ram://example/hello.txt", b"hello")
->>> tf.io.gfile.GFile("ram://example/hello.txt", "rb").read()
-b'hello'
+Examples:
+    >>> digest = write_atomically("ram://example/hello.txt", b"hello")
+    >>> tf.io.gfile.GFile("ram://example/hello.txt", "rb").read()
+    b'hello'
 """
 
 import hashlib

@@ -14,10 +14,9 @@ shard is refined in the same batches. The manifest records what the samples
 depend on (seeds, batch size, settings, a digest of the generator's and
 critic's weights and of the inputs) and refuses to resume with other values.
 
-Example:
-
->>> manifest = refine_to_shards(model, "refined/", 50_000, shard_size=5_000)  # doctest: +SKIP
->>> samples = load_shards("refined/")  # verifies every checksum  # doctest: +SKIP
+Examples:
+    >>> manifest = refine_to_shards(model, "refined/", 50_000, shard_size=5_000)  # doctest: +SKIP
+    >>> samples = load_shards("refined/")  # verifies every checksum  # doctest: +SKIP
 """
 
 import hashlib

@@ -13,23 +13,22 @@ data, and ideally its own trained model), never on the batch you report:
 `benchmarks/synthetic.py` tunes every method on seed 100 and reports seeds
 0, 1 and 2.
 
-Example:
-
->>> from dgflow_tf import RefinementModel, critics, datasets, metrics
->>> from dgflow_tf.zoo import toy_gans
->>> generator, critic = toy_gans.load_toy_gan("25gaussians", "wgan-gp")
->>> latents = np.random.default_rng(100).standard_normal((500, 2)).astype("float32")
->>> held_out = datasets.twenty_five_gaussians(500, seed=100)
->>> result = sweep(
-...     lambda **s: RefinementModel(generator, critics.WassersteinCritic(critic), seed=100, **s),
-...     latents,
-...     lambda x: metrics.kde_score(x, held_out, bandwidth=0.05),
-...     step_sizes=[0.003, 0.01, 0.03],
-...     num_steps=[10, 25],
-...     reference=held_out,
-... )
->>> best = result.best  # {"step_size": ..., "num_steps": ..., "score": ..., ...}
->>> path = result.plot("/tmp/sweep.png")
+Examples:
+    >>> from dgflow_tf import RefinementModel, critics, datasets, metrics
+    >>> from dgflow_tf.zoo import toy_gans
+    >>> generator, critic = toy_gans.load_toy_gan("25gaussians", "wgan-gp")
+    >>> latents = np.random.default_rng(100).standard_normal((500, 2)).astype("float32")
+    >>> held_out = datasets.twenty_five_gaussians(500, seed=100)
+    >>> result = sweep(
+    ...     lambda **s: RefinementModel(generator, critics.WassersteinCritic(critic), seed=100, **s),
+    ...     latents,
+    ...     lambda x: metrics.kde_score(x, held_out, bandwidth=0.05),
+    ...     step_sizes=[0.003, 0.01, 0.03],
+    ...     num_steps=[10, 25],
+    ...     reference=held_out,
+    ... )
+    >>> best = result.best  # {"step_size": ..., "num_steps": ..., "score": ..., ...}
+    >>> path = result.plot("/tmp/sweep.png")
 """
 
 import itertools

@@ -4,6 +4,7 @@ import functools
 import http.server
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -51,15 +52,15 @@ def test_every_page_is_built_and_no_result_is_pending(site):
     assert "(pending)" not in benchmarks and "WGAN-GP" in benchmarks
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium here (Debian: apt-get install chromium)")
-def test_a_browser_renders_the_refinement_model_api_with_its_arguments(site, tmp_path):
+def _browse(site, page, tmp_path, screenshot=None):
+    """The DOM that headless Chromium renders for `page` of the site, served over HTTP on localhost."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # port 0: the OS picks a free one
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/api/refinement/"
+        url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
         flags = [
             "--headless",
             "--no-sandbox",
@@ -74,16 +75,27 @@ def test_a_browser_renders_the_refinement_model_api_with_its_arguments(site, tmp
         completed = subprocess.run(
             [_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
         )
-        screenshot = tmp_path / "api.png"
-        subprocess.run(
-            [_chromium(), *flags, "--window-size=1280,2000", f"--screenshot={screenshot}", url],
-            capture_output=True,
-            timeout=120,
-        )
+        if screenshot is not None:
+            subprocess.run(
+                [_chromium(), *flags, "--window-size=1280,2000", f"--screenshot={screenshot}", url],
+                capture_output=True,
+                timeout=120,
+            )
     finally:
         server.shutdown()
         server.server_close()
-    dom = completed.stdout
+    return completed.stdout
+
+
+needs_chromium = pytest.mark.skipif(
+    _chromium() is None, reason="no Chromium here (Debian: apt-get install chromium)"
+)
+
+
+@needs_chromium
+def test_a_browser_renders_the_refinement_model_api_with_its_arguments(site, tmp_path):
+    screenshot = tmp_path / "api.png"
+    dom = _browse(site, "api/refinement/", tmp_path, screenshot)
     assert "dgflow_tf.refinement.RefinementModel" in dom
     # The rendered parameter table: every argument with its description.
     for argument, description in (
@@ -96,3 +108,18 @@ def test_a_browser_renders_the_refinement_model_api_with_its_arguments(site, tmp
         assert f"<code>{argument}</code>" in dom, argument
         assert description in dom, description
     assert screenshot.stat().st_size > 10_000
+
+
+@needs_chromium
+def test_api_examples_read_as_code_and_returns_as_one_row(site, tmp_path):
+    dom = _browse(site, "api/refinement/", tmp_path)
+    # A docstring's `>>>` lines outside a code block become nested Markdown blockquotes.
+    assert "<blockquote>" not in dom
+    code_blocks = re.findall(r"<code[^>]*>(.*?)</code>", dom, flags=re.S)
+    text = [re.sub(r"<[^>]+>", "", block) for block in code_blocks]
+    assert any("keras.Sequential" in block and "model.predict" in block for block in text)
+    dom = _browse(site, "api/streaming/", tmp_path)
+    returns = dom[dom.index('id="dgflow_tf.streaming.refine_to_shards"') :]
+    returns = returns[returns.index("Returns") :]
+    table = returns[: returns.index("</table>")]
+    assert table.count('class="doc-section-item"') == 1  # one value, one row

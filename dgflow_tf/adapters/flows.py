@@ -11,12 +11,11 @@ can refine its samples in either space:
 its base shape) into the generator `RefinementModel` expects, and
 `flow_refinement_model` builds the whole model.
 
-Example:
-
->>> flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros(2)), tfb.Exp())
->>> model = flow_refinement_model(flow, lambda x: -tf.reduce_sum(x, -1), num_steps=3, seed=0)
->>> model.predict(base_latents(flow, 4, seed=0), verbose=0).shape
-(4, 2)
+Examples:
+    >>> flow = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros(2)), tfb.Exp())
+    >>> model = flow_refinement_model(flow, lambda x: -tf.reduce_sum(x, -1), num_steps=3, seed=0)
+    >>> model.predict(base_latents(flow, 4, seed=0), verbose=0).shape
+    (4, 2)
 """
 
 import keras

@@ -46,12 +46,11 @@ class DDLS(RefinementModel):
         jit_compile: as in `RefinementModel`. Defaults to `"auto"`.
         **kwargs: standard `keras.Model` arguments.
 
-    Example:
-
-    >>> import numpy as np
-    >>> ddls = DDLS(lambda z: z, lambda x: tf.zeros(tf.shape(x)[:1]), latent_shape=(2,), seed=0)
-    >>> ddls.predict(np.zeros((4, 2), "float32"), verbose=0).shape
-    (4, 2)
+    Examples:
+        >>> import numpy as np
+        >>> ddls = DDLS(lambda z: z, lambda x: tf.zeros(tf.shape(x)[:1]), latent_shape=(2,), seed=0)
+        >>> ddls.predict(np.zeros((4, 2), "float32"), verbose=0).shape
+        (4, 2)
     """
 
     def __init__(

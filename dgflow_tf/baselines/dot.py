@@ -62,12 +62,11 @@ class DOT(Baseline):
         latent_shape: per-sample input shape. Defaults to the generator's.
         batch_size: samples per compiled batch. Defaults to `1024`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> dot = DOT(lambda z: z, lambda x: -tf.reduce_sum(x**2, axis=-1), latent_shape=(2,), seed=0)
-    >>> dot.refine(np.ones((8, 2), "float32")).samples.shape
-    (8, 2)
+    Examples:
+        >>> import numpy as np
+        >>> dot = DOT(lambda z: z, lambda x: -tf.reduce_sum(x**2, axis=-1), latent_shape=(2,), seed=0)
+        >>> dot.refine(np.ones((8, 2), "float32")).samples.shape
+        (8, 2)
     """
 
     _salt = "dot"

@@ -71,13 +71,12 @@ class DRS(Baseline):
         latent_shape: per-sample latent shape. Defaults to the generator's.
         batch_size: samples per compiled batch. Defaults to `1024`.
 
-    Example:
-
-    >>> import numpy as np
-    >>> drs = DRS(lambda z: z, lambda x: -tf.reduce_sum(x**2, axis=-1), latent_shape=(2,), seed=0)
-    >>> drs = drs.fit(np.random.default_rng(0).normal(size=(1000, 2)).astype("float32"))
-    >>> drs.refine(np.zeros((8, 2), "float32")).samples.shape
-    (8, 2)
+    Examples:
+        >>> import numpy as np
+        >>> drs = DRS(lambda z: z, lambda x: -tf.reduce_sum(x**2, axis=-1), latent_shape=(2,), seed=0)
+        >>> drs = drs.fit(np.random.default_rng(0).normal(size=(1000, 2)).astype("float32"))
+        >>> drs.refine(np.zeros((8, 2), "float32")).samples.shape
+        (8, 2)
     """
 
     _salt = "drs"

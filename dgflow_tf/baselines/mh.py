@@ -65,13 +65,12 @@ class MHGAN(Baseline):
     Without `calibrate`, the critic's logits are used as they are (exact
     when they are the true log density ratio).
 
-    Example:
-
-    >>> import numpy as np
-    >>> critic = lambda x: -tf.reduce_sum(x**2, axis=-1)
-    >>> mh = MHGAN(lambda z: z, critic, latent_shape=(2,), chain_length=10, seed=0)
-    >>> mh.refine(np.zeros((8, 2), "float32")).samples.shape
-    (8, 2)
+    Examples:
+        >>> import numpy as np
+        >>> critic = lambda x: -tf.reduce_sum(x**2, axis=-1)
+        >>> mh = MHGAN(lambda z: z, critic, latent_shape=(2,), chain_length=10, seed=0)
+        >>> mh.refine(np.zeros((8, 2), "float32")).samples.shape
+        (8, 2)
     """
 
     _salt = "mhgan"

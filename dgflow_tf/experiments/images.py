@@ -18,11 +18,10 @@ classifier score). Its rows:
 Correctors are trained on 1,797 fresh model samples (latents seeded apart
 from the evaluation latents) against the 1,797 digits.
 
-Example:
-
->>> rows, samples = compare_digits(0, models=["vae"], num_samples=200, epochs=1)
->>> [row["method"] for row in rows]
-['base', 'DGflow+corrector', 'DGflow (c only)']
+Examples:
+    >>> rows, samples = compare_digits(0, models=["vae"], num_samples=200, epochs=1)
+    >>> [row["method"] for row in rows]
+    ['base', 'DGflow+corrector', 'DGflow (c only)']
 """
 
 import time

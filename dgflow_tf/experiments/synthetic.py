@@ -26,13 +26,13 @@ best KDE score, with the grids of `TUNING_GRIDS`
 (`python benchmarks/synthetic.py --tune`); the sweep is in
 `benchmarks/results/synthetic_tuning_wgan-gp.md`.
 
-Example:
-
->>> from dgflow_tf.zoo import toy_gans
->>> generator, critic = toy_gans.load_toy_gan("swissroll", "wgan-gp")
->>> rows, samples = compare(
-...     generator, critic, "swissroll", gan="wgan-gp", num_samples=200, methods=["base", "DGflow-KL-latent"]
-... )
+Examples:
+    >>> from dgflow_tf.zoo import toy_gans
+    >>> generator, critic = toy_gans.load_toy_gan("swissroll", "wgan-gp")
+    >>> rows, samples = compare(
+    ...     generator, critic, "swissroll", gan="wgan-gp", num_samples=200,
+    ...     methods=["base", "DGflow-KL-latent"],
+    ... )
 """
 
 import time

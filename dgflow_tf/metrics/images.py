@@ -12,12 +12,11 @@ Everything is computed in float64 on the host. Offline, the activations come
 from a small digits classifier (`dgflow_tf.zoo.digits_classifier`); online
 users can ask for Keras' InceptionV3 with `inception_v3_extractor`.
 
-Example:
-
->>> rng = np.random.default_rng(0)
->>> a, b = rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) + 1.0
->>> round(frechet_distance(a, b), 1)  # about ||1||^2 = 4
-4.2
+Examples:
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(size=(500, 4)), rng.normal(size=(500, 4)) + 1.0
+    >>> round(frechet_distance(a, b), 1)  # about ||1||^2 = 4
+    4.2
 """
 
 import numpy as np

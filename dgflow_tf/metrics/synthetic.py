@@ -8,12 +8,11 @@
 - `ot_distance`: the exact earth mover's distance with Euclidean ground cost
   between two point sets with uniform weights (POT's `ot.emd2`).
 
-Example:
-
->>> from dgflow_tf import datasets
->>> x = datasets.twenty_five_gaussians(500, seed=0)
->>> high_quality_fraction(x, datasets.TWENTY_FIVE_GAUSSIANS_MODES, datasets.TWENTY_FIVE_GAUSSIANS_STD)
-1.0
+Examples:
+    >>> from dgflow_tf import datasets
+    >>> x = datasets.twenty_five_gaussians(500, seed=0)
+    >>> high_quality_fraction(x, datasets.TWENTY_FIVE_GAUSSIANS_MODES, datasets.TWENTY_FIVE_GAUSSIANS_STD)
+    1.0
 """
 
 import numpy as np

@@ -8,12 +8,11 @@ character n-grams in generated samples and in held-out text:
 It lies in `[0, 1]`; lower is closer. n-grams are counted inside each
 string (a sample's n-grams never span two samples).
 
-Example:
-
->>> round(js_divergence(["abab"], ["abab"], n=2), 6)
-0.0
->>> js_divergence(["aaaa"], ["bbbb"], n=1)
-1.0
+Examples:
+    >>> round(js_divergence(["abab"], ["abab"], n=2), 6)
+    0.0
+    >>> js_divergence(["aaaa"], ["bbbb"], n=1)
+    1.0
 """
 
 import collections

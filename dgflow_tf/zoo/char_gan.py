@@ -16,10 +16,9 @@ uniform interpolation weights and 5 critic steps per generator step
 `SIZES["cpu"]` trains in about 8 minutes on 2 CPU cores; `SIZES["gpu"]` is
 the larger configuration for a GPU (not run here).
 
-Example:
-
->>> model = train_char_gan(seed=0, size="tiny")  # doctest: +SKIP
->>> model.decode(model.generate(model.sample_latents(4, seed=0)))  # doctest: +SKIP
+Examples:
+    >>> model = train_char_gan(seed=0, size="tiny")  # doctest: +SKIP
+    >>> model.decode(model.generate(model.sample_latents(4, seed=0)))  # doctest: +SKIP
 """
 
 import json

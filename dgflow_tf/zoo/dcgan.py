@@ -10,11 +10,10 @@ size. `width` scales every channel count so small variants train on a CPU,
 and `spectral_norm=True` wraps every discriminator layer in
 `keras.layers.SpectralNormalization` (SN-DCGAN).
 
-Example:
-
->>> generator = dcgan_generator(latent_dim=16, width=8, channels=1, image_size=8)
->>> generator.output_shape
-(None, 8, 8, 1)
+Examples:
+    >>> generator = dcgan_generator(latent_dim=16, width=8, channels=1, image_size=8)
+    >>> generator.output_shape
+    (None, 8, 8, 1)
 """
 
 import math

@@ -8,14 +8,13 @@ native size) provides them: `features` is its 128-unit penultimate layer,
 (`datasets.digits_split(seed=0)`); its held-out accuracy is stored next to
 them and reported by `load_digits_classifier`.
 
-Example:
-
->>> classifier, info = load_digits_classifier()
->>> info["test_accuracy"] > 0.95
-True
->>> features, logits = feature_extractor(classifier)(datasets.digits()[:4])
->>> features.shape, logits.shape
-((4, 128), (4, 10))
+Examples:
+    >>> classifier, info = load_digits_classifier()
+    >>> info["test_accuracy"] > 0.95
+    True
+    >>> features, logits = feature_extractor(classifier)(datasets.digits()[:4])
+    >>> features.shape, logits.shape
+    ((4, 128), (4, 10))
 """
 
 import json

@@ -16,11 +16,10 @@ Five generative models of scikit-learn's 8x8 digits (native size, pixels in
 `train_digits_model(name, seed)` returns a `DigitsModel`; `save` and
 `load_digits_model` store and restore it, so long benchmarks resume.
 
-Example:
-
->>> model = train_digits_model("vae", seed=0, epochs=1)
->>> model.generator(np.zeros((2, *model.latent_shape), "float32")).shape
-TensorShape([2, 8, 8, 1])
+Examples:
+    >>> model = train_digits_model("vae", seed=0, epochs=1)
+    >>> model.generator(np.zeros((2, *model.latent_shape), "float32")).shape
+    TensorShape([2, 8, 8, 1])
 """
 
 import json

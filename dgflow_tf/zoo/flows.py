@@ -13,11 +13,10 @@ other models' images. `RealNVPFlow.distribution` is a plain
 `tfd.TransformedDistribution`, which `dgflow_tf.adapters.flows` refines in
 base space or in data space.
 
-Example:
-
->>> flow = RealNVPFlow(event_shape=(8, 8, 1), num_couplings=2, hidden_units=16, seed=0)
->>> flow.distribution.sample(3, seed=1).shape
-TensorShape([3, 8, 8, 1])
+Examples:
+    >>> flow = RealNVPFlow(event_shape=(8, 8, 1), num_couplings=2, hidden_units=16, seed=0)
+    >>> flow.distribution.sample(3, seed=1).shape
+    TensorShape([3, 8, 8, 1])
 """
 
 import keras

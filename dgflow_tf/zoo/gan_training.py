@@ -7,14 +7,13 @@ gradient penalty at uniform interpolates. Both draw their latents from
 `keras.random.SeedGenerator(seed)`, so a run is a function of its seed and
 its data order.
 
-Example:
-
->>> from dgflow_tf import datasets
->>> from dgflow_tf.zoo import mlp
->>> gan = NonSaturatingGAN(mlp.mlp_generator(seed=0), mlp.mlp_discriminator(seed=0), seed=0)
->>> gan.compile()
->>> data = datasets.twenty_five_gaussians(1024, seed=0)
->>> history = gan.fit(data, batch_size=256, epochs=1, verbose=0)
+Examples:
+    >>> from dgflow_tf import datasets
+    >>> from dgflow_tf.zoo import mlp
+    >>> gan = NonSaturatingGAN(mlp.mlp_generator(seed=0), mlp.mlp_discriminator(seed=0), seed=0)
+    >>> gan.compile()
+    >>> data = datasets.twenty_five_gaussians(1024, seed=0)
+    >>> history = gan.fit(data, batch_size=256, epochs=1, verbose=0)
 """
 
 import keras

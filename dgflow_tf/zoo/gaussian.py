@@ -41,11 +41,10 @@ class GaussianPair:
         ValueError: if a standard deviation is not positive, or the sizes of
             the four arguments do not agree.
 
-    Example:
-
-    >>> pair = GaussianPair(data_mean=1.0, data_std=0.5, model_mean=0.0, model_std=1.0)
-    >>> pair.log_ratio(tf.constant([[1.0]])).shape
-    TensorShape([1])
+    Examples:
+        >>> pair = GaussianPair(data_mean=1.0, data_std=0.5, model_mean=0.0, model_std=1.0)
+        >>> pair.log_ratio(tf.constant([[1.0]])).shape
+        TensorShape([1])
     """
 
     def __init__(self, data_mean, data_std, model_mean, model_std, dtype="float32"):

@@ -9,10 +9,9 @@
   `{"disc", "bs<N>"}`, `default` signatures with `z -> generated` and
   `images -> logits`. Its NumPy weights make an independent reference.
 
-Example:
-
->>> weights = compare_gan_mlp_weights(latent_dim=3, image_shape=(2, 2, 1), seed=0)
->>> save_compare_gan_mlp("/tmp/tiny_compare_gan", weights, batch_sizes=(8, None))  # doctest: +SKIP
+Examples:
+    >>> weights = compare_gan_mlp_weights(latent_dim=3, image_shape=(2, 2, 1), seed=0)
+    >>> save_compare_gan_mlp("/tmp/tiny_compare_gan", weights, batch_sizes=(8, None))  # doctest: +SKIP
 """
 
 import contextlib

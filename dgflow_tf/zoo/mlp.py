@@ -2,11 +2,10 @@
 
 Seeded initialisers make a model's initial weights a function of `seed`.
 
-Example:
-
->>> generator = mlp_generator(latent_dim=2, seed=0)
->>> generator.output_shape
-(None, 2)
+Examples:
+    >>> generator = mlp_generator(latent_dim=2, seed=0)
+    >>> generator.output_shape
+    (None, 2)
 """
 
 import keras

@@ -23,11 +23,10 @@ The package ships the weights it produced for seed 0 with each loss's
 `DEFAULTS` (`dgflow_tf/zoo/weights/`), so `dgflow-tf demo` starts at once;
 `python -m dgflow_tf.zoo.toy_gans --loss wgan-gp --output DIR` remakes them.
 
-Example:
-
->>> generator, critic = load_toy_gan("25gaussians", "wgan-gp")  # shipped weights
->>> generator.input_shape
-(None, 2)
+Examples:
+    >>> generator, critic = load_toy_gan("25gaussians", "wgan-gp")  # shipped weights
+    >>> generator.input_shape
+    (None, 2)
 """
 
 import argparse

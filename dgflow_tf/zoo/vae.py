@@ -7,12 +7,11 @@ the generator that DGflow refines: `decoder(z)`, `z ~ N(0, I)`. A VAE has no
 discriminator, so its critic comes from a density-ratio corrector
 (`dgflow_tf.critics.train_corrector`).
 
-Example:
-
->>> vae = ConvolutionalVAE(latent_dim=8, image_size=8, seed=0)
->>> vae.compile(optimizer="adam")
->>> vae.decoder.output_shape
-(None, 8, 8, 1)
+Examples:
+    >>> vae = ConvolutionalVAE(latent_dim=8, image_size=8, seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> vae.decoder.output_shape
+    (None, 8, 8, 1)
 """
 
 import keras

@@ -25,11 +25,10 @@ they do before refinement starts.
 Nothing here downloads anything unless `handle` is a URL and the machine is
 online; the tests build small modules with the same layouts on disk.
 
-Example:
-
->>> gan = load_gan("/path/to/compare_gan_module")  # doctest: +SKIP
->>> model = hub_refinement_model(gan, num_steps=25, seed=0)  # doctest: +SKIP
->>> images = model.predict(model.sample_latents(64, seed=0))  # doctest: +SKIP
+Examples:
+    >>> gan = load_gan("/path/to/compare_gan_module")  # doctest: +SKIP
+    >>> model = hub_refinement_model(gan, num_steps=25, seed=0)  # doctest: +SKIP
+    >>> images = model.predict(model.sample_latents(64, seed=0))  # doctest: +SKIP
 """
 
 from dgflow_tf.adapters.hub.gan import (

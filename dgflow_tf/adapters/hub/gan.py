@@ -234,9 +234,8 @@ def load_gan(
             signature cannot be differentiated, or the module has several
             MetaGraphs and `tags` does not name one (the message lists them).
 
-    Example:
-
-    >>> gan = load_gan("exported/", tags={"serve"})  # doctest: +SKIP
+    Examples:
+        >>> gan = load_gan("exported/", tags={"serve"})  # doctest: +SKIP
     """
     handle = os.fspath(handle)
     if not is_url(handle) and not tf.io.gfile.exists(handle):
