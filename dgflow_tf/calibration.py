@@ -16,7 +16,7 @@ latents of its own (`seed`), and the real samples passed here should not be
 the ones you report against.
 
 Examples:
-    >>> from dgflow_tf import datasets
+    >>> from dgflow_tf import RefinementModel, critics, datasets
     >>> from dgflow_tf.zoo import toy_gans
     >>> generator, critic = toy_gans.load_toy_gan("25gaussians", "wgan-gp")
     >>> model = RefinementModel(generator, critics.WassersteinCritic(critic), seed=0)

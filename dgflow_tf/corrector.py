@@ -145,7 +145,7 @@ def train_corrector(
     Examples:
         >>> real = np.random.default_rng(0).normal(1.0, 1.0, (2000, 1)).astype("float32")
         >>> fake = np.random.default_rng(1).normal(0.0, 1.0, (2000, 1)).astype("float32")
-        >>> fit = train_corrector(real, fake, network=keras.Sequential([keras.layers.Dense(1)]))
+        >>> fit = train_corrector(real, fake, network=keras.Sequential([keras.layers.Dense(1)]), epochs=20)
         >>> critic = fit.critic  # about x - 0.5, the exact log ratio
     """
     real = np.asarray(real, dtype="float32")

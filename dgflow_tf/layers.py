@@ -49,8 +49,9 @@ class CallableLayer(keras.layers.Layer):
         TypeError: if `fn` is not callable.
 
     Examples:
+        >>> import tensorflow as tf
         >>> layer = CallableLayer(lambda x: 2.0 * x, name="double")
-        >>> layer(tf.ones([2, 3])).numpy().sum()
+        >>> float(layer(tf.ones([2, 3])).numpy().sum())
         12.0
     """
 

@@ -2,7 +2,7 @@
 
 Examples:
     >>> import numpy as np
-    >>> path = scatter_grid({"base": np.zeros((10, 2))}, "/tmp/scatter.png")
+    >>> path = scatter_grid({"base": np.random.default_rng(0).normal(size=(10, 2))}, "/tmp/scatter.png")
 """
 
 import math

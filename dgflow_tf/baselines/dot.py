@@ -65,7 +65,7 @@ class DOT(Baseline):
     Examples:
         >>> import numpy as np
         >>> dot = DOT(lambda z: z, lambda x: -tf.reduce_sum(x**2, axis=-1), latent_shape=(2,), seed=0)
-        >>> dot.refine(np.ones((8, 2), "float32")).samples.shape
+        >>> dot.refine(np.random.default_rng(0).normal(size=(8, 2)).astype("float32")).samples.shape
         (8, 2)
     """
 

@@ -19,7 +19,9 @@ Correctors are trained on 1,797 fresh model samples (latents seeded apart
 from the evaluation latents) against the 1,797 digits.
 
 Examples:
-    >>> rows, samples = compare_digits(0, models=["vae"], num_samples=200, epochs=1)
+    >>> rows, samples = compare_digits(
+    ...     0, models=["vae"], num_samples=200, epochs=1, corrector_settings={"epochs": 2}
+    ... )
     >>> [row["method"] for row in rows]
     ['base', 'DGflow+corrector', 'DGflow (c only)']
 """
