@@ -20,6 +20,7 @@ _NAMES = {
     "WassersteinCritic": "dgflow_tf.critics",
     "train_corrector": "dgflow_tf.corrector",
     "ModelFileError": "dgflow_tf.errors",
+    "WorkerLostError": "dgflow_tf.errors",
     "NonFiniteRefinementError": "dgflow_tf.errors",
     "NonFiniteRefinementWarning": "dgflow_tf.errors",
     "RefinementModel": "dgflow_tf.refinement",

@@ -24,7 +24,10 @@ chief's decisions (which shards a resumed stream still needs), as TensorFlow's
 chief-writes convention for checkpoints has it.
 """
 
+import json
 import math
+import os
+import re
 
 import keras
 import numpy as np
@@ -257,3 +260,51 @@ def agree_with_chief(values, strategy=None):
     per_replica = strategy.experimental_distribute_values_from_function(lambda context: contribution)
     total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None).numpy()
     return total[1:] // total[0]
+
+
+#: The errors a collective raises when a peer is gone: refused or reset connections (Unavailable),
+#: a `CommunicationOptions` timeout (DeadlineExceeded), or an aborted collective group.
+PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+)
+
+
+def worker_lost(error, shards_done, directory):
+    """A `WorkerLostError` for a collective's `error`, naming the lost tasks from TF_CONFIG.
+
+    TensorFlow's message names the peer it failed to reach as `/job:NAME/replica:0/task:INDEX`;
+    when it names none (a timeout), every other task of the cluster is listed.
+    """
+    from dgflow_tf.errors import WorkerLostError
+
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster, me = config.get("cluster", {}), config.get("task", {})
+    mine = (me.get("type"), int(me.get("index", -1)))
+
+    def describe(job, index):
+        addresses = cluster.get(job, [])
+        address = f" ({addresses[index]})" if index < len(addresses) else ""
+        return f"{job} {index}{address}"
+
+    named = {(job, int(index)) for job, index in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))}
+    named.discard(mine)
+    if not named:
+        named = {(job, index) for job, tasks in cluster.items() for index in range(len(tasks))} - {mine}
+    lost = [describe(job, index) for job, index in sorted(named)]
+    reason = (
+        "timed out waiting for" if isinstance(error, tf.errors.DeadlineExceededError) else "lost contact with"
+    )
+    # TensorFlow's first line is often "Graph execution error:"; the line saying why is more useful.
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [""]
+    telling = re.compile(r"aborted by|refused|unavailable|deadline|timed out|timeout", re.IGNORECASE)
+    first_line = next((line for line in lines if telling.search(line)), lines[0])[:300]
+    return WorkerLostError(
+        f"The multi-worker run {reason} {', '.join(lost)} ({type(error).__name__}: {first_line}). "
+        f"{shards_done} finished shard{' is' if shards_done == 1 else 's are'} kept in {directory!r}: restart "
+        "every worker with the same command to resume.",
+        lost=lost,
+        shards_done=shards_done,
+    )

@@ -73,6 +73,25 @@ class ModelFileError(ValueError):
         self.part = part
 
 
+class WorkerLostError(ConnectionError):
+    """A multi-worker run lost contact with one of its workers (killed, pre-empted, or not answering
+    within the collectives' timeout).
+
+    The shards written before the loss are kept; restarting every worker with the same command
+    resumes the run bit for bit (`dgflow_tf.streaming`).
+
+    Attributes:
+        lost: the lost tasks as `"worker 1 (host:port)"` strings (every other task when
+            TensorFlow's error does not say which).
+        shards_done: how many shards the directory holds.
+    """
+
+    def __init__(self, message, lost=(), shards_done=0):
+        super().__init__(message)
+        self.lost = list(lost)
+        self.shards_done = shards_done
+
+
 class NonFiniteRefinementWarning(UserWarning):
     """Some samples turned NaN or Inf and were frozen (`on_nonfinite="freeze"`)."""
 

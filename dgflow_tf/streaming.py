@@ -86,6 +86,10 @@ def refine_to_shards(
         `None` if they cannot see `directory`).
 
     Raises:
+        WorkerLostError: (a `ConnectionError`) when a multi-worker run loses a
+            worker: a refused connection, or no answer within the strategy's
+            `CommunicationOptions(timeout_seconds=...)`. It names the lost
+            task; finished shards are kept and a restart resumes.
         ValueError: for a model without an integer seed, neither or both of
             `num_samples` and `latents`, bad sizes, or a directory holding a
             run with other settings, model weights or inputs.
@@ -199,15 +203,18 @@ def refine_to_shards(
             if writer:
                 manifest_lib.write(directory, manifest)
                 lock.heartbeat()
+        if distributed.is_multi_worker(strategy):
+            # Every worker waits for the chief's last manifest.
+            distributed.agree_with_chief([0], strategy)
+    except distributed.PEER_ERRORS as error:
+        if not distributed.is_multi_worker(strategy):
+            raise
+        # A worker is gone: what is written stays written (each shard is recorded after its write).
+        raise distributed.worker_lost(error, len(manifest["shards"]), directory) from error
     finally:
         lock.release()
-    if not writer:
-        # Wait for the chief's last manifest, then return it when this worker can see the directory.
-        distributed.agree_with_chief([0], strategy)
-        if tf.io.gfile.exists(storage.join(directory, MANIFEST)):
-            return read_manifest(directory)
-    elif distributed.is_multi_worker(strategy):
-        distributed.agree_with_chief([0], strategy)
+    if not writer and tf.io.gfile.exists(storage.join(directory, MANIFEST)):
+        return read_manifest(directory)
     return manifest
 
 

@@ -7,9 +7,11 @@ TensorFlow starts) and must return exactly the samples of a single-device run.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -87,8 +89,14 @@ def _run_workers(tmp_path, attempt, shards, kill_after=0):
         workers = [
             subprocess.Popen(
                 [
-                    sys.executable, WORKER, "worker", str(outputs[index]), str(index), str(shards),
-                    str(kill_after), *map(str, ports),
+                    sys.executable,
+                    WORKER,
+                    "worker",
+                    str(outputs[index]),
+                    str(index),
+                    str(shards),
+                    str(kill_after),
+                    *map(str, ports),
                 ],
                 env=_environment(),
                 stdout=logs[index],
@@ -97,7 +105,11 @@ def _run_workers(tmp_path, attempt, shards, kill_after=0):
             for index in range(2)
         ]
         codes = [workers[0].wait(timeout=300)]
-        if kill_after and codes[0] == -9:
+        if str(kill_after).endswith(":stop"):
+            # The stopped worker never exits by itself: end it once the chief has stopped.
+            workers[1].kill()
+            codes.append(workers[1].wait())
+        elif kill_after and codes[0] == -9:
             try:
                 codes.append(workers[1].wait(timeout=10))
             except subprocess.TimeoutExpired:
@@ -149,3 +161,68 @@ def test_two_workers_killed_mid_stream_resume_to_the_single_device_shards(tmp_pa
     assert codes == [0, 0], [text[-3000:] for text in texts]
     np.testing.assert_array_equal(streaming.load_shards(shards), single_device)
     assert not os.path.exists(shards / "lock.json")
+
+
+def test_a_lost_worker_stops_the_chief_naming_it_and_a_restart_resumes(tmp_path, single_device):
+    shards = tmp_path / "shared-shards"
+    started = time.monotonic()
+    # Worker 1, not the chief, SIGKILLs itself after refining its part of the first shard.
+    codes, texts, _ = _run_workers_retrying(tmp_path, shards, kill_after="1:1")
+    elapsed = time.monotonic() - started
+    assert codes == [1, -9], [text[-3000:] for text in texts]
+    # The chief stops on its own (the run is bounded; on localhost the refused connection is seen
+    # at once) with one error that names the lost worker and says how to resume.
+    assert elapsed < 240
+    error = texts[0][texts[0].index("WorkerLostError") :]
+    assert re.search(r"lost contact with worker 1 \(localhost:\d+\)", error), error[:600]
+    assert "restart every worker with the same command to resume" in error
+    manifest = streaming.read_manifest(shards)
+    assert len(manifest["shards"]) == 1
+    first = (shards / manifest["shards"][0]["file"]).read_bytes()
+    assert not os.path.exists(shards / "lock.json")  # released on the way out
+    codes, texts, _ = _run_workers_retrying(tmp_path, shards)
+    assert codes == [0, 0], [text[-3000:] for text in texts]
+    np.testing.assert_array_equal(streaming.load_shards(shards), single_device)
+    # The shard written before the loss was kept, not rewritten.
+    assert (shards / manifest["shards"][0]["file"]).read_bytes() == first
+
+
+def test_a_silent_worker_stops_the_chief_within_a_bound(tmp_path, single_device, monkeypatch):
+    # SIGSTOP: the worker's process lives and holds its connections but answers nothing, as a hung
+    # or frozen machine does. TensorFlow's coordination service misses its heartbeats, and the
+    # collectives' timeout (60 s here; `dgflow-tf stream --collective-timeout`) bounds any wait
+    # that the heartbeats do not end.
+    monkeypatch.setenv("DGFLOW_TF_TEST_COLLECTIVE_TIMEOUT", "60")
+    shards = tmp_path / "shared-shards"
+    started = time.monotonic()
+    codes, texts, _ = _run_workers_retrying(tmp_path, shards, kill_after="1:1:stop")
+    assert codes[0] == 1, texts[0][-3000:]
+    assert time.monotonic() - started < 200
+    error = texts[0][texts[0].index("WorkerLostError") :]
+    assert re.search(r"worker 1 \(localhost:\d+\)", error), error[:600]
+    assert len(streaming.read_manifest(shards)["shards"]) == 1
+    codes, texts, _ = _run_workers_retrying(tmp_path, shards)
+    assert codes == [0, 0], [text[-3000:] for text in texts]
+    np.testing.assert_array_equal(streaming.load_shards(shards), single_device)
+
+
+def test_the_lost_worker_error_names_tasks_from_tf_config(monkeypatch):
+    import tensorflow as tf
+
+    from dgflow_tf import distributed
+
+    cluster = {"chief": ["host-a:1"], "worker": ["host-b:2", "host-c:3"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "chief", "index": 0}}))
+    refused = tf.errors.UnavailableError(
+        None, None, "Graph execution error:\nfrom /job:worker/replica:0/task:1: refused"
+    )
+    error = distributed.worker_lost(refused, 3, "/runs/a")
+    assert error.lost == ["worker 1 (host-c:3)"] and error.shards_done == 3
+    assert "lost contact with worker 1 (host-c:3) (UnavailableError: from /job:worker" in str(error)
+    assert "3 finished shards are kept in '/runs/a'" in str(error)
+    # A timeout names no peer: every other task is listed, never the chief itself.
+    silent = tf.errors.DeadlineExceededError(None, None, "Collective has timed out")
+    error = distributed.worker_lost(silent, 1, "/runs/a")
+    assert error.lost == ["worker 0 (host-b:2)", "worker 1 (host-c:3)"]
+    assert str(error).startswith("The multi-worker run timed out waiting for worker 0 (host-b:2), worker 1")
+    assert "1 finished shard is kept" in str(error)

@@ -358,8 +358,13 @@ def save_array(path, array):
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
-def make_strategy(name):
-    """The `tf.distribute` strategy named by `--strategy`; build it before any other TensorFlow work."""
+def make_strategy(name, collective_timeout=None):
+    """The `tf.distribute` strategy named by `--strategy`; build it before any other TensorFlow work.
+
+    A multi-worker strategy's collectives time out after `collective_timeout` seconds, so a worker
+    that stops answering (pre-empted, hung) ends the run with `WorkerLostError` instead of a wait
+    without end.
+    """
     import tensorflow as tf
 
     if name == "mirrored":
@@ -370,5 +375,6 @@ def make_strategy(name):
                 "--strategy multi-worker reads the cluster from the TF_CONFIG environment variable: set it "
                 "on every worker (docs: Streaming and tf.distribute), or use --strategy mirrored"
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     return tf.distribute.get_strategy()

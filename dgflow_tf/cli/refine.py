@@ -74,7 +74,7 @@ def run_stream(args, out):
     from dgflow_tf import streaming
 
     # A multi-worker strategy must exist before TensorFlow runs anything else.
-    strategy = options.make_strategy(args.strategy)
+    strategy = options.make_strategy(args.strategy, args.collective_timeout)
     model = options.build_model(args)
     # Memory-mapped: only the shard being refined is read into memory.
     latents, conditions = options.given_latents(args, memory_map=True), None
@@ -201,6 +201,13 @@ def register(commands):
             "(--batch-size per replica); multi-worker over the workers in TF_CONFIG (run the same "
             "command on every worker; the chief writes)"
         ),
+    )
+    stream.add_argument(
+        "--collective-timeout",
+        type=options.positive_float,
+        default=600.0,
+        help="multi-worker: seconds a collective waits for the other workers before the run stops with "
+        "an error naming the lost worker (finished shards are kept; rerun to resume)",
     )
     stream.set_defaults(handler=run_stream)
 
