@@ -17,9 +17,9 @@ Tuning follows `benchmarks/synthetic.py`: every choice is made on seed 100
 (its own latents and held-out data; for the 25-Gaussian WGAN-GP and the
 digits GANs also its own GAN, trained with seed 100), by the best KDE score
 (digits: FID), and reported on the other seeds. The tuned Euler step is
-chosen per budget from `STEP_GRID`; the `auto` rule's displacement from
-`DISPLACEMENTS` at K = 25; MALA's target acceptance and adaptation rate from
-`MALA_GRID` at 10 evaluations. The zoo's
+chosen per budget from `STEP_GRID`; MALA's target acceptance and adaptation
+rate from `MALA_GRID` at 10 evaluations. `auto` is the library's rule as
+shipped, whose constants `auto_rule_sweep.py` chose on the same seed. The zoo's
 swiss-roll and NS-GAN models have one trained seed, so they are tuned on
 seed 100's latents and data with the seed-0 GAN.
 
@@ -52,7 +52,6 @@ from dgflow_tf.zoo import digits_classifier, digits_models, toy_gans  # noqa: E4
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUDGETS = (2, 5, 10, 25)
 STEP_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
-DISPLACEMENTS = (0.25, 0.5, 1.0, 2.0)
 MALA_GRID = [(target, rate) for target in (0.5, 0.75, 0.9) for rate in (1.0, 3.0)]
 TUNING_SEED, NUM_SAMPLES = 100, 1000
 #: (data set, GAN kind, evaluation seeds). Only the 25-Gaussian WGAN-GP has GANs of several seeds.
@@ -134,7 +133,7 @@ def steps_for(solver, budget):
 
 def tune(models, cache, say):
     """Every choice of this benchmark, on seed 100; returns them and the sweep's rows."""
-    rows, chosen = [], {"euler": {}, "displacement": None, "mala": None}
+    rows, chosen = [], {"euler": {}, "mala": None}
     g100 = {(ds, gan): load(ds, gan, TUNING_SEED, cache) for ds, gan, _ in models}
 
     def record(kind, ds, gan, setting, result):
@@ -157,19 +156,6 @@ def tune(models, cache, say):
             chosen["euler"][f"{ds}/{gan}/{budget}"] = max(scores, key=scores.get)
     ds, gan = models[0][:2]
     generator, critic = g100[(ds, gan)]
-    default = step_size_lib.DISPLACEMENT
-    scores = {}
-    for displacement in DISPLACEMENTS:
-        step_size_lib.DISPLACEMENT = displacement
-        scores[displacement] = record(
-            "auto",
-            ds,
-            gan,
-            {"displacement": displacement},
-            measure(generator, critic, ds, TUNING_SEED, num_steps=25),
-        )
-    step_size_lib.DISPLACEMENT = default
-    chosen["displacement"] = max(scores, key=scores.get)
     scores = {}
     for target, rate in MALA_GRID:
         solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = target, rate
@@ -187,7 +173,6 @@ def tune(models, cache, say):
 def evaluate(models, chosen, cache, say):
     rows = []
     solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = chosen["mala"]
-    step_size_lib.DISPLACEMENT = chosen["displacement"]
     for ds, gan, seeds in models:
         for seed in seeds:
             generator, critic = load(ds, gan, seed, cache)
@@ -223,9 +208,10 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
         "",
         f"Command: `{command}` ({seconds:.0f} s on {platform.machine()}, {os.cpu_count()} cores, "
         f"{time.strftime('%Y-%m-%d')}). {NUM_SAMPLES} samples per run; budgets count drift evaluations "
-        "per sample (Euler: K; MALA: K + 1). Chosen on seed 100 by KDE: the auto rule's displacement "
-        f"{chosen['displacement']}, MALA's target acceptance and rate {chosen['mala']}, and Euler's step "
-        "per budget (last table).",
+        "per sample (Euler: K; MALA: K + 1). `auto` is the shipped rule "
+        f"(displacement {step_size_lib.DISPLACEMENT}, time cap {step_size_lib.TIME_CAP}; "
+        "`auto_rule_sweep.md`); chosen on seed 100 by KDE (digits: FID): MALA's target acceptance and "
+        f"rate {chosen['mala']}, and Euler's step per budget (last table).",
         "",
     ]
     groups = {}

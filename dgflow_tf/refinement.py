@@ -73,7 +73,8 @@ class RefinementModel(keras.Model):
             `"KL"`.
         step_size: positive float, `eta`, or `"auto"`: set from the model's
             own drift on a probe batch so that over the whole run the flow
-            moves 90 % of samples at most one prior standard deviation
+            moves 90 % of samples at most a quarter of a prior standard
+            deviation, for a total time `eta * K` of at most 0.1
             (`dgflow_tf.step_size`; no data needed). `model.step_size` gives
             the number it resolved to. For a tuned setting, see `calibrate`.
             Defaults to `"auto"`.

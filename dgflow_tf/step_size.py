@@ -6,7 +6,9 @@ times steeper (a 2-D WGAN-GP's, a digits GAN's), and there 0.1 throws samples
 past the modes it should pull them onto. What a user can fix without data is
 how far the flow may move a sample. The rule:
 
-    eta = DISPLACEMENT * scale / (num_steps * q90(|drift|)),   DISPLACEMENT = 1
+    eta = min(DISPLACEMENT * scale / (num_steps * q90(|drift|)), TIME_CAP / num_steps)
+
+with `DISPLACEMENT = 0.25` and `TIME_CAP = 0.1`
 
 on a probe batch of `PROBE_SIZE` states: `q90(|drift|)` is the 90th
 percentile over the probe of each sample's drift norm
@@ -14,10 +16,11 @@ percentile over the probe of each sample's drift norm
 states' standard deviation (root mean square over coordinates: about 1 for a
 normal prior). Over the whole run of `num_steps` steps the drift then carries
 all but the steepest tenth of the samples at most `DISPLACEMENT` (one) standard
-deviation. The rule is invariant to rescaling the critic (`d -> a d`) and
-the states (`z -> b z`), and keeps the flow's total time `eta * K` fixed when
-`K` changes. `DISPLACEMENT` was chosen on the zoo's tuning-seed models
-(`benchmarks/quality_per_eval.py`, which publishes the sweep).
+deviation. Below the cap the rule is invariant to rescaling the critic (`d -> a d`) and
+the states (`z -> b z`); either way it keeps the flow's total time `eta * K`
+fixed when `K` changes. Both constants were chosen on the tuning seed of every
+zoo model, by the most models improved and then the best mean rank
+(`benchmarks/auto_rule_sweep.py`, which publishes the sweep).
 
 The probe is a function of the model alone, so `auto` resolves to the same
 number however the inputs are batched: latents drawn from the model's
@@ -28,8 +31,8 @@ first `PROBE_SIZE` rows of the first inputs the model refines.
 
 Examples:
     >>> norms = np.array([1.0, 2.0, 4.0, 8.0])
-    >>> round(auto_step_size(norms, num_steps=25, scale=1.0), 6)  # 1 / (25 * q90)
-    0.005882
+    >>> round(auto_step_size(norms, num_steps=25, scale=1.0), 6)  # 0.25 / (25 * q90)
+    0.001471
 """
 
 import math
@@ -40,9 +43,11 @@ import tensorflow as tf
 from dgflow_tf._validation import check_positive_float, check_positive_int
 
 AUTO = "auto"
-#: How many prior (or data) standard deviations the drift may carry 90 % of the probe over a run.
-#: Chosen by the best KDE on the tuning seed's 2-D WGAN-GP from {0.25, 0.5, 1, 2}.
-DISPLACEMENT = 1.0
+#: How many prior (or data) standard deviations the drift may carry 90 % of the probe over a run,
+#: and the most total time `eta * K` the flow may run; chosen from {0.25, 0.5, 1, 2} x {0.05, 0.1,
+#: 0.25, 1, none} in `benchmarks/auto_rule_sweep.py`.
+DISPLACEMENT = 0.25
+TIME_CAP = 0.1
 #: The percentile of the probe's drift norms that sets the step.
 QUANTILE = 90.0
 #: Probe states, and the fixed seed of their draw.
@@ -55,7 +60,7 @@ def is_auto(step_size):
     return isinstance(step_size, str) and step_size.lower() == AUTO
 
 
-def auto_step_size(drift_norms, num_steps, scale=1.0, displacement=None, quantile=None):
+def auto_step_size(drift_norms, num_steps, scale=1.0, displacement=None, quantile=None, time_cap=None):
     """The automatic step size for drift norms measured on a probe batch.
 
     Args:
@@ -65,9 +70,12 @@ def auto_step_size(drift_norms, num_steps, scale=1.0, displacement=None, quantil
         displacement: how many `scale`s the drift may move the probe's
             `quantile` over the run. Defaults to `DISPLACEMENT` (read at call time).
         quantile: percentile in (0, 100]. Defaults to `QUANTILE` (read at call time).
+        time_cap: the most total time `eta * num_steps`; `float("inf")` for
+            none. Defaults to `TIME_CAP` (read at call time).
 
     Returns:
-        A positive float, `displacement * scale / (num_steps * q(drift_norms))`.
+        A positive float, `min(displacement * scale / (num_steps * q(drift_norms)),
+        time_cap / num_steps)`.
 
     Raises:
         ValueError: if no norm is finite (non-finite ones are left out),
@@ -95,7 +103,10 @@ def auto_step_size(drift_norms, num_steps, scale=1.0, displacement=None, quantil
             "there is no scale to set the step by. Check that the critic depends on its input, or "
             "pass a float `step_size`."
         )
-    return displacement * scale / (num_steps * steep)
+    time_cap = float(TIME_CAP if time_cap is None else time_cap)
+    if not time_cap > 0.0:
+        raise ValueError(f"`time_cap` must be positive (inf for none). Received: time_cap={time_cap!r}")
+    return min(displacement * scale / (num_steps * steep), time_cap / num_steps)
 
 
 def states_scale(states):

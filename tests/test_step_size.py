@@ -32,13 +32,24 @@ def test_auto_matches_the_closed_form_of_a_quadratic_critic():
 
 
 def test_auto_is_invariant_to_rescaling_the_critic_and_keeps_total_time():
+    # Curvatures steep enough that the time cap does not bind (eta * K < TIME_CAP).
     generator = _identity_generator()
-    base = RefinementModel(generator, _quadratic_critic(1.0), num_steps=25).step_size
-    steeper = RefinementModel(generator, _quadratic_critic(8.0), num_steps=25).step_size
-    longer = RefinementModel(generator, _quadratic_critic(1.0), num_steps=100).step_size
+    base = RefinementModel(generator, _quadratic_critic(2.0), num_steps=25).step_size
+    steeper = RefinementModel(generator, _quadratic_critic(16.0), num_steps=25).step_size
+    longer = RefinementModel(generator, _quadratic_critic(2.0), num_steps=100).step_size
+    assert base * 25 < step_size_lib.TIME_CAP
     # d -> 8 d moves every sample 8x faster per unit time: the step shrinks 8x, the moves stay put.
     assert steeper == pytest.approx(base / 8.0, rel=1e-5)
     assert longer * 100 == pytest.approx(base * 25, rel=1e-5)
+
+
+def test_a_flat_critic_is_held_to_the_time_cap():
+    # d = -0.01 |z|^2 / 2: the displacement rule alone would run the flow for a time of about 12;
+    # the cap stops it at TIME_CAP.
+    flat = RefinementModel(_identity_generator(), _quadratic_critic(0.01), num_steps=25)
+    uncapped = step_size_lib.DISPLACEMENT / (25 * 0.01 * np.sqrt(-2.0 * np.log(0.1)))
+    assert uncapped * 25 > 10 * step_size_lib.TIME_CAP
+    assert flat.step_size == pytest.approx(step_size_lib.TIME_CAP / 25, rel=1e-12)
 
 
 def test_auto_refines_like_the_float_it_resolves_to_at_any_batch_size():
@@ -54,13 +65,14 @@ def test_auto_refines_like_the_float_it_resolves_to_at_any_batch_size():
 
 def test_auto_without_a_probe_resolves_on_the_first_inputs():
     # Data space without a generator: the model cannot draw samples, so the first call's rows set it.
-    model = RefinementModel(None, _quadratic_critic(1.0), space="data", num_steps=10, seed=0)
+    model = RefinementModel(None, _quadratic_critic(4.0), space="data", num_steps=10, seed=0)
     samples = np.random.default_rng(0).normal(size=(300, 2)).astype("float32") * 4.0
     model.predict(samples, verbose=0)
-    norms = np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1)
+    norms = 4.0 * np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1)
     scale = np.sqrt(np.mean(np.var(samples[: step_size_lib.PROBE_SIZE].astype(np.float64), axis=0)))
     expected = step_size_lib.DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
-    assert model.step_size == pytest.approx(expected, rel=1e-5)
+    assert model.step_size == pytest.approx(min(expected, step_size_lib.TIME_CAP / 10), rel=1e-5)
+    assert expected < step_size_lib.TIME_CAP / 10  # the rule's own value, not the cap, is checked
 
 
 def test_auto_names_the_fix_when_it_cannot_resolve():
@@ -79,13 +91,21 @@ def test_bad_step_sizes_name_the_argument(bad):
 
 
 def test_auto_step_size_arguments():
-    assert step_size_lib.auto_step_size(
-        [1.0, 2.0, 3.0], 10, displacement=1.0, quantile=100.0
-    ) == pytest.approx(1.0 / 30.0)
+    uncapped = step_size_lib.auto_step_size(
+        [1.0, 2.0, 3.0], 10, displacement=1.0, quantile=100.0, time_cap=np.inf
+    )
+    assert uncapped == pytest.approx(1.0 / 30.0)
+    assert step_size_lib.auto_step_size([1.0, 2.0, 3.0], 10, 1.0, 1.0, 100.0, time_cap=0.2) == pytest.approx(
+        0.02
+    )
+    with pytest.raises(ValueError, match="time_cap"):
+        step_size_lib.auto_step_size([1.0], 10, time_cap=0.0)
     with pytest.raises(ValueError, match="NaN/Inf"):
         step_size_lib.auto_step_size([np.inf, np.nan], 10)
     # Non-finite probe samples are left out of the percentile: [1, 3] -> q100 = 3.
-    assert step_size_lib.auto_step_size([1.0, np.nan, 3.0], 10, 1.0, 1.0, 100.0) == pytest.approx(1.0 / 30.0)
+    assert step_size_lib.auto_step_size([1.0, np.nan, 3.0], 10, 1.0, 1.0, 100.0, np.inf) == pytest.approx(
+        1.0 / 30.0
+    )
     assert step_size_lib.is_auto("AUTO") and not step_size_lib.is_auto(0.1)
 
 
