@@ -21,3 +21,21 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def point_models(tmp_path_factory):
+    """A small 2-D generator and critic saved as .keras files: `(folder, generator, critic)`."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    generator = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
+    )
+    critic = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
+    )
+    folder = tmp_path_factory.mktemp("models")
+    generator.save(folder / "generator.keras")
+    critic.save(folder / "critic.keras")
+    return folder, generator, critic

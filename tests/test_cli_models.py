@@ -14,21 +14,6 @@ from dgflow_tf.errors import NonFiniteRefinementWarning
 from dgflow_tf.zoo import hub_modules
 
 
-@pytest.fixture(scope="module")
-def point_models(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    generator = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
-    )
-    critic = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
-    )
-    folder = tmp_path_factory.mktemp("models")
-    generator.save(folder / "generator.keras")
-    critic.save(folder / "critic.keras")
-    return folder, generator, critic
-
-
 def _run(*argv):
     out = io.StringIO()
     code = cli.main([str(arg) for arg in argv], out=out)

@@ -4,26 +4,10 @@ import io
 import json
 import warnings
 
-import keras
 import numpy as np
 import pytest
 
 from dgflow_tf import RefinementModel, cli
-
-
-@pytest.fixture(scope="module")
-def point_models(tmp_path_factory):
-    keras.utils.set_random_seed(1)
-    generator = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(2)]
-    )
-    critic = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
-    )
-    folder = tmp_path_factory.mktemp("models")
-    generator.save(folder / "generator.keras")
-    critic.save(folder / "critic.keras")
-    return folder, generator, critic
 
 
 def _refine(folder, output, *flags):
