@@ -76,7 +76,7 @@ def main():
     chosen = max(summary, key=lambda row: (row["improved"], -row["mean_rank"]))
     seconds = time.perf_counter() - start
     lines = [
-        "# The auto rule's displacement and a time cap, on the tuning seed",
+        "## The auto rule's displacement and a time cap, on the tuning seed",
         "",
         f"Command: `python benchmarks/auto_rule_sweep.py` ({seconds:.0f} s, {time.strftime('%Y-%m-%d')}). "
         f"K = {NUM_STEPS}; score: KDE (digits: -FID) on seed 100; `cap` bounds `eta * K` (`-`: none). "

@@ -204,7 +204,8 @@ def _cell(values, digits):
 
 def markdown(chosen, tuning_rows, rows, seconds, command):
     lines = [
-        "# Quality per evaluation",
+        # Level-2 headings at most: the docs include this file in a page that has its own title.
+        "## Quality per evaluation",
         "",
         f"Command: `{command}` ({seconds:.0f} s on {platform.machine()}, {os.cpu_count()} cores, "
         f"{time.strftime('%Y-%m-%d')}). {NUM_SAMPLES} samples per run; budgets count drift evaluations "
@@ -220,7 +221,7 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
     for (ds, gan), group in groups.items():
         seeds = sorted({row["seed"] for row in group})
         metrics = {"25gaussians": ["hq", "kde", "ot"], "digits": ["fid"]}.get(ds, ["kde", "ot"])
-        lines += [f"## {ds}, {gan} (seeds {', '.join(map(str, seeds))}; mean ± std)", ""]
+        lines += [f"### {ds}, {gan} (seeds {', '.join(map(str, seeds))}; mean ± std)", ""]
         lines.append(
             "| method | evaluations | "
             + " | ".join({"hq": "HQ %", "kde": "KDE", "ot": "OT (W1)", "fid": "FID"}[m] for m in metrics)
@@ -239,7 +240,7 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
                 )
         lines.append("")
     lines += [
-        "## The tuning sweep (seed 100)",
+        "### The tuning sweep (seed 100)",
         "",
         "| kind | data | GAN | setting | score (KDE; digits: -FID) |",
         "|---|---|---|---|---:|",
