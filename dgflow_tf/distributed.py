@@ -303,8 +303,8 @@ def worker_lost(error, shards_done, directory):
     first_line = next((line for line in lines if telling.search(line)), lines[0])[:300]
     return WorkerLostError(
         f"The multi-worker run {reason} {', '.join(lost)} ({type(error).__name__}: {first_line}). "
-        f"{shards_done} finished shard{' is' if shards_done == 1 else 's are'} kept in {directory!r}: restart "
-        "every worker with the same command to resume.",
+        f"{shards_done} finished shard{' is' if shards_done == 1 else 's are'} kept in {directory!r}: "
+        "restart every worker with the same command to resume.",
         lost=lost,
         shards_done=shards_done,
     )

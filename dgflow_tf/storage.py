@@ -118,13 +118,25 @@ def write_atomically(path, data):
     return hashlib.sha256(data).hexdigest()
 
 
+def remove_if_present(path):
+    """Deletes `path`; one that is already gone is fine.
+
+    On object stores `exists` and `remove` are separate requests (another process may delete in
+    between), and some filesystems answer `exists` for a name that only prefixes others (`ram://`).
+    """
+    try:
+        tf.io.gfile.remove(path)
+    except tf.errors.NotFoundError:
+        pass
+
+
 def remove_partial_files(directory, mine_only=False):
     """Deletes the `*.partial` files a killed writer left in `directory` (only this process's with
     `mine_only`)."""
     prefix = f"{socket.gethostname()}-{os.getpid()}-"
     for name in tf.io.gfile.listdir(directory):
         if name.endswith(PARTIAL) and (not mine_only or prefix in name):
-            tf.io.gfile.remove(join(directory, name))
+            remove_if_present(join(directory, name))
 
 
 def _process_exists(pid):
@@ -190,7 +202,7 @@ class DirectoryLock:
                 f"one of another host once its heartbeat is {self.stale_after:.0f} s old."
             )
         if tf.io.gfile.exists(self.path):
-            tf.io.gfile.remove(self.path)  # a stale lock: its process is gone
+            remove_if_present(self.path)  # a stale lock: its process is gone
         if is_local(self.path):
             try:
                 descriptor = os.open(_local(self.path), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -215,7 +227,7 @@ class DirectoryLock:
         if self.held:
             holder = self._holder()
             if holder and holder.get("token") == self.token:
-                tf.io.gfile.remove(self.path)
+                remove_if_present(self.path)
             self.held = False
 
     def __enter__(self):
