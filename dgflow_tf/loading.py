@@ -93,6 +93,48 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
     return hub_adapter.HubSignature(module, signature, role=role, name=f"loaded_{role}")
 
 
+def load_refinement_model(path, safe_mode=True):
+    """Loads a saved refiner: a `.keras` file of a `RefinementModel`, or the SavedModel of `export`.
+
+    Both are checked for damage first (`dgflow_tf.integrity`): a truncated,
+    zero-filled or bit-flipped file raises `ModelFileError` naming the part,
+    not the reader's own error.
+
+    Args:
+        path: a `.keras` file written by `model.save`, or a directory written
+            by `model.export`.
+        safe_mode: Keras' safe mode for `.keras` files. Defaults to `True`.
+
+    Returns:
+        A `RefinementModel` (from `.keras`), or the loaded SavedModel, whose
+        `serve(z, [conditions,] seed)` refines (from a directory).
+
+    Raises:
+        ModelFileError: for a damaged file.
+        ValueError: for a `.keras` file that holds another kind of model.
+        FileNotFoundError: if `path` does not exist.
+
+    Examples:
+        >>> model.save("refiner.keras")  # doctest: +SKIP
+        >>> refiner = load_refinement_model("refiner.keras")  # doctest: +SKIP
+    """
+    from dgflow_tf.refinement import RefinementModel
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No saved refiner at {path!r}: pass a .keras file or an exported directory.")
+    if not path.endswith(".keras"):
+        _check_savedmodel_directory(path)
+        return load_module(path)
+    loaded = _load_keras_file(path, safe_mode)
+    if not isinstance(loaded, RefinementModel):
+        raise ValueError(
+            f"{path!r} holds a {type(loaded).__name__}, not a RefinementModel: load a generator or critic "
+            "with load_callable."
+        )
+    return loaded
+
+
 def _try_gan(path, batch_size):
     try:
         return hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)

@@ -161,3 +161,49 @@ def test_broken_json_written_into_an_intact_zip_is_named(keras_file, tmp_path):
     with pytest.raises(ModelFileError, match="member 'config.json'") as caught:
         loading.load_callable(damaged, "generator")
     assert type(caught.value.__cause__).__name__ == "JSONDecodeError"
+
+
+@pytest.fixture(scope="module")
+def saved_refiner(tmp_path_factory):
+    from dgflow_tf import RefinementModel
+
+    keras.utils.set_random_seed(1)
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model = RefinementModel(generator, critic, num_steps=3, seed=0, step_size=0.05)
+    folder = tmp_path_factory.mktemp("refiner")
+    model.save(folder / "refiner.keras")
+    model.export(folder / "exported", verbose=False)
+    return folder, model
+
+
+def test_a_saved_refiner_loads_from_keras_and_from_its_export(saved_refiner):
+    folder, model = saved_refiner
+    z = model.sample_latents(5, seed=2)
+    loaded = loading.load_refinement_model(folder / "refiner.keras")
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
+    exported = loading.load_refinement_model(folder / "exported")  # held: serve needs its variables
+    served = exported.serve(z, tf.constant(0, tf.int64))
+    np.testing.assert_array_equal(served.numpy(), model.refine(z, seed=0).samples)
+
+
+@pytest.mark.parametrize("member", ["config.json", "model.weights.h5"])
+def test_a_damaged_saved_refiner_is_named(saved_refiner, tmp_path, member):
+    folder, _ = saved_refiner
+    source = folder / "refiner.keras"
+    start, end = _member_span(source, member)
+    damaged = tmp_path / "refiner.keras"
+    damaged.write_bytes(_damage_bytes(source.read_bytes(), "flip", start, end))
+    with pytest.raises(ModelFileError, match=f"member '{member}'"):
+        loading.load_refinement_model(damaged)
+    exported = tmp_path / "exported"
+    shutil.copytree(folder / "exported", exported)
+    data = exported / "variables" / "variables.data-00000-of-00001"
+    data.write_bytes(_damage_bytes(data.read_bytes(), "truncate"))
+    with pytest.raises(ModelFileError, match="variables data"):
+        loading.load_refinement_model(exported)
+
+
+def test_a_keras_file_of_another_model_is_not_a_refiner(keras_file):
+    with pytest.raises(ValueError, match="not a RefinementModel"):
+        loading.load_refinement_model(keras_file)
