@@ -123,7 +123,12 @@ def simulate_mala(
     target_acceptance = TARGET_ACCEPTANCE if target_acceptance is None else target_acceptance
     adaptation_rate = ADAPTATION_RATE if adaptation_rate is None else adaptation_rate
     event_shape, dtype = states.shape[1:], states.dtype
-    gamma = tf.constant(entropy_weight, dtype)
+    # The per-sample arithmetic (step sizes, acceptance, the uniform draw) runs in float64: Eigen
+    # evaluates exp and erfc in SIMD packets and the tail elements apart, whose results can differ
+    # in the last bit, so in float32 a sample's step would depend on its place in the batch. From
+    # float64 a 1-ULP difference reaches the float32 states only when it straddles a rounding
+    # boundary (odds about 2^-29 per operation).
+    gamma = tf.constant(entropy_weight, tf.float64)
     accept_seed = tf.cast(tf.random.experimental.stateless_fold_in(seed, _ACCEPT_SALT), tf.int32)
 
     def evaluate(z):
@@ -148,21 +153,23 @@ def simulate_mala(
                 ),
                 lambda: tuple(arrays),
             )
-        eta = _broadcast(step_sizes, z)
+        eta64 = _broadcast(step_sizes, z)
+        eta, noise_scale = tf.cast(eta64, dtype), tf.cast(tf.sqrt(2.0 * gamma * eta64), dtype)
         xi = noise_lib.step_noise_at(seed, positions, k, event_shape, dtype)
-        proposal = z + eta * velocity + tf.sqrt(2.0 * gamma * eta) * xi
+        proposal = z + eta * velocity + noise_scale * xi
         if constrain is not None:
             proposal = constrain(proposal)
         new_velocity, new_samples, new_logits, new_potential = evaluate(proposal)
-        log_alpha = log_acceptance(
-            z, proposal, potential, new_potential, velocity, new_velocity, step_sizes, gamma
-        )
+        wide = [
+            tf.cast(t, tf.float64) for t in (z, proposal, potential, new_potential, velocity, new_velocity)
+        ]
+        log_alpha = log_acceptance(*wide, step_sizes, gamma)
         finite = engine.all_finite_per_sample(new_samples) & tf.math.is_finite(log_alpha)
         finite = finite & engine.all_finite_per_sample(new_velocity)
-        log_alpha = tf.where(finite, tf.minimum(log_alpha, 0.0), tf.constant(-float("inf"), dtype))
+        log_alpha = tf.where(finite, tf.minimum(log_alpha, 0.0), tf.constant(-float("inf"), tf.float64))
         # A uniform draw as the normal CDF of a keyed normal: the step noise's keying, another seed.
-        normal = noise_lib.step_noise_at(accept_seed, positions, k, [], dtype)
-        uniform = 0.5 * tf.math.erfc(-normal / tf.constant(2.0**0.5, dtype))
+        normal = noise_lib.step_noise_at(accept_seed, positions, k, [], tf.float64)
+        uniform = 0.5 * tf.math.erfc(-normal / tf.constant(2.0**0.5, tf.float64))
         accept = finite & (tf.math.log(uniform) < log_alpha)
 
         def pick(new, old):
@@ -177,7 +184,7 @@ def simulate_mala(
             pick(new_logits, logits),
             pick(new_potential, potential),
             step_sizes,
-            accepted + tf.cast(accept, dtype),
+            accepted + tf.cast(accept, tf.float64),
             arrays,
         )
 
@@ -190,8 +197,8 @@ def simulate_mala(
         samples,
         logits,
         potential,
-        tf.fill([batch], tf.constant(step_size, dtype)),
-        tf.zeros([batch], dtype),
+        tf.fill([batch], tf.constant(step_size, tf.float64)),
+        tf.zeros([batch], tf.float64),
         recording,
     )
     _, z, _, samples, logits, _, step_sizes, accepted, recording = tf.while_loop(
@@ -202,8 +209,8 @@ def simulate_mala(
         "samples": samples,
         "states": z,
         "nonfinite_step": tf.where(start_ok, -1, 0),
-        "step_sizes": step_sizes,
-        "acceptance_rate": accepted / tf.cast(max(num_steps, 1), dtype),
+        "step_sizes": tf.cast(step_sizes, dtype),
+        "acceptance_rate": tf.cast(accepted / max(num_steps, 1), dtype),
     }
     if steps:
         if steps[-1] == num_steps:
