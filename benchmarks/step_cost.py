@@ -8,7 +8,8 @@ interleaved in one process so machine noise hits every variant alike:
 - refine (graph): `RefinementModel.refine` with K steps, divided by K (so the
   final `g(z_K)`, the noise draw and the Python call are charged to the steps);
 - refine (XLA): the same with `jit_compile=True`;
-- predict: `RefinementModel.predict` (Keras' loop), divided by K.
+- predict: `RefinementModel.predict` (Keras' loop), divided by K;
+- MALA: `refine` with `solver="mala"`, divided by its K + 1 drift evaluations.
 
 Reproduce (2 CPU cores, about 3 minutes):
 
@@ -63,15 +64,19 @@ def main(argv=None):
 
     settings = dict(num_steps=args.num_steps, seed=0, step_size=0.1, entropy_weight=0.01)
     graph_model = RefinementModel(generator, critic, jit_compile=False, **settings)
+    mala_model = RefinementModel(generator, critic, jit_compile=False, solver="mala", **settings)
     variants = {
         "floor: one forward+backward": lambda: forward_backward(z).numpy(),
         "refine, graph (per step)": lambda: graph_model.refine(z),
         "predict, graph (per step)": lambda: graph_model.predict(z, batch_size=args.batch_size, verbose=0),
+        # K + 1 drift evaluations (the start and each proposal), charged per evaluation.
+        "refine, MALA (per evaluation)": lambda: mala_model.refine(z),
     }
     per_step = {
         "floor: one forward+backward": 1,
         "refine, graph (per step)": args.num_steps,
         "predict, graph (per step)": args.num_steps,
+        "refine, MALA (per evaluation)": args.num_steps + 1,
     }
     if not args.no_xla:
         xla_model = RefinementModel(generator, critic, jit_compile=True, **settings)
