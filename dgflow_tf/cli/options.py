@@ -66,6 +66,12 @@ def load_models(args):
             batch_size=args.hub_batch_size,
             safe_mode=not args.unsafe_deserialization,
         )
+    if args.critic_scale != 1.0 and args.critic_kind != "wasserstein":
+        # A logit or probability is already a calibrated log ratio: a scale would be dropped silently.
+        raise ValueError(
+            f"--critic-scale scales a WGAN critic's scores: it needs --critic-kind wasserstein "
+            f"(got --critic-kind {args.critic_kind})"
+        )
     critic_path = args.critic or args.generator
     if critic_path is None:
         raise ValueError("pass --critic (or --generator of a GAN module with a discriminator)")
@@ -161,7 +167,12 @@ def add_model_options(parser, need_generator=True):
         default="logit",
         help="what the critic outputs: GAN logits, sigmoid probabilities, or WGAN scores",
     )
-    models.add_argument("--critic-scale", type=positive_float, default=1.0, help="scale of a WGAN critic")
+    models.add_argument(
+        "--critic-scale",
+        type=positive_float,
+        default=1.0,
+        help="scale of a WGAN critic's scores (with --critic-kind wasserstein)",
+    )
     models.add_argument(
         "--hub-batch-size",
         type=positive_int,
