@@ -113,3 +113,28 @@ def test_a_scale_without_a_wasserstein_critic_is_refused(point_models, tmp_path,
         "--critic-scale scales a WGAN critic's scores: it needs --critic-kind wasserstein"
         in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(("metric", "pick"), [("ot", min), ("kde", max)])
+def test_sweep_ranks_by_the_metrics_direction(metric, pick, point_models, tmp_path):
+    # OT is a distance (lower is better), KDE a log-likelihood (higher is better): the reported best
+    # must be the lowest OT and the highest KDE among the settings that ran.
+    import json
+
+    folder, _, _ = point_models
+    reference = np.random.default_rng(8).normal(0.5, 0.3, size=(200, 2)).astype("float32")
+    np.save(tmp_path / "reference.npy", reference)
+    argv = ["sweep", "--generator", folder / "generator.keras", "--critic", folder / "critic.keras"]
+    argv += ["--reference", tmp_path / "reference.npy", "--metric", metric, "--num-samples", 60]
+    argv += ["--step-sizes", "0.003", "0.03", "0.3", "--num-steps-grid", "5", "--output-dir", tmp_path / "s"]
+    out = io.StringIO()
+    assert cli.main([str(arg) for arg in argv + ["--quiet"]], out=out) == 0
+    rows = [
+        row
+        for row in json.loads((tmp_path / "s" / "sweep.json").read_text())["rows"]
+        if row["status"] == "ok"
+    ]
+    scores = [row["score"] for row in rows]
+    assert len(set(scores)) == len(scores) > 1  # distinct scores: the direction matters
+    best = rows[scores.index(pick(scores))]
+    assert f"Best: --step-size {best['step_size']:g} --num-steps {best['num_steps']}" in out.getvalue()
