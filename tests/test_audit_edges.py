@@ -108,3 +108,83 @@ def test_a_priors_draws_follow_the_dtype_asked_for():
     # Each dtype has its own stream (TFP draws float64 from other bits), reproducible on its own.
     np.testing.assert_array_equal(prior.sample(6, (3,), seed=1, dtype="float64").numpy(), double.numpy())
     np.testing.assert_array_equal(prior.sample(6, (3,), seed=1, dtype="float32").numpy(), single.numpy())
+
+
+def _manifest(positions, count=10):
+    from dgflow_tf import manifest as manifest_lib
+
+    return {
+        "format": manifest_lib.FORMAT,
+        "num_samples": 20,
+        "shard_size": 10,
+        "batch_size": 5,
+        "seed": 0,
+        "latent_seed": 0,
+        "settings": {},
+        "weights_sha256": "0" * 64,
+        "inputs_sha256": None,
+        "shards": [
+            {
+                "index": 1,
+                "file": "shard-00001.npy",
+                "start": 10,
+                "count": count,
+                "sha256": "a" * 64,
+                "nonfinite": {"positions": positions, "steps": [0] * len(positions)},
+            }
+        ],
+    }
+
+
+def test_manifest_position_bounds_are_exact():
+    from dgflow_tf import manifest as manifest_lib
+
+    manifest_lib.validate(_manifest([10, 19]))  # the shard's first and last sample
+    for positions in ([9], [20]):  # one before, one past
+        with pytest.raises(manifest_lib.ManifestError, match="positions outside its samples"):
+            manifest_lib.validate(_manifest(positions))
+    with pytest.raises(manifest_lib.ManifestError, match="covers samples 10 to 21"):
+        manifest_lib.validate(_manifest([], count=11))
+
+
+def _stream_model(generator_bias=0.0, conditional=False):
+    import keras
+
+    from dgflow_tf import RefinementModel
+
+    keras.utils.set_random_seed(0)
+    if conditional:
+        z, label = keras.Input((2,)), keras.Input((), dtype="int32")
+        hidden = keras.layers.Concatenate()([z, keras.layers.Embedding(3, 2)(label)])
+        generator = keras.Model([z, label], keras.layers.Dense(2)(hidden))
+        x, label = keras.Input((2,)), keras.Input((), dtype="int32")
+        hidden = keras.layers.Concatenate()([x, keras.layers.Embedding(3, 2)(label)])
+        critic = keras.Model([x, label], keras.layers.Dense(1)(hidden))
+    else:
+        generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    generator.layers[-1].bias.assign_add(tf.fill(generator.layers[-1].bias.shape, generator_bias))
+    return RefinementModel(
+        generator, critic, conditional=conditional, latent_shape=(2,), num_steps=2, step_size=0.05, seed=0
+    )
+
+
+def test_resume_is_refused_when_the_generator_changed(tmp_path):
+    from dgflow_tf import streaming
+
+    streaming.refine_to_shards(_stream_model(), tmp_path, 20, shard_size=10, verbose=0)
+    with pytest.raises(ValueError, match="weights_sha256"):
+        streaming.refine_to_shards(_stream_model(generator_bias=0.5), tmp_path, 20, shard_size=10, verbose=0)
+
+
+def test_resume_is_refused_when_the_conditions_changed(tmp_path):
+    from dgflow_tf import streaming
+
+    model = _stream_model(conditional=True)
+    latents = model.sample_latents(12, seed=0)
+    labels = np.arange(12, dtype="int32") % 3
+    streaming.refine_to_shards(model, tmp_path, latents=latents, conditions=labels, shard_size=6, verbose=0)
+    with pytest.raises(ValueError, match="inputs_sha256"):
+        streaming.refine_to_shards(
+            model, tmp_path, latents=latents, conditions=(labels + 1) % 3, shard_size=6, verbose=0
+        )
