@@ -358,3 +358,22 @@ def test_a_fixed_batch_spectral_norm_discriminator_pads_chunks_and_updates_its_u
     # The power iteration converges to the largest singular value, 2: logits tend to (2 x0 + x1) / 2.
     np.testing.assert_allclose(second.reshape(-1), (2 * z[:, 0] + z[:, 1]) / 2, rtol=1e-3)
     assert not np.array_equal(first, second)  # u moved between the calls, as the docs warn
+
+
+def test_tags_given_as_one_string_name_one_tag(tmp_path):
+    _write_two_metagraph_export(tmp_path / "export")
+    z = np.array([[1.0, 1.0]], "float32")
+    by_string = hub_adapter.load_gan(tmp_path / "export", tags="serve")
+    np.testing.assert_allclose(by_string.generator(z).numpy(), [[1.0, 2.0]], rtol=1e-6)
+    # "tpu" is one tag, not the characters t, p, u: the message lists the tag as given.
+    with pytest.raises(ValueError, match=r"`tags` \['tpu'\] is not a MetaGraph"):
+        hub_adapter.load_gan(tmp_path / "export", tags="tpu")
+
+
+def test_an_untagged_metagraph_beside_a_tagged_one_is_the_default(tmp_path):
+    # TF1 Hub modules keep their default graph untagged; another tagged one beside it must not make
+    # the loader ask for tags.
+    _write_two_metagraph_export(tmp_path / "module", tag_sets=([], ["serve"]))
+    gan = hub_adapter.load_gan(tmp_path / "module")
+    z = np.array([[0.5, -1.0]], "float32")
+    np.testing.assert_allclose(gan.generator(z).numpy(), [[0.5, -2.0]], rtol=1e-6)

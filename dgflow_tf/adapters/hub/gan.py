@@ -137,7 +137,8 @@ def _pick_tags(sizes, batch_size, part):
 
 
 def _check_tags(tags, tag_sets, path):
-    """The tag set to load: `tags` if the module has it; `None` (the default) if it needs none."""
+    """The tag set to load: `tags` if the module has it; the empty set for the untagged (TF1 Hub
+    default) MetaGraph beside others; `None` if the module has only one."""
     shown = sorted(sorted(tag_set) for tag_set in tag_sets)
     if tags is not None:
         tags = {tags} if isinstance(tags, str) else set(tags)
@@ -152,6 +153,9 @@ def _check_tags(tags, tag_sets, path):
             f"{path!r} holds several MetaGraphs, with the tag sets {shown}: pass `tags=` to choose one "
             f"(e.g. tags={set(shown[0])!r})."
         )
+    if len(tag_sets) > 1:
+        # The TF1 Hub format's default graph is the untagged one; tf.saved_model.load needs it named.
+        return set()
     return None
 
 
