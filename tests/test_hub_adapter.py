@@ -377,3 +377,46 @@ def test_an_untagged_metagraph_beside_a_tagged_one_is_the_default(tmp_path):
     gan = hub_adapter.load_gan(tmp_path / "module")
     z = np.array([[0.5, -1.0]], "float32")
     np.testing.assert_allclose(gan.generator(z).numpy(), [[0.5, -2.0]], rtol=1e-6)
+
+
+def _write_tf1_gan(path, generator_sigmoid=False, discriminator_ref=False):
+    """g(z) = z W (or sigmoid(z W)), d(x) = x v, through TF1's builder; v a reference variable if asked."""
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
+        weight = tf.compat.v1.get_variable(
+            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=True
+        )
+        samples = tf.matmul(z, weight)
+        if generator_sigmoid:
+            samples = tf.sigmoid(samples)
+        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
+        v = tf.compat.v1.get_variable(
+            "v", initializer=tf.constant([[1.0], [-1.0]]), use_resource=not discriminator_ref
+        )
+        logits = tf.matmul(x, v)
+        signatures = {
+            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": samples}),
+            "discriminator": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"default": logits}),
+        }
+        _save_tf1(graph, path, signatures)
+
+
+def test_a_sigmoid_generator_keeps_its_output(tmp_path):
+    # The logit-under-sigmoid pruning is for discriminators: a generator's sigmoid output is its sample.
+    _write_tf1_gan(tmp_path / "module", generator_sigmoid=True)
+    gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
+    z = np.array([[0.5, -1.0], [2.0, 0.25]], "float32")
+    expected = 1.0 / (1.0 + np.exp(-(z @ np.diag([1.0, 2.0]))))
+    np.testing.assert_allclose(gan.generator(z).numpy(), expected, rtol=1e-6)
+    assert not getattr(gan.generator, "serves_logit_of_probability", False)
+
+
+def test_export_checks_the_discriminator_for_reference_variables_too(tmp_path):
+    _write_tf1_gan(tmp_path / "module", discriminator_ref=True)
+    gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
+    assert gan.discriminator.uses_ref_variables and not gan.generator.uses_ref_variables
+    model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
+    with pytest.raises(ValueError, match="the critic .* reads TF1 reference variables"):
+        model.export(str(tmp_path / "exported"))
+    assert not (tmp_path / "exported").exists()
