@@ -30,7 +30,6 @@ import warnings
 
 import numpy as np
 
-from dgflow_tf import step_size as step_size_lib
 from dgflow_tf import tuning
 from dgflow_tf._validation import check_positive_int
 
@@ -115,11 +114,9 @@ def calibrate(
         else [check_positive_int(k, "num_steps") for k in num_steps]
     )
     if step_sizes is None:
-        auto = (
-            step_size_lib.resolve(model, latents) if step_size_lib.is_auto(model.config.step_size) else None
-        )
-        center = auto if auto is not None else model.step_size
-        # The auto step was resolved for the model's K; the same total time at each K tried.
+        # The model's own step (auto resolves on the tuning batch if it needs inputs), for its K;
+        # each K tried gets the same total time.
+        center = model.resolve_step_size(latents)
         step_sizes = [factor * center * (model.num_steps or 1) / steps[0] for factor in STEP_FACTORS]
 
     def build(step_size, num_steps):

@@ -154,8 +154,8 @@ def resolve(model, latents=None, conditions=None):
             not finite.
     """
     from dgflow_tf.engine import drift
+    from dgflow_tf.runner import batch_spec, compile_once
 
-    latents, conditions = probe_inputs(model, latents, conditions)
     if tf.inside_function():
         # Resolving needs its own gradient pass, which cannot run inside another function's trace
         # (tf.init_scope would lift it out, but it also pauses gradient tapes).
@@ -163,6 +163,7 @@ def resolve(model, latents=None, conditions=None):
             "step_size='auto' is resolved eagerly, before the model is used inside a tf.function: call "
             "model.resolve_step_size() (or predict/refine) first, or pass a float `step_size`."
         )
+    latents, conditions = probe_inputs(model, latents, conditions)
     latents = tf.cast(latents, model.compute_dtype)
     if conditions is not None:
         conditions = tf.convert_to_tensor(conditions)
@@ -173,7 +174,8 @@ def resolve(model, latents=None, conditions=None):
         flat = tf.reshape(tf.cast(velocity, tf.float64), [tf.shape(velocity)[0], -1])
         return tf.norm(flat, axis=1), parts.states
 
-    norms, states = tf.function(probe)(latents, *([] if conditions is None else [conditions]))
+    inputs = [latents] if conditions is None else [latents, conditions]
+    norms, states = compile_once(probe, [batch_spec(t) for t in inputs])(*inputs)
     states = states.numpy()
     finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
     scale = states_scale(states[finite]) if finite.any() else 1.0
