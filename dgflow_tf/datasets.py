@@ -7,9 +7,11 @@ The 2-D benchmarks of DOT (Tanaka, 2019) and DGflow (Ansari et al., 2021):
 - Swiss roll: `sklearn.datasets.make_swiss_roll(noise=0.25)`, columns 0 and
   2, divided by 7.5.
 
-one image data set, scikit-learn's handwritten digits (`digits`): 1,797
-grey 8x8 images, used at their native size (no upsampling), scaled to
-`[-1, 1]`; and one text corpus (`python_docs_text`): the documentation
+two image data sets: scikit-learn's handwritten digits (`digits`), 1,797
+grey 8x8 images used at their native size, and MNIST (`mnist`), 60,000
+training and 10,000 test images of 28x28, read from its IDX files on disk
+(or from Keras's loader, which downloads them once); both are scaled to
+`[-1, 1]`. And one text corpus (`python_docs_text`): the documentation
 topics that ship with CPython (`pydoc_data.topics`, the text of `help()`).
 
 Examples:
@@ -18,7 +20,9 @@ Examples:
     ((1000, 2), dtype('float32'))
 """
 
+import gzip
 import numbers
+import os
 import re
 
 import numpy as np
@@ -160,6 +164,145 @@ def digits_split(test_fraction=0.2, seed=0, dtype="float32"):
         images, labels, test_size=test_fraction, random_state=_check_seed(seed), stratify=labels
     )
     return train_x, train_y, test_x, test_y
+
+
+#: Environment variable naming the folder of MNIST's four IDX files.
+MNIST_DIR_VARIABLE = "DGFLOW_TF_MNIST_DIR"
+MNIST_SPLITS = {
+    # split: (image file, label file, number of images, images per class 0..9)
+    "train": (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        60000,
+        (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    ),
+    "test": (
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        10000,
+        (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+    ),
+}
+MNIST_LEVELS = 256
+_IDX_MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned bytes, 3 or 1 dimensions
+
+
+def _read_idx(folder, stem, dimensions):
+    """The array in `folder/stem` or `folder/stem.gz`, checked against IDX's header."""
+    import tensorflow as tf
+
+    candidates = [os.path.join(folder, stem + suffix) for suffix in (".gz", "")]
+    path = next((candidate for candidate in candidates if tf.io.gfile.exists(candidate)), None)
+    if path is None:
+        raise FileNotFoundError(
+            f"MNIST file {stem}[.gz] not found in {folder!r}. The folder must hold the four IDX files "
+            "of https://yann.lecun.com/exdb/mnist/ (gzip-compressed or not)."
+        )
+    with tf.io.gfile.GFile(path, "rb") as file:
+        raw = file.read()
+    try:
+        data = gzip.decompress(raw) if path.endswith(".gz") else raw
+    except (OSError, EOFError) as error:
+        raise ValueError(f"MNIST file {path!r} is not a valid gzip file ({error}).") from error
+    header = 4 * (1 + dimensions)
+    if len(data) < header:
+        raise ValueError(f"MNIST file {path!r} is {len(data)} bytes long, shorter than its IDX header.")
+    magic, *shape = np.frombuffer(data[:header], dtype=">u4").tolist()
+    if magic != _IDX_MAGIC[dimensions]:
+        raise ValueError(
+            f"MNIST file {path!r} has IDX magic {magic:#010x}; expected {_IDX_MAGIC[dimensions]:#010x} "
+            f"({'images' if dimensions == 3 else 'labels'}). Is it the right file?"
+        )
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise ValueError(
+            f"MNIST file {path!r} holds {len(data)} bytes; its header {shape} needs {expected}. "
+            "The file is truncated or damaged: download it again."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape), path
+
+
+def _mnist_from_keras(split):
+    import keras
+
+    try:
+        train, test = keras.datasets.mnist.load_data()
+    except Exception as error:  # noqa: BLE001 - any download failure gets the same advice
+        raise FileNotFoundError(
+            f"MNIST could not be loaded through keras.datasets.mnist ({error}). Offline, pass `path`, the "
+            f"folder of the four IDX files, or set {MNIST_DIR_VARIABLE}."
+        ) from error
+    return train if split == "train" else test
+
+
+def mnist(split="train", path=None, dtype="float32", dequantize_seed=None, return_labels=False):
+    """MNIST's training or test images as `[n, 28, 28, 1]` in `[-1, 1]`.
+
+    The images come from `path`, a folder (local or any `tf.io.gfile`
+    file system) of the four IDX files under their original names, gzip-
+    compressed or not; else from the folder in the environment variable
+    `DGFLOW_TF_MNIST_DIR`; else from `keras.datasets.mnist.load_data()`,
+    which downloads them once. Whatever the source, the number of images and
+    of each label are checked against MNIST's own, so a truncated, damaged
+    or different file is named rather than used.
+
+    Pixels `v` in `0..255` map to `2 v / 255 - 1`. With `dequantize_seed`,
+    uniform noise spreads each level over its bin, `2 (v + u) / 256 - 1`,
+    which likelihood models (flows) need.
+
+    Args:
+        split: `"train"` (60,000 images) or `"test"` (10,000). Defaults to
+            `"train"`.
+        path: folder of the IDX files, or `None`. Defaults to `None`.
+        dtype: NumPy dtype of the images. Defaults to `"float32"`.
+        dequantize_seed: `None`, or an int >= 0 for seeded dequantisation.
+            Defaults to `None`.
+        return_labels: also return the int64 labels. Defaults to `False`.
+
+    Returns:
+        The images, or `(images, labels)` with `return_labels=True`.
+
+    Raises:
+        ValueError: for an unknown `split`, or files whose header, size or
+            label counts are not MNIST's (the message names the file).
+        FileNotFoundError: if a file is missing from `path`, or no `path`
+            is given, the variable is unset and Keras cannot download.
+
+    Examples:
+        >>> images, labels = mnist("test", return_labels=True)  # doctest: +SKIP
+        >>> images.shape, labels[:5]  # doctest: +SKIP
+        ((10000, 28, 28, 1), array([7, 2, 1, 0, 4]))
+    """
+    if split not in MNIST_SPLITS:
+        raise ValueError(f"`split` must be one of {sorted(MNIST_SPLITS)}. Received: split={split!r}")
+    image_stem, label_stem, count, class_counts = MNIST_SPLITS[split]
+    folder = path if path is not None else os.environ.get(MNIST_DIR_VARIABLE) or None
+    if folder is None:
+        levels, labels = _mnist_from_keras(split)
+        source = "keras.datasets.mnist"
+    else:
+        levels, source = _read_idx(os.fspath(folder), image_stem, 3)
+        labels, label_source = _read_idx(os.fspath(folder), label_stem, 1)
+        source = f"{source} and {label_source}"
+    if levels.shape != (count, 28, 28) or labels.shape != (count,):
+        raise ValueError(
+            f"MNIST {split} split from {source} has images {levels.shape} and labels {labels.shape}; "
+            f"expected ({count}, 28, 28) and ({count},)."
+        )
+    found_counts = tuple(np.bincount(labels, minlength=10).tolist())
+    if found_counts != class_counts:
+        raise ValueError(
+            f"MNIST {split} labels from {source} count {found_counts} images per class; MNIST has "
+            f"{class_counts}. The file is not MNIST's {split} split."
+        )
+    levels = levels.astype("float64")[..., None]
+    if dequantize_seed is None:
+        images = 2.0 * levels / (MNIST_LEVELS - 1) - 1.0
+    else:
+        rng = np.random.default_rng(_check_seed(dequantize_seed))
+        images = 2.0 * (levels + rng.uniform(size=levels.shape)) / MNIST_LEVELS - 1.0
+    images = images.astype(dtype)
+    return (images, labels.astype("int64")) if return_labels else images
 
 
 def python_docs_text(held_out_fraction=0.1):

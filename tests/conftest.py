@@ -39,3 +39,31 @@ def point_models(tmp_path_factory):
     generator.save(folder / "generator.keras")
     critic.save(folder / "critic.keras")
     return folder, generator, critic
+
+
+def _mnist_folder():
+    """MNIST's IDX folder: `DGFLOW_TF_MNIST_DIR`, else the project's shared copy beside the repository."""
+    from pathlib import Path
+
+    configured = os.environ.get("DGFLOW_TF_MNIST_DIR")
+    folder = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared/data/mnist"
+    if (folder / "t10k-labels-idx1-ubyte.gz").exists():
+        return str(folder)
+    if configured:
+        # CI sets the variable: a missing folder there is a failure, never a skip.
+        pytest.fail(f"DGFLOW_TF_MNIST_DIR={configured!r} does not hold MNIST's IDX files")
+    pytest.skip("MNIST's IDX files are not on this machine and DGFLOW_TF_MNIST_DIR is unset (offline)")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The folder of MNIST's four IDX files (skips offline without it; fails if a set variable is wrong)."""
+    return _mnist_folder()
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir):
+    """MNIST's 10,000 test images and labels, `[-1, 1]`."""
+    from dgflow_tf import datasets
+
+    return datasets.mnist("test", mnist_dir, return_labels=True)

@@ -52,7 +52,7 @@ def test_retraining_the_classifier_reproduces_the_shipped_accuracy():
     assert abs(retrained["test_accuracy"] - info["test_accuracy"]) <= 4 / 360
 
 
-@pytest.mark.parametrize("image_size, stages", [(8, 1), (16, 2), (32, 3)])
+@pytest.mark.parametrize("image_size, stages", [(8, 1), (16, 2), (28, 2), (32, 3)])
 def test_dcgan_sizes_and_spectral_norm(image_size, stages):
     generator = dcgan.dcgan_generator(latent_dim=4, width=2, channels=1, image_size=image_size)
     assert generator.output_shape == (None, image_size, image_size, 1)
@@ -62,8 +62,9 @@ def test_dcgan_sizes_and_spectral_norm(image_size, stages):
     assert critic.output_shape == (None, 3)
     wrapped = [layer for layer in critic.layers if layer.__class__.__name__ == "SpectralNormalization"]
     assert len(wrapped) == 2 * stages + 2
-    with pytest.raises(ValueError, match="`image_size` must be a power of two >= 8"):
-        dcgan.dcgan_generator(image_size=12)
+    for bad_size in (6, 27):
+        with pytest.raises(ValueError, match="`image_size` must be even and at least 8"):
+            dcgan.dcgan_generator(image_size=bad_size)
 
 
 def test_hinge_and_non_saturating_losses_match_formulas():

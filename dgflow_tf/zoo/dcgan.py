@@ -5,9 +5,10 @@ al., 2018, https://arxiv.org/abs/1802.05957), refined in the DGflow paper: a
 4x4 projection and stride-2 transposed convolutions in the generator;
 3x3/4x4 convolution pairs and a linear logit in the discriminator. For
 32x32 images this is the paper's network (three up- and down-sampling
-stages); `image_size=8` keeps one stage, for the 8x8 digits at their native
-size. `width` scales every channel count so small variants train on a CPU,
-and `spectral_norm=True` wraps every discriminator layer in
+stages from 4x4); `image_size=8` keeps one stage, for the 8x8 digits at
+their native size, and `image_size=28` (MNIST) two stages from 7x7.
+`width` scales every channel count so small variants train on a CPU, and
+`spectral_norm=True` wraps every discriminator layer in
 `keras.layers.SpectralNormalization` (SN-DCGAN).
 
 Examples:
@@ -16,21 +17,23 @@ Examples:
     (None, 8, 8, 1)
 """
 
-import math
-
 import keras
 
 from dgflow_tf._validation import check_positive_int
 
 
 def _stages(image_size):
+    """`(base, stages)`: `image_size = base * 2**stages`, halving while the side stays even and >= 4."""
     image_size = check_positive_int(image_size, "image_size")
-    stages = round(math.log2(image_size)) - 2
-    if stages < 1 or 4 * 2**stages != image_size:
+    base, stages = image_size, 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base, stages = base // 2, stages + 1
+    if stages < 1:
         raise ValueError(
-            f"`image_size` must be a power of two >= 8 (e.g. 8, 16, 32). Received: image_size={image_size}"
+            "`image_size` must be even and at least 8 (e.g. 8, 28, 32). "
+            f"Received: image_size={image_size}"
         )
-    return stages
+    return base, stages
 
 
 def dcgan_generator(latent_dim=128, width=64, channels=3, image_size=32, name="dcgan_generator"):
@@ -41,7 +44,9 @@ def dcgan_generator(latent_dim=128, width=64, channels=3, image_size=32, name="d
         width: channels of the last hidden layer; earlier layers double it
             at each stage. Defaults to `64` (the paper's size).
         channels: image channels. Defaults to `3`.
-        image_size: output side, a power of two >= 8. Defaults to `32`.
+        image_size: output side, even and >= 8; the generator starts at
+            the side that halving leaves odd or below 8 (4 for 32, 7 for
+            28). Defaults to `32`.
         name: model name.
 
     Returns:
@@ -52,10 +57,10 @@ def dcgan_generator(latent_dim=128, width=64, channels=3, image_size=32, name="d
         ValueError: for a non-positive `width` or a bad `image_size`.
     """
     check_positive_int(width, "width")
-    stages = _stages(image_size)
+    base, stages = _stages(image_size)
     z = keras.Input((latent_dim,), name="z")
-    h = keras.layers.Dense(4 * 4 * 2**stages * width)(z)
-    h = keras.layers.Reshape((4, 4, 2**stages * width))(h)
+    h = keras.layers.Dense(base * base * 2**stages * width)(z)
+    h = keras.layers.Reshape((base, base, 2**stages * width))(h)
     h = keras.layers.BatchNormalization()(h)
     h = keras.layers.ReLU()(h)
     for stage in reversed(range(stages)):
@@ -75,7 +80,7 @@ def dcgan_discriminator(
         width: channels of the first layers; each stage doubles it.
             Defaults to `64`.
         channels: image channels. Defaults to `3`.
-        image_size: input side, a power of two >= 8. Defaults to `32`.
+        image_size: input side, as in `dcgan_generator`. Defaults to `32`.
         spectral_norm: wrap each convolution and the logit layer in
             `keras.layers.SpectralNormalization`. Defaults to `False`.
         outputs: width of the last layer: `1` for a logit, more for the
@@ -91,7 +96,7 @@ def dcgan_discriminator(
     """
     check_positive_int(width, "width")
     check_positive_int(outputs, "outputs")
-    stages = _stages(image_size)
+    _, stages = _stages(image_size)
 
     def layer(inner):
         return keras.layers.SpectralNormalization(inner) if spectral_norm else inner
