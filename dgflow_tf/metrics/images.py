@@ -88,9 +88,35 @@ def frechet_distance(activations_a, activations_b):
             differ in width, or hold NaN/Inf.
     """
     a, b = _pair(activations_a, activations_b, ("activations_a", "activations_b"))
-    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    return frechet_distance_from_moments(
+        a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False)
+    )
+
+
+def frechet_distance_from_moments(mean_a, cov_a, mean_b, cov_b):
+    """`frechet_distance` from means and covariances, e.g. a data set's shipped statistics.
+
+    Args:
+        mean_a: `[dim]` mean.
+        cov_a: `[dim, dim]` symmetric covariance.
+        mean_b: `[dim]` mean.
+        cov_b: `[dim, dim]` symmetric covariance.
+
+    Returns:
+        A Python float >= 0 (up to rounding).
+
+    Raises:
+        ValueError: for shapes that do not match.
+    """
+    mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
+    cov_a = np.atleast_2d(np.asarray(cov_a, np.float64))
+    cov_b = np.atleast_2d(np.asarray(cov_b, np.float64))
+    dim = mean_a.shape[0]
+    if {mean_a.shape, mean_b.shape} != {(dim,)} or {cov_a.shape, cov_b.shape} != {(dim, dim)}:
+        raise ValueError(
+            f"Means must be [dim] and covariances [dim, dim] of one dim. Received shapes {mean_a.shape}, "
+            f"{cov_a.shape}, {mean_b.shape}, {cov_b.shape}."
+        )
     # tr((S_a S_b)^(1/2)) = tr((R S_b R)^(1/2)) with R = S_a^(1/2): the
     # symmetric form has real eigenvalues, so singular covariances (dead
     # ReLU features) need no ridge and raise no complex parts.
@@ -162,6 +188,66 @@ def kernel_distance(activations_a, activations_b, num_subsets=100, subset_size=1
         ]
     )
     return float(estimates.mean()), float(estimates.std())
+
+
+def _pairwise_distances(a, b):
+    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _kth_neighbour_radii(points, k, block):
+    radii = np.empty(len(points))
+    for start in range(0, len(points), block):
+        distances = _pairwise_distances(points[start : start + block], points)
+        # Column k of the sorted row: index 0 is the point itself (distance 0).
+        radii[start : start + block] = np.partition(distances, k, axis=1)[:, k]
+    return radii
+
+
+def _fraction_inside(queries, centres, radii, block):
+    inside = np.empty(len(queries), dtype=bool)
+    for start in range(0, len(queries), block):
+        distances = _pairwise_distances(queries[start : start + block], centres)
+        inside[start : start + block] = (distances <= radii[None, :]).any(axis=1)
+    return float(inside.mean())
+
+
+def precision_recall(real_activations, fake_activations, k=3, block=1000):
+    """Improved precision and recall (Kynkaanniemi et al., 2019, https://arxiv.org/abs/1904.06991).
+
+    Each set's manifold is the union of balls around its points, each ball's
+    radius the distance to the point's `k`-th nearest neighbour in its own
+    set. Precision is the fraction of fake points inside the real manifold
+    (quality); recall the fraction of real points inside the fake manifold
+    (coverage). Distances are Euclidean, in float64, computed in blocks of
+    `block` rows.
+
+    Args:
+        real_activations: `[n_real, dim]` array, `n_real > k`.
+        fake_activations: `[n_fake, dim]` array, `n_fake > k`.
+        k: the neighbour that sets each radius. Defaults to `3`, the paper's.
+        block: rows per block of the distance matrix. Defaults to `1000`.
+
+    Returns:
+        `(precision, recall)` as Python floats in `[0, 1]`.
+
+    Raises:
+        ValueError: for bad arrays, sets of `k` points or fewer, or a
+            non-positive `k`.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> real = rng.normal(size=(500, 2))
+        >>> precision, recall = precision_recall(real, rng.normal(size=(500, 2)) * 0.3)
+        >>> precision > 0.95, recall < 0.5  # a collapsed model: precise, poor coverage
+        (True, True)
+    """
+    k = check_positive_int(k, "k")
+    block = check_positive_int(block, "block")
+    real, fake = _pair(real_activations, fake_activations, ("real_activations", "fake_activations"), k + 1)
+    real_radii = _kth_neighbour_radii(real, k, block)
+    fake_radii = _kth_neighbour_radii(fake, k, block)
+    return _fraction_inside(fake, real, real_radii, block), _fraction_inside(real, fake, fake_radii, block)
 
 
 def classifier_score(logits, num_splits=10):

@@ -1,0 +1,101 @@
+"""The shipped MNIST classifier, its test-set statistics, and precision/recall."""
+
+import numpy as np
+import pytest
+
+from dgflow_tf.metrics import images, mnist
+from dgflow_tf.zoo import mnist_classifier
+
+
+def _brute_force_precision_recall(real, fake, k):
+    """Kynkaanniemi et al.'s definition, one point at a time with explicit loops."""
+
+    def radii(points):
+        return [sorted(np.linalg.norm(points - p, axis=1))[k] for p in points]
+
+    def inside(queries, centres, centre_radii):
+        hits = []
+        for q in queries:
+            hits.append(any(np.linalg.norm(q - c) <= r for c, r in zip(centres, centre_radii, strict=True)))
+        return np.mean(hits)
+
+    return inside(fake, real, radii(real)), inside(real, fake, radii(fake))
+
+
+@pytest.mark.parametrize("k, block", [(3, 1000), (1, 7), (5, 13)])
+def test_precision_recall_matches_a_loop_reference(k, block):
+    rng = np.random.default_rng(k)
+    real = rng.normal(size=(60, 3))
+    fake = rng.normal(size=(45, 3)) * 0.8 + 1.5  # shifted and narrower: both numbers below 1
+    expected = _brute_force_precision_recall(real, fake, k)
+    assert images.precision_recall(real, fake, k=k, block=block) == pytest.approx(expected)
+    assert 0.0 < expected[0] < 1.0 and 0.0 < expected[1] < 1.0
+
+
+def test_precision_recall_edges_and_errors():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(40, 2))
+    assert images.precision_recall(real, real.copy()) == (1.0, 1.0)
+    assert images.precision_recall(real, real + 100.0) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="`fake_activations` needs at least 4 rows"):
+        images.precision_recall(real, real[:3])
+    with pytest.raises(ValueError, match="`k` must be a positive integer"):
+        images.precision_recall(real, real, k=0)
+
+
+def test_frechet_distance_from_moments_matches_the_closed_form():
+    # Diagonal covariances commute: tr(S_a + S_b - 2 (S_a S_b)^(1/2)) = sum (sqrt(a) - sqrt(b))^2.
+    mean_a, mean_b = np.array([0.0, 1.0, -2.0]), np.array([0.5, 1.0, 0.0])
+    var_a, var_b = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(var_a) - np.sqrt(var_b)) ** 2)
+    value = images.frechet_distance_from_moments(mean_a, np.diag(var_a), mean_b, np.diag(var_b))
+    assert value == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="Means must be"):
+        images.frechet_distance_from_moments(mean_a, np.eye(2), mean_b, np.eye(3))
+
+
+def test_shipped_classifier_reaches_99_percent_on_the_test_set(mnist_test):
+    test_images, test_labels = mnist_test
+    _, info = mnist_classifier.load_mnist_classifier()
+    _, logits = mnist.mnist_features(test_images)
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == test_labels))
+    assert accuracy == pytest.approx(info["test_accuracy"], abs=2e-4)  # what its file states
+    assert accuracy >= 0.99
+    assert info["num_train"] == 60000
+    assert info["command"].startswith("python -m dgflow_tf.zoo.mnist_classifier")
+
+
+def test_shipped_statistics_are_the_test_sets(mnist_test):
+    features, _ = mnist.mnist_features(mnist_test[0])
+    statistics = mnist_classifier.load_test_statistics()
+    np.testing.assert_allclose(statistics["mean"], features.mean(axis=0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(statistics["covariance"], np.cov(features, rowvar=False), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(statistics["features"], features, rtol=2e-3, atol=2e-3)  # float16
+
+
+def test_fid_of_test_halves_is_near_zero_and_a_missing_class_is_not(mnist_test):
+    test_images, test_labels = mnist_test
+    features, _ = mnist.mnist_features(test_images)
+    first, second = features[::2], features[1::2]
+    halves = images.frechet_distance(first, second)
+    total_variance = np.trace(np.cov(features, rowvar=False))
+    missing = {
+        digit: images.frechet_distance(first[test_labels[::2] != digit], second) for digit in (1, 3, 8)
+    }
+    assert halves < 0.01 * total_variance
+    for digit, value in missing.items():
+        assert value > 10.0 * halves, (digit, value, halves)
+    # And through the shipped statistics: the whole test set scores near zero, a set with a class
+    # missing does not, and a set of one class scores worse still, with a low classifier score.
+    whole = mnist.mnist_metrics(test_images[:4000], num_subsets=10)
+    no_threes = mnist.mnist_metrics(test_images[test_labels != 3][:4000], num_subsets=10)
+    ones = mnist.mnist_metrics(test_images[test_labels == 1][:1000], num_subsets=10)
+    assert whole["fid"] < no_threes["fid"] / 5.0 < ones["fid"] / 5.0
+    assert whole["recall"] > no_threes["recall"] > ones["recall"]
+    assert ones["score"] < 1.5 < 9.0 < whole["score"]
+
+
+def test_mnist_metrics_refuses_other_shapes():
+    with pytest.raises(ValueError, match=r"MNIST images \[n, 28, 28, 1\]. Received shape \(4, 8, 8, 1\)"):
+        mnist.mnist_metrics(np.zeros((4, 8, 8, 1), np.float32))
+
