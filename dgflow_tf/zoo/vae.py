@@ -20,10 +20,11 @@ import tensorflow as tf
 from dgflow_tf._validation import check_non_negative_int, check_positive_float, check_positive_int
 
 
-def _encoder(image_size, channels, width, latent_dim):
+def _encoder(image_size, channels, width, latent_dim, stages):
     x = keras.Input((image_size, image_size, channels), name="x")
     h = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
-    h = keras.layers.Conv2D(2 * width, 4, strides=2, padding="same", activation="relu")(h)
+    for _ in range(stages):
+        h = keras.layers.Conv2D(2 * width, 4, strides=2, padding="same", activation="relu")(h)
     h = keras.layers.Flatten()(h)
     h = keras.layers.Dense(8 * width, activation="relu")(h)
     mean = keras.layers.Dense(latent_dim, name="mean")(h)
@@ -31,13 +32,15 @@ def _encoder(image_size, channels, width, latent_dim):
     return keras.Model(x, [mean, log_variance], name="encoder")
 
 
-def _decoder(image_size, channels, width, latent_dim):
-    half = image_size // 2
+def _decoder(image_size, channels, width, latent_dim, stages):
+    side = image_size // 2**stages
     z = keras.Input((latent_dim,), name="z")
     h = keras.layers.Dense(8 * width, activation="relu")(z)
-    h = keras.layers.Dense(half * half * 2 * width, activation="relu")(h)
-    h = keras.layers.Reshape((half, half, 2 * width))(h)
-    h = keras.layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(h)
+    h = keras.layers.Dense(side * side * 2 * width, activation="relu")(h)
+    h = keras.layers.Reshape((side, side, 2 * width))(h)
+    for stage in range(stages):
+        filters = width if stage == stages - 1 else 2 * width
+        h = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", activation="relu")(h)
     x = keras.layers.Conv2D(channels, 3, padding="same", activation="tanh")(h)
     return keras.Model(z, x, name="decoder")
 
@@ -58,27 +61,41 @@ class ConvolutionalVAE(keras.Model):
         observation_std: the likelihood's standard deviation; smaller values
             weigh reconstruction over the prior. Defaults to `0.2`.
         seed: int >= 0 for the reparameterisation noise. Defaults to `0`.
+        stages: stride-2 convolutions in the encoder (and transposed ones
+            in the decoder); 2 keeps a 28x28 model small. Defaults to `1`.
         **kwargs: standard `keras.Model` arguments.
 
     Raises:
-        ValueError: for non-positive sizes or `observation_std`, or an odd
-            `image_size`.
+        ValueError: for non-positive sizes or `observation_std`, or an
+            `image_size` not divisible by `2**stages`.
     """
 
     def __init__(
-        self, latent_dim=16, image_size=8, channels=1, width=32, observation_std=0.2, seed=0, **kwargs
+        self,
+        latent_dim=16,
+        image_size=8,
+        channels=1,
+        width=32,
+        observation_std=0.2,
+        seed=0,
+        stages=1,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         image_size = check_positive_int(image_size, "image_size")
-        if image_size % 2:
-            raise ValueError(f"`image_size` must be even. Received: image_size={image_size}")
+        stages = check_positive_int(stages, "stages")
+        if image_size % 2**stages:
+            raise ValueError(
+                f"`image_size` must be divisible by 2**stages = {2**stages}. "
+                f"Received: image_size={image_size}, stages={stages}"
+            )
         check_positive_int(channels, "channels")
         check_positive_int(width, "width")
         self.observation_std = check_positive_float(observation_std, "observation_std")
         self.seed_generator = keras.random.SeedGenerator(check_non_negative_int(seed, "seed"))
-        self.encoder = _encoder(image_size, channels, width, self.latent_dim)
-        self.decoder = _decoder(image_size, channels, width, self.latent_dim)
+        self.encoder = _encoder(image_size, channels, width, self.latent_dim, stages)
+        self.decoder = _decoder(image_size, channels, width, self.latent_dim, stages)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.kl_tracker = keras.metrics.Mean(name="kl")
         # Every sub-model is a built functional model, so weights can be saved

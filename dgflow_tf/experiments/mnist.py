@@ -1,0 +1,204 @@
+"""DGflow and the baselines on the MNIST reference GANs, scored against the held-out test set.
+
+`compare_mnist(model, methods, seed)` refines one batch of latents of a
+`zoo.mnist_models` GAN with each method and scores the result with
+`metrics.mnist.mnist_metrics` (FID, KID, precision, recall and classifier
+score in the shipped classifier's feature space, against the 10,000 test
+images). The methods, at equal budgets of `NUM_STEPS` generator and critic
+evaluations per sample for every iterative method:
+
+- `base`: the generator's samples.
+- `DGflow-KL (defaults)`: `RefinementModel(generator, critic)` with every
+  default, `step_size="auto"` included: what a new user gets.
+- `DGflow-KL`, `DGflow-JS`, `DGflow-logD`: latent-space DGflow at a step
+  size chosen on the tuning seed (`benchmarks/mnist.py --tune`).
+- `DOT`: latent-space discriminator optimal transport, same number of steps.
+- `DDLS`: Langevin in latent space on `log p0(z) + d(g(z))`.
+- `DRS`: rejection sampling with a burn-in of `DRS_BURN_IN` proposals.
+- `MH-GAN`: independence Metropolis-Hastings, `NUM_STEPS` proposals a chain,
+  started at the generator's own sample (not at a real image).
+
+A WGAN-GP critic is read as `d` directly (`critics.WassersteinCritic`) by
+the gradient methods; DRS and MH-GAN calibrate it (and the GANs' logits) on
+training images against generated ones, as Turner et al. do, so no test
+image is seen before scoring.
+
+Examples:
+    >>> from dgflow_tf.zoo import mnist_models
+    >>> model = mnist_models.load_shipped_mnist_model("dcgan")
+    >>> rows, samples = compare_mnist(model, ["base"], seed=0, num_samples=20, num_subsets=2)
+    >>> sorted(samples), samples["base"].shape
+    (['base'], (20, 28, 28, 1))
+"""
+
+import time
+
+import numpy as np
+
+from dgflow_tf import critics, datasets
+from dgflow_tf.baselines import DDLS, DOT, DRS, MHGAN, fit_logit_calibration
+from dgflow_tf.errors import NonFiniteRefinementError
+from dgflow_tf.metrics.mnist import mnist_metrics
+from dgflow_tf.refinement import RefinementModel
+
+METHODS = (
+    "base",
+    "DGflow-KL (defaults)",
+    "DGflow-KL",
+    "DGflow-JS",
+    "DGflow-logD",
+    "DOT",
+    "DDLS",
+    "DRS",
+    "MH-GAN",
+)
+#: Steps of every gradient method and proposals of an MH-GAN chain: the paper's K.
+NUM_STEPS = 25
+ENTROPY_WEIGHT = 0.01
+DRS_BURN_IN = 5000
+#: The latent and noise seed on which `benchmarks/mnist.py --tune` chooses every step size.
+TUNING_SEED = 100
+#: The grid of the tuning sweep, the same for every gradient method (DOT's learning rate).
+STEP_SIZES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)
+DRS_QUANTILES = (0.5, 0.8, 0.95)
+#: The tuned knob of each method; `None` for methods without one.
+KNOBS = {
+    "DGflow-KL": "step_size",
+    "DGflow-JS": "step_size",
+    "DGflow-logD": "step_size",
+    "DOT": "learning_rate",
+    "DDLS": "step_size",
+    "DRS": "gamma_quantile",
+}
+GRIDS = {**{method: STEP_SIZES for method in KNOBS}, "DRS": DRS_QUANTILES}
+
+# Offsets that keep the random streams apart: evaluation latents, calibration, burn-in.
+_LATENTS, _CALIBRATION, _BURN_IN = 30_000, 40_000, 50_000
+
+
+def latents_for(model, num_samples, seed):
+    """The evaluation latents of `seed`, the same for every method."""
+    return model.sample_latents(num_samples, _LATENTS + seed)
+
+
+def _calibration(model, num, seed):
+    """`(slope, intercept)` that turn the critic's values into logits, fit on training images."""
+    real = datasets.mnist("train")[
+        np.random.default_rng(_CALIBRATION + seed).choice(60000, num, replace=False)
+    ]
+    fake = model.sample(num, _CALIBRATION + seed)
+    values = [np.asarray(model.discriminator(batch, training=False)).reshape(-1) for batch in (real, fake)]
+    return fit_logit_calibration(*values)
+
+
+def _run(method, model, latents, seed, settings):
+    """`(samples, generator_evals, critic_evals)` of one method."""
+    critic = model.discriminator
+    gradient_critic = critics.WassersteinCritic(critic) if model.name == "wgan-gp" else critic
+    if method == "base":
+        return model.generate(latents), 1.0, 0.0
+    if method.startswith("DGflow") or method == "DDLS":
+        if method == "DDLS":
+            refiner = DDLS(model.generator, gradient_critic, seed=seed, num_steps=NUM_STEPS, **settings)
+        elif method == "DGflow-KL (defaults)":
+            refiner = RefinementModel(model.generator, gradient_critic, seed=seed)
+        else:
+            divergence = method.split("-")[1]
+            refiner = RefinementModel(
+                model.generator,
+                gradient_critic,
+                divergence=divergence,
+                entropy_weight=ENTROPY_WEIGHT,
+                num_steps=NUM_STEPS,
+                seed=seed,
+                **settings,
+            )
+        counts = refiner.evaluations_per_sample()
+        return refiner.predict(latents, batch_size=500, verbose=0), counts["generator"], counts["critic"]
+    if method == "DOT":
+        result = DOT(model.generator, gradient_critic, num_steps=NUM_STEPS, seed=seed, **settings).refine(
+            latents
+        )
+    else:
+        slope, intercept = _calibration(model, 2000, seed)
+
+        def calibrated(samples):
+            return slope * critic(samples, training=False) + intercept
+
+        if method == "DRS":
+            drs = DRS(model.generator, calibrated, seed=seed, **settings)
+            result = drs.fit(model.sample_latents(DRS_BURN_IN, _BURN_IN + seed)).refine(latents)
+        else:
+            result = MHGAN(model.generator, calibrated, chain_length=NUM_STEPS, seed=seed).refine(latents)
+    return result.samples, result.generator_evaluations, result.critic_evaluations
+
+
+def compare_mnist(
+    model, methods=METHODS, seed=0, num_samples=2000, settings=None, num_subsets=100, progress=None
+):
+    """Refines one latent batch of `model` with each method and scores the samples against the test set.
+
+    Args:
+        model: a GAN of `zoo.mnist_models` (it needs a discriminator).
+        methods: names from `METHODS`. Defaults to all.
+        seed: keys the latents and every method's noise. Defaults to `0`.
+        num_samples: samples per method. Defaults to `2000`.
+        settings: `{method: {knob: value}}`, e.g. the tuned step sizes;
+            each method in `KNOBS` needs its knob.
+        num_subsets: KID's subsets. Defaults to `100`.
+        progress: optional callable `(message) -> None`.
+
+    Returns:
+        `(rows, samples)`: one dict per method (the metrics of
+        `mnist_metrics`, `generator_evals`, `critic_evals`, `seconds`,
+        `diverged`) and `{method: images}`. A refinement that turned
+        samples NaN has NaN metrics and `diverged` set to their number.
+
+    Raises:
+        ValueError: for an unknown method, a model without a discriminator,
+            or a tuned method without its knob in `settings`.
+    """
+    unknown = [method for method in methods if method not in METHODS]
+    if unknown:
+        raise ValueError(f"Unknown methods {unknown}. Expected some of: {list(METHODS)}")
+    if model.discriminator is None:
+        raise ValueError(f"MNIST model {model.name!r} has no discriminator; train a corrector for it.")
+    settings = settings or {}
+    missing = [m for m in methods if m in KNOBS and KNOBS[m] not in settings.get(m, {})]
+    if missing:
+        raise ValueError(f"`settings` lacks the tuned {[KNOBS[m] for m in missing]} of {missing}.")
+    latents = latents_for(model, num_samples, seed)
+    rows, samples = [], {}
+    for method in methods:
+        if progress is not None:
+            progress(f"{model.name} seed {seed}: {method}")
+        start = time.perf_counter()
+        diverged = 0
+        try:
+            output, generator_evals, critic_evals = _run(
+                method, model, latents, seed, settings.get(method, {})
+            )
+        except NonFiniteRefinementError as error:
+            output, diverged = None, len(error.sample_indices)
+            generator_evals = critic_evals = float(NUM_STEPS)
+        seconds = time.perf_counter() - start
+        if output is None:
+            metrics = dict.fromkeys(
+                ("fid", "kid", "kid_std", "precision", "recall", "score", "score_std"), np.nan
+            )
+        else:
+            samples[method] = np.asarray(output)
+            metrics = mnist_metrics(samples[method], num_subsets=num_subsets, seed=seed)
+        rows.append(
+            {
+                "model": model.name,
+                "seed": seed,
+                "method": method,
+                **metrics,
+                "generator_evals": float(generator_evals),
+                "critic_evals": float(critic_evals),
+                "seconds": seconds,
+                "diverged": diverged,
+            }
+        )
+    return rows, samples

@@ -1,0 +1,55 @@
+"""The MNIST reference models: architectures, the shipped seed-0 weights, and the MNIST experiment."""
+
+import numpy as np
+import pytest
+
+from dgflow_tf.experiments import mnist as mnist_experiment
+from dgflow_tf.zoo import mnist_models, vae
+
+
+def test_vae_stages_halve_the_side_each():
+    model = vae.ConvolutionalVAE(latent_dim=4, image_size=28, width=4, stages=2, seed=0)
+    assert model.decoder.output_shape == (None, 28, 28, 1)
+    # Two stride-2 stages: the decoder's first feature map is 7x7.
+    assert any(layer.output.shape[1:3] == (7, 7) for layer in model.decoder.layers[1:])
+    with pytest.raises(ValueError, match=r"divisible by 2\*\*stages = 8"):
+        vae.ConvolutionalVAE(image_size=28, stages=3)
+
+
+def test_unknown_names_and_missing_files_name_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="Unknown MNIST model 'began'"):
+        mnist_models.canonical_name("began")
+    with pytest.raises(FileNotFoundError, match="--name dcgan --seed 7 --output DIR"):
+        mnist_models.load_mnist_model("dcgan", 7, str(tmp_path))
+
+
+@pytest.mark.parametrize("name", mnist_models.SHIPPED)
+def test_shipped_models_load_and_state_how_they_were_made(name):
+    model = mnist_models.load_shipped_mnist_model(name)
+    samples = model.sample(16, seed=0)
+    assert samples.shape == (16, 28, 28, 1) and np.all(np.abs(samples) <= 1.0)
+    np.testing.assert_array_equal(samples, model.sample(16, seed=0))
+    assert model.info["seed"] == 0 and model.info["train_seconds"] > 0
+    assert model.info["command"] == f"python -m dgflow_tf.zoo.mnist_models --name {name} --seed 0"
+    assert (model.discriminator is None) == (name == "vae")
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = mnist_models.load_shipped_mnist_model("dcgan")
+    mnist_models.save_mnist_model(model, str(tmp_path))
+    again = mnist_models.load_mnist_model("dcgan", 0, str(tmp_path))
+    latents = model.sample_latents(4, seed=1)
+    np.testing.assert_array_equal(model.generate(latents), again.generate(latents))
+    images = model.generate(latents)
+    np.testing.assert_array_equal(model.discriminator(images), again.discriminator(images))
+
+
+def test_compare_refuses_bad_requests():
+    model = mnist_models.load_shipped_mnist_model("dcgan")
+    with pytest.raises(ValueError, match="Unknown methods"):
+        mnist_experiment.compare_mnist(model, ["DGflow-chi2"])
+    with pytest.raises(ValueError, match=r"lacks the tuned \['step_size'\] of \['DGflow-JS'\]"):
+        mnist_experiment.compare_mnist(model, ["DGflow-JS"], num_samples=4)
+    without = mnist_models.DigitsModel("vae", 0, model.generator, model.latent_shape, None, model.trainer)
+    with pytest.raises(ValueError, match="has no discriminator"):
+        mnist_experiment.compare_mnist(without, ["base"])
