@@ -98,4 +98,3 @@ def test_fid_of_test_halves_is_near_zero_and_a_missing_class_is_not(mnist_test):
 def test_mnist_metrics_refuses_other_shapes():
     with pytest.raises(ValueError, match=r"MNIST images \[n, 28, 28, 1\]. Received shape \(4, 8, 8, 1\)"):
         mnist.mnist_metrics(np.zeros((4, 8, 8, 1), np.float32))
-

@@ -53,3 +53,23 @@ def test_compare_refuses_bad_requests():
     without = mnist_models.DigitsModel("vae", 0, model.generator, model.latent_shape, None, model.trainer)
     with pytest.raises(ValueError, match="has no discriminator"):
         mnist_experiment.compare_mnist(without, ["base"])
+
+
+def test_mnist_demo_prints_base_and_default_rows_and_writes_grids(tmp_path):
+    import io
+
+    from dgflow_tf import cli
+
+    out = io.StringIO()
+    argv = ["demo", "--data", "mnist", "--mnist-models", "dcgan", "--num-samples", "500"]
+    assert cli.main([*argv, "--output-dir", str(tmp_path), "--quiet"], out=out) == 0
+    text = out.getvalue()
+    rows = {line.split()[1]: line.split() for line in text.splitlines() if line.startswith("dcgan ")}
+    assert set(rows) == {"base", "DGflow-KL"}
+    # Columns: model, method (two words for the default row), FID, KID, precision, recall, score, evals, s.
+    base_fid, refined_fid = float(rows["base"][2]), float(rows["DGflow-KL"][3])
+    assert refined_fid < base_fid  # the default refinement helps the shipped DCGAN
+    # K = 25 steps: 26 generator evaluations per sample.
+    assert rows["base"][7] == "1" and rows["DGflow-KL"][8] == "26"
+    with open(tmp_path / "mnist-dcgan.png", "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
