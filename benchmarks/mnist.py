@@ -58,18 +58,41 @@ def _model(family, seed):
     return mnist_models.train_or_load(family, seed, CACHE, verbose=2)
 
 
-def tune(family, model, num_samples, methods):
-    """Every method's grid on the tuning seed; returns `(choices, sweep_rows)`."""
+def tune(family, model, num_samples, methods, journal_path):
+    """Every method's grid on the tuning seed; returns `(choices, sweep_rows)`.
+
+    Each finished grid point is appended to `journal_path` (JSON lines), so an interrupted sweep
+    resumes where it stopped.
+    """
+    journal = {}
+    if os.path.exists(journal_path):
+        with open(journal_path, encoding="utf-8") as file:
+            for line in file:
+                if line.strip():
+                    row = json.loads(line)
+                    journal[(row["method"], row["value"], row["num_samples"], row["model_seed"])] = row
     choices, sweep = {}, []
     for method in methods:
         if method not in mnist.KNOBS:
             continue
         knob, best = mnist.KNOBS[method], None
         for value in mnist.GRIDS[method]:
-            rows, _ = mnist.compare_mnist(
-                model, [method], mnist.TUNING_SEED, num_samples, {method: {knob: value}}, num_subsets=20
-            )
-            row = {**rows[0], "family": family, knob: value}
+            key = (method, value, num_samples, model.seed)
+            if key not in journal:
+                rows, _ = mnist.compare_mnist(
+                    model, [method], mnist.TUNING_SEED, num_samples, {method: {knob: value}}, num_subsets=20
+                )
+                journal[key] = {
+                    **rows[0],
+                    "family": family,
+                    "knob": knob,
+                    "value": value,
+                    "num_samples": num_samples,
+                    "model_seed": model.seed,
+                }
+                with open(journal_path, "a", encoding="utf-8") as file:
+                    file.write(json.dumps(journal[key], default=float) + "\n")
+            row = journal[key]
             sweep.append(row)
             _say(f"tune {family} {method} {knob}={value}: FID {row['fid']:.3f}")
             # The rule: lowest FID; a diverged setting (NaN) never wins; ties keep the smaller value.
@@ -144,8 +167,9 @@ def main(argv=None):
                 tuning[family] = done["tuning"]
                 continue
         family_start = len(rows)
+        journal = os.path.join(args.output, f"{family}-sweep.jsonl")
         choices, sweep = tune(
-            family, _model(family, args.tuning_model_seed), args.tuning_samples, args.methods
+            family, _model(family, args.tuning_model_seed), args.tuning_samples, args.methods, journal
         )
         tuning[family] = {"choices": choices, "sweep": sweep}
         for seed, model_seed in zip(args.seeds, model_seeds, strict=True):

@@ -10,6 +10,11 @@ evaluations per sample for every iterative method:
 - `base`: the generator's samples.
 - `DGflow-KL (defaults)`: `RefinementModel(generator, critic)` with every
   default, `step_size="auto"` included: what a new user gets.
+- `DGflow-KL (calibrate)`: the same after one call of
+  `RefinementModel.calibrate` on `CALIBRATION_IMAGES` training images, with
+  FID against their features as its metric: what a user with data gets.
+  The calibration's own cost (one run per step size tried, on its own
+  latents) is paid once per model and is not in the per-sample count.
 - `DGflow-KL`, `DGflow-JS`, `DGflow-logD`: latent-space DGflow at a step
   size chosen on the tuning seed (`benchmarks/mnist.py --tune`).
 - `DOT`: latent-space discriminator optimal transport, same number of steps.
@@ -44,6 +49,7 @@ from dgflow_tf.refinement import RefinementModel
 METHODS = (
     "base",
     "DGflow-KL (defaults)",
+    "DGflow-KL (calibrate)",
     "DGflow-KL",
     "DGflow-JS",
     "DGflow-logD",
@@ -56,6 +62,7 @@ METHODS = (
 NUM_STEPS = 25
 ENTROPY_WEIGHT = 0.01
 DRS_BURN_IN = 5000
+CALIBRATION_IMAGES = 1000
 #: The latent and noise seed on which `benchmarks/mnist.py --tune` chooses every step size.
 TUNING_SEED = 100
 #: The grid of the tuning sweep, the same for every gradient method (DOT's learning rate).
@@ -91,6 +98,32 @@ def _calibration(model, num, seed):
     return fit_logit_calibration(*values)
 
 
+_calibrated_steps = {}
+
+
+def calibrated_step_size(model):
+    """The step `RefinementModel.calibrate` chooses for `model` against training images (once per model)."""
+    from dgflow_tf.metrics import images as image_metrics
+    from dgflow_tf.metrics.mnist import mnist_features
+
+    key = (model.name, model.seed)
+    if key not in _calibrated_steps:
+        rows = np.random.default_rng(_CALIBRATION).choice(60000, CALIBRATION_IMAGES, replace=False)
+        real = datasets.mnist("train")[rows]
+        real_features = mnist_features(real)[0]
+
+        def fid(samples):
+            return image_metrics.frechet_distance(mnist_features(samples)[0], real_features)
+
+        critic = (
+            critics.WassersteinCritic(model.discriminator) if model.name == "wgan-gp" else model.discriminator
+        )
+        refiner = RefinementModel(model.generator, critic)
+        refiner.calibrate(real, metric=fid)
+        _calibrated_steps[key] = (refiner.step_size, refiner.num_steps)
+    return _calibrated_steps[key]
+
+
 def _run(method, model, latents, seed, settings):
     """`(samples, generator_evals, critic_evals)` of one method."""
     critic = model.discriminator
@@ -102,6 +135,11 @@ def _run(method, model, latents, seed, settings):
             refiner = DDLS(model.generator, gradient_critic, seed=seed, num_steps=NUM_STEPS, **settings)
         elif method == "DGflow-KL (defaults)":
             refiner = RefinementModel(model.generator, gradient_critic, seed=seed)
+        elif method == "DGflow-KL (calibrate)":
+            step_size, num_steps = calibrated_step_size(model)
+            refiner = RefinementModel(
+                model.generator, gradient_critic, seed=seed, step_size=step_size, num_steps=num_steps
+            )
         else:
             divergence = method.split("-")[1]
             refiner = RefinementModel(
