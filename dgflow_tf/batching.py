@@ -93,7 +93,7 @@ def refine_in_batches(model, latents, conditions, seed, rows, *, start=0, num_ba
     positions = tf.range(start, start + int(latents.shape[0]), dtype=tf.int64)
 
     def refine(latents, positions, conditions):
-        outputs = model.run_batch(latents, positions, seed, conditions)
+        outputs = model._run_batch(latents, positions, seed, conditions)
         return outputs["samples"], outputs["nonfinite_step"]
 
     return map_batches(

@@ -95,7 +95,7 @@ def predict_distributed(
         return tensor[first : min(first + rows, count)]
 
     def refine_chunk(latents, positions, conditions):
-        outputs = model.run_batch(latents, positions, seed, conditions)
+        outputs = model._run_batch(latents, positions, seed, conditions)
         # strategy.gather needs equal shapes: pad every chunk to `rows` and cut on the host.
         padding = rows - tf.shape(latents)[0]
         return (
@@ -198,7 +198,7 @@ def predict(model, latents, conditions, batch_size=None, verbose="auto", steps=N
     if count == 0:
         # An empty input gives an empty result of the right shape and dtype.
         positions = tf.range(0, dtype=tf.int64)
-        return model.run_batch(latents, positions, seed, conditions)["samples"].numpy()
+        return model._run_batch(latents, positions, seed, conditions)["samples"].numpy()
     samples, nonfinite = refine_batches(
         model, latents, conditions, seed, rows, num_batches=num_batches, callbacks=callbacks
     )

@@ -100,7 +100,7 @@ def export_refinement(
 
     def refine(z, seed, conditions=None):
         positions = tf.range(tf.shape(z)[0], dtype=tf.int64)
-        outputs = model.flow(z, positions, noise_lib.seed_from_int64(seed), conditions)
+        outputs = model._flow(z, positions, noise_lib.seed_from_int64(seed), conditions)
         return errors.apply_policy_in_graph(model.on_nonfinite, outputs, positions)
 
     if model.conditional:

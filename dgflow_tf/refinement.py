@@ -260,16 +260,17 @@ class RefinementModel(keras.Model):
             return self.generator([latents, conditions], training=False)
         return self.generator(latents, training=False)
 
-    def flow_parts(self, latents, conditions=None):
+    # Engine plumbing (runner, batching, export, streaming call these): private, off the API page.
+    def _flow_parts(self, latents, conditions=None):
         """The `flow.FlowParts` the engine refines for these graph inputs."""
         return flow_lib.flow_parts(self, latents, conditions)
 
-    def flow(self, latents, positions, seed, conditions=None, trajectory_every=0):
+    def _flow(self, latents, positions, seed, conditions=None, trajectory_every=0):
         """Refines one batch of graph inputs with the engine (`flow.refine_batch`); a dict of tensors."""
         return flow_lib.refine_batch(self, latents, positions, seed, conditions, trajectory_every)
 
-    def run_batch(self, latents, positions, seed, conditions=None, trajectory_every=0):
-        """`flow` compiled: one batch through the model's `tf.function` (`dgflow_tf.runner`)."""
+    def _run_batch(self, latents, positions, seed, conditions=None, trajectory_every=0):
+        """`_flow` compiled: one batch through the model's `tf.function` (`dgflow_tf.runner`)."""
         return self._caches.compiled(latents, positions, seed, conditions, trajectory_every)
 
     def call(self, inputs, training=None):
@@ -288,7 +289,7 @@ class RefinementModel(keras.Model):
             samples; with `"freeze"`, bad samples come back frozen.
         """
         latents, positions, conditions = inputs_lib.graph_inputs(self, inputs)
-        outputs = self.flow(latents, positions, noise_lib.sanitize_seed(self.seed), conditions)
+        outputs = self._flow(latents, positions, noise_lib.sanitize_seed(self.seed), conditions)
         return apply_policy_in_graph(self.on_nonfinite, outputs, positions)
 
     def sample_latents(self, num_samples, seed=None, start=0):

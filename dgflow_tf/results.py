@@ -84,7 +84,7 @@ def refine(model, latents, conditions=None, seed=None, trajectory_every=0, metri
     metrics = check_metrics(metrics, trajectory_every)
     seed = noise_lib.sanitize_seed(model.seed if seed is None else seed)
     positions = tf.range(tf.shape(latents)[0], dtype=tf.int64)
-    outputs = model.run_batch(latents, positions, seed, conditions, trajectory_every)
+    outputs = model._run_batch(latents, positions, seed, conditions, trajectory_every)
     outputs = {key: value.numpy() for key, value in outputs.items()}
     raise_if_nonfinite(outputs["nonfinite_step"], policy=model.on_nonfinite, samples=outputs["samples"])
     return refinement_result(outputs, model.num_steps, trajectory_every, metrics)

@@ -93,7 +93,7 @@ class CompiledRefinement:
         model = self.model
 
         def probe(latents, conditions=None):
-            parts = model.flow_parts(latents, conditions)
+            parts = model._flow_parts(latents, conditions)
             try:
                 return engine.drift(
                     parts.generator, parts.critic, model.divergence, parts.states, model.log_prior
@@ -120,13 +120,13 @@ class CompiledRefinement:
             if conditions is None:
 
                 def refine(latents, positions, seed):
-                    return model.flow(latents, positions, seed, None, trajectory_every)
+                    return model._flow(latents, positions, seed, None, trajectory_every)
 
             else:
                 signature.append(batch_spec(conditions))
 
                 def refine(latents, positions, seed, conditions):
-                    return model.flow(latents, positions, seed, conditions, trajectory_every)
+                    return model._flow(latents, positions, seed, conditions, trajectory_every)
 
             self.functions[key] = compile_once(refine, signature, jit_compile=model.config.compiles_with_xla)
         return self.functions[key]

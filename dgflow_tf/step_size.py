@@ -169,7 +169,7 @@ def resolve(model, latents=None, conditions=None):
         conditions = tf.convert_to_tensor(conditions)
 
     def probe(latents, conditions=None):
-        parts = model.flow_parts(latents, conditions)
+        parts = model._flow_parts(latents, conditions)
         velocity = drift(parts.generator, parts.critic, model.divergence, parts.states, model.log_prior)[0]
         flat = tf.reshape(tf.cast(velocity, tf.float64), [tf.shape(velocity)[0], -1])
         return tf.norm(flat, axis=1), parts.states
