@@ -123,3 +123,36 @@ def test_api_examples_read_as_code_and_returns_as_one_row(site, tmp_path):
     returns = returns[returns.index("Returns") :]
     table = returns[: returns.index("</table>")]
     assert table.count('class="doc-section-item"') == 1  # one value, one row
+
+
+GUIDE_PAGES = (
+    "",
+    "guides/keras-gan/",
+    "guides/vae-flow-corrector/",
+    "guides/tfhub/",
+    "guides/export-serving/",
+    "guides/streaming-distributed/",
+    "guides/choosing-step-size/",
+    "method/",
+    "reproducibility/",
+)
+
+
+@needs_chromium
+def test_no_paragraph_reads_as_a_literal_bullet_list(site, tmp_path):
+    # A list right after a code fence, without a blank line, renders as loose text of "- " items.
+    for page in GUIDE_PAGES:
+        dom = re.sub(r"<pre.*?</pre>", "", _browse(site, page, tmp_path), flags=re.S)
+        text_nodes = [node.lstrip() for node in re.findall(r">([^<]+)<", dom)]
+        assert not [node[:60] for node in text_nodes if node.startswith("- ")], page
+
+
+@needs_chromium
+def test_api_pages_document_each_object_once_and_hide_engine_plumbing(site, tmp_path):
+    dom = _browse(site, "api/adapters/", tmp_path)
+    assert dom.count('id="dgflow_tf.adapters.hub.gan.load_gan"') == 1
+    assert 'id="dgflow_tf.adapters.hub.load_gan"' not in dom  # the package re-exports it: shown once
+    dom = _browse(site, "api/refinement/", tmp_path)
+    for plumbing in ("flow_parts", "flow", "run_batch"):
+        assert f'id="dgflow_tf.refinement.RefinementModel.{plumbing}"' not in dom
+    assert 'id="dgflow_tf.refinement.RefinementModel.calibrate"' in dom
