@@ -16,6 +16,13 @@ def run_evaluate(args, out):
 
     samples = np.load(args.samples)
     results = {"samples": args.samples, "num_samples": int(len(samples))}
+    if args.reference is None:
+        defaults = {(8, 8, 1): "digits", (28, 28, 1): "mnist"}
+        if samples.shape[1:] not in defaults:
+            raise ValueError(
+                "--reference is needed for these samples: a data set name or a .npy of real samples"
+            )
+        args.reference = defaults[samples.shape[1:]]
     if samples.ndim == 2 and samples.shape[1] == 2:
         from dgflow_tf.experiments import synthetic
 
@@ -35,11 +42,39 @@ def run_evaluate(args, out):
         results.update(
             image_metrics.image_metrics(samples, reference, extractor, subset_size=subset, seed=args.seed)
         )
+    elif samples.ndim == 4 and samples.shape[1:] == (28, 28, 1):
+        from dgflow_tf.metrics import images as image_metrics
+        from dgflow_tf.metrics.mnist import mnist_features, mnist_metrics
+
+        if args.reference == "mnist":
+            # The shipped statistics of MNIST's 10,000 test images: no data needed.
+            results.update(mnist_metrics(samples, subset_size=min(len(samples), 1000), seed=args.seed))
+        else:
+            reference = np.load(args.reference)
+            features, logits = mnist_features(samples)
+            reference_features, _ = mnist_features(reference)
+            kid, kid_std = image_metrics.kernel_distance(
+                features,
+                reference_features,
+                subset_size=min(len(samples), len(reference), 1000),
+                seed=args.seed,
+            )
+            precision, recall = image_metrics.precision_recall(reference_features, features)
+            score, score_std = image_metrics.classifier_score(logits)
+            results.update(
+                fid=image_metrics.frechet_distance(features, reference_features),
+                kid=kid,
+                kid_std=kid_std,
+                precision=precision,
+                recall=recall,
+                score=score,
+                score_std=score_std,
+            )
     else:
         raise ValueError(
-            f"evaluate measures 2-D points [n, 2] or 8x8 digits [n, 8, 8, 1] offline; "
-            f"got shape {list(samples.shape)}. For other images use dgflow_tf.metrics.images with "
-            "your own feature extractor."
+            f"evaluate measures 2-D points [n, 2], 8x8 digits [n, 8, 8, 1] or MNIST images [n, 28, 28, 1] "
+            f"offline; got shape {list(samples.shape)}. For other images use dgflow_tf.metrics.images "
+            "with your own feature extractor."
         )
     text = json.dumps(results, indent=2)
     print(text, file=out)
@@ -66,21 +101,27 @@ def _sweep_score(args, reference):
             True,
         )
     from dgflow_tf.metrics import images as image_metrics
-    from dgflow_tf.zoo import digits_classifier
+    from dgflow_tf.zoo import digits_classifier, mnist_classifier
 
-    if reference.shape[1:] != (8, 8, 1):
-        raise ValueError(
-            f"--metric fid uses the shipped digits classifier, for 8x8 digits [n, 8, 8, 1]; the "
-            f"reference has shape {list(reference.shape)}. Use --metric ot or kde."
+    if reference.shape[1:] == (8, 8, 1):
+        name, extractor = (
+            "digits",
+            digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0]),
         )
-    extractor = digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0])
+    elif reference.shape[1:] == (28, 28, 1):
+        name, extractor = "MNIST", mnist_classifier.mnist_extractor()
+    else:
+        raise ValueError(
+            f"--metric fid uses a shipped classifier, for 8x8 digits [n, 8, 8, 1] or MNIST [n, 28, 28, 1]; "
+            f"the reference has shape {list(reference.shape)}. Use --metric ot or kde."
+        )
     reference_features, _ = image_metrics.extract(extractor, reference)
 
     def fid(samples):
         features, _ = image_metrics.extract(extractor, np.asarray(samples, np.float32))
         return image_metrics.frechet_distance(features, reference_features)
 
-    return "FID (digits classifier)", fid, False
+    return f"FID ({name} classifier)", fid, False
 
 
 def _load_reference(args):
@@ -94,6 +135,8 @@ def _load_reference(args):
         return synthetic.held_out_data(args.reference, args.num_reference, args.latent_seed)
     if args.reference == "digits":
         return datasets.digits()
+    if args.reference == "mnist":
+        return datasets.mnist("test")
     return np.load(args.reference)
 
 
@@ -170,7 +213,10 @@ def register(commands):
     )
     evaluate.add_argument("samples", help=".npy of samples, e.g. refined.npy from `dgflow-tf refine`")
     evaluate.add_argument(
-        "--reference", default="digits", help="data set name (digits, 25gaussians, swissroll) or .npy"
+        "--reference",
+        default=None,
+        help="data set name (25gaussians, swissroll, digits, mnist) or .npy; default: digits for 8x8 images, "
+        "mnist (the shipped statistics of its test set, no data needed) for 28x28",
     )
     evaluate.add_argument(
         "--num-reference", type=options.positive_int, default=2000, help="2-D reference points drawn"
@@ -200,7 +246,8 @@ def register(commands):
     sweep.add_argument(
         "--reference",
         required=True,
-        help="held-out data: a .npy, 'digits', or a 2-D data set name (25gaussians, swissroll)",
+        help="held-out data: a .npy, 'digits', 'mnist' (its test split, from DGFLOW_TF_MNIST_DIR or Keras), "
+        "or a 2-D data set name (25gaussians, swissroll)",
     )
     sweep.add_argument(
         "--num-reference", type=options.positive_int, default=2000, help="2-D reference points drawn"
