@@ -18,11 +18,11 @@ def run_evaluate(args, out):
     results = {"samples": args.samples, "num_samples": int(len(samples))}
     if args.reference is None:
         defaults = {(8, 8, 1): "digits", (28, 28, 1): "mnist"}
-        if samples.shape[1:] not in defaults:
+        if samples.ndim == 2 and samples.shape[1] == 2:
             raise ValueError(
-                "--reference is needed for these samples: a data set name or a .npy of real samples"
+                "--reference is needed for 2-D points: 25gaussians, swissroll or a .npy of real points"
             )
-        args.reference = defaults[samples.shape[1:]]
+        args.reference = defaults.get(samples.shape[1:])
     if samples.ndim == 2 and samples.shape[1] == 2:
         from dgflow_tf.experiments import synthetic
 
