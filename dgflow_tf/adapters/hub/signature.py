@@ -146,9 +146,11 @@ class HubSignature(keras.layers.Layer):
         )
         # A discriminator whose output is sigmoid(logit) (S3GAN/SSGAN's `prediction`) serves the logit:
         # DGflow needs d(x), and log(p / (1 - p)) loses it where p rounds to 0 or 1.
-        self._logit_function = None
-        if not generator_role and not self.constants and self.condition_key is None:
-            self._logit_function = _logit_under_sigmoid(module, function, outputs[self.output_key])
+        self._logit_function, self._logit_keys = None, ()
+        if not generator_role:
+            pruned = _logit_under_sigmoid(module, function, outputs[self.output_key])
+            if pruned is not None:
+                self._logit_function, self._logit_keys = pruned
         self.serves_logit_of_probability = self._logit_function is not None
 
     @property
@@ -167,10 +169,11 @@ class HubSignature(keras.layers.Layer):
         return feeds
 
     def _call_once(self, batch, conditions):
+        feeds = self._feeds(batch, conditions)
         if self._logit_function is not None:
-            return self._logit_function(batch)
+            return self._logit_function(*[tf.convert_to_tensor(feeds[key]) for key in self._logit_keys])
         function = self.module.signatures[self.signature_name]
-        return function(**self._feeds(batch, conditions))[self.output_key]
+        return function(**feeds)[self.output_key]
 
     def call(self, inputs):
         if self.conditional:
@@ -217,9 +220,11 @@ class HubSignature(keras.layers.Layer):
 
 
 def _logit_under_sigmoid(module, function, output):
-    """The module pruned to the input of `output`'s sigmoid, or `None` when it has none.
+    """The module pruned to the input of `output`'s sigmoid, with its feeds' keys; `None` if it has none.
 
-    Only TF1 modules (loaded with a `prune` method) whose signature takes one tensor qualify.
+    Only TF1 modules (loaded with a `prune` method) qualify. The pruned function takes the
+    signature's inputs (images, and labels in a conditional module such as S3GAN's) positionally, in
+    the order of the returned keys.
     """
     if not hasattr(module, "prune"):
         return None
@@ -228,7 +233,10 @@ def _logit_under_sigmoid(module, function, output):
         op = op.inputs[0].op
     if op.type != "Sigmoid":
         return None
+    # A signature's inputs are its keyword arguments, flattened in sorted key order.
+    keys = sorted(function.structured_input_signature[1])
     arguments = function.inputs[: len(function.inputs) - len(function.captured_inputs)]
-    if len(arguments) != 1:
+    if len(arguments) != len(keys):
         return None
-    return module.prune(feeds=arguments[0].name, fetches=op.inputs[0].name)
+    feeds = [argument.name for argument in arguments]
+    return module.prune(feeds=feeds, fetches=op.inputs[0].name), tuple(keys)
