@@ -5,11 +5,12 @@ Dependencies, and why each is needed:
 - keras>=3.0: `RefinementModel` is a Keras 3 model; TF >= 2.16 ships with it.
 - tensorflow-probability: stateless seeds (`tfp.random`) and the noise
   distributions of the refinement.
-- tf-keras: TFP and TF-Hub import it under Keras 3; also lets users bring
-  tf_keras generators and critics.
-- tensorflow-hub: resolving TF-Hub URLs to downloaded modules (local modules load with
-  tf.saved_model.load alone, so they work where tensorflow_hub cannot import: it needs
-  pkg_resources, which setuptools 82 and newer no longer ship).
+- tf-keras: TFP imports it under Keras 3; also lets users bring tf_keras
+  generators and critics.
+(Not tensorflow-hub: its import needs pkg_resources, which setuptools 82 and newer, the
+version a fresh Python 3.12 venv gets, no longer ship. TF-Hub modules load with
+tf.saved_model.load, and URLs are fetched and unpacked with the standard library, the
+way tensorflow_hub does it; see dgflow_tf/adapters/hub/resolve.py.)
 - numpy: host-side arrays returned by `predict` and used by metrics.
 - scikit-learn: the Swiss roll and digits data sets (shipped inside it, so
   nothing is downloaded), the KDE score and MH-GAN's logistic calibration.
@@ -48,7 +49,6 @@ setup(
         "keras>=3.0",
         "tensorflow-probability>=0.24",
         "tf-keras>=2.16",
-        "tensorflow-hub>=0.16",
         "numpy>=1.23",
         "scikit-learn>=1.3",
         "scipy>=1.10",

@@ -199,24 +199,6 @@ def test_local_modules_load_without_tensorflow_hub(compare_gan_path):
     assert completed.stdout.split()[-1] == "False"
 
 
-def test_a_url_without_pkg_resources_names_the_fix(monkeypatch):
-    import builtins
-
-    from dgflow_tf.adapters.hub import resolve as hub_resolve
-
-    real_import = builtins.__import__
-
-    def failing_import(name, *args, **kwargs):
-        if name == "tensorflow_hub":
-            raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", failing_import)
-    with pytest.raises(ImportError, match="pip install 'setuptools<82'"):
-        hub_resolve.resolve("https://tfhub.dev/some/module/1")
-    assert hub_resolve.resolve("/a/local/dir") == "/a/local/dir"
-
-
 def _write_two_metagraph_export(path, resource_variables=True, tag_sets=(["serve"], ["serve", "tpu"])):
     """A SavedModel with `{serve}` and `{serve, tpu}` MetaGraphs (as a TPUEstimator export has),
     written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2. With

@@ -1,0 +1,154 @@
+"""`load_gan(url)`: modules served over HTTP as .tar.gz, as TF-Hub serves them, without tensorflow_hub.
+
+A server on 127.0.0.1 serves archives that the tests make from small modules on disk, so nothing
+leaves the machine.
+"""
+
+import hashlib
+import http.server
+import io
+import subprocess
+import sys
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+
+from dgflow_tf.adapters import hub as hub_adapter
+from dgflow_tf.adapters.hub import resolve as hub_resolve
+from dgflow_tf.zoo import hub_modules
+
+
+class _Archives(http.server.BaseHTTPRequestHandler):
+    """Serves `routes[path]` (bytes) for GET `path` (with its query); 404 otherwise; logs each path."""
+
+    def do_GET(self):  # noqa: N802 - the name BaseHTTPRequestHandler calls
+        self.server.requested.append(self.path)
+        body = self.server.routes.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Archives)  # port 0: the OS picks a free one
+    httpd.routes, httpd.requested = {}, []
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _tar_gz(directory=None, extra=()):
+    """The bytes of a .tar.gz holding `directory`'s files at its top level, plus `(name, bytes)` members."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        if directory is not None:
+            for path in sorted(directory.rglob("*")):
+                bundle.add(path, arcname=str(path.relative_to(directory)), recursive=False)
+        for name, data in extra:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            bundle.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory):
+    import tensorflow as tf
+
+    weight = tf.constant([[1.0, -0.5], [0.25, 2.0]])
+    path = tmp_path_factory.mktemp("module") / "gan"
+    hub_modules.save_gan_module(
+        str(path),
+        lambda z: tf.matmul(z, weight),
+        lambda x: -tf.reduce_sum(tf.square(x - 1.0), axis=-1, keepdims=True),
+        latent_shape=(2,),
+    )
+    return path
+
+
+def _refined(gan):
+    model = hub_adapter.hub_refinement_model(gan, seed=3, step_size=0.05, num_steps=4)
+    return model.predict(model.sample_latents(16, seed=1), verbose=0)
+
+
+def test_a_tar_gz_url_loads_like_the_directory_and_is_cached(server, module_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    server.routes["/gan.tar.gz"] = _tar_gz(module_dir)
+    gan = hub_adapter.load_gan(f"{server.url}/gan.tar.gz")
+    np.testing.assert_array_equal(_refined(gan), _refined(hub_adapter.load_gan(str(module_dir))))
+    assert server.requested == ["/gan.tar.gz"]
+    # Cached under the URL's SHA-1, as tensorflow_hub names it: a second load downloads nothing.
+    hub_adapter.load_gan(f"{server.url}/gan.tar.gz")
+    assert server.requested == ["/gan.tar.gz"]
+    expected = hashlib.sha1(f"{server.url}/gan.tar.gz".encode()).hexdigest()
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [expected]
+
+
+def test_a_hub_style_url_asks_for_the_compressed_format(server, module_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    server.routes["/google/gan/1?tf-hub-format=compressed"] = _tar_gz(module_dir)
+    gan = hub_adapter.load_gan(f"{server.url}/google/gan/1")
+    assert gan.layout == "signatures" and server.requested == ["/google/gan/1?tf-hub-format=compressed"]
+
+
+def test_bad_downloads_are_named_and_leave_no_cache_entry(server, module_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(OSError, match=r"Could not download the module .*/missing.tar.gz.*404"):
+        hub_adapter.load_gan(f"{server.url}/missing.tar.gz")
+    server.routes["/evil.tar.gz"] = _tar_gz(module_dir, extra=[("../outside.txt", b"x")])
+    with pytest.raises(ValueError, match="has a member that leaves its directory"):
+        hub_adapter.load_gan(f"{server.url}/evil.tar.gz")
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "cache" / "outside.txt").exists()
+    server.routes["/html.tar.gz"] = b"<html>not an archive</html>"
+    with pytest.raises(ValueError, match="did not serve a module archive"):
+        hub_adapter.load_gan(f"{server.url}/html.tar.gz")
+    server.routes["/empty.tar.gz"] = _tar_gz(extra=[("README", b"no model here")])
+    with pytest.raises(ValueError, match="holds no saved_model.pb"):
+        hub_adapter.load_gan(f"{server.url}/empty.tar.gz")
+    # Only scratch directories were ever made, and they are gone.
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_urls_load_without_tensorflow_hub(server, module_dir, tmp_path):
+    # tensorflow_hub's import needs pkg_resources, which setuptools >= 82 (a fresh Python 3.12 venv)
+    # lacks: a URL must load without importing it.
+    server.routes["/gan.tar.gz"] = _tar_gz(module_dir)
+    code = (
+        "import sys; from dgflow_tf.adapters import hub; "
+        f"gan = hub.load_gan({server.url + '/gan.tar.gz'!r}); "
+        "print(gan.layout, 'tensorflow_hub' in sys.modules)"
+    )
+    env = {"TFHUB_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split()[-2:] == ["signatures", "False"]
+
+
+def test_download_url_follows_the_compressed_format_rule():
+    assert (
+        hub_resolve.download_url("https://tfhub.dev/a/b/1")
+        == "https://tfhub.dev/a/b/1?tf-hub-format=compressed"
+    )
+    assert hub_resolve.download_url("https://x.org/m.tgz") == "https://x.org/m.tgz"
+    assert hub_resolve.download_url("https://x.org/m?v=2") == "https://x.org/m?v=2&tf-hub-format=compressed"
+    assert (
+        hub_resolve.is_url("https://a/b")
+        and not hub_resolve.is_url("/a")
+        and not hub_resolve.is_url("gs://b/m")
+    )
