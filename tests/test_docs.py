@@ -39,6 +39,9 @@ def site(tmp_path_factory):
     return directory
 
 
+BENCHMARK_PAGES = ("table1", "images", "text", "step-size", "speed", "mutation")
+
+
 def test_every_page_is_built_and_no_result_is_pending(site):
     for page in ("index.html", "benchmarks/index.html", "errors/index.html", "method/index.html"):
         assert (site / page).exists(), page
@@ -48,8 +51,26 @@ def test_every_page_is_built_and_no_result_is_pending(site):
         "api/refinement/index.html",
     ):
         assert (site / page).exists(), page
-    benchmarks = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
-    assert "(pending)" not in benchmarks and "WGAN-GP" in benchmarks
+    for name in BENCHMARK_PAGES:
+        html = (site / "benchmarks" / name / "index.html").read_text(encoding="utf-8")
+        assert "(pending)" not in html, name
+    assert "WGAN-GP" in (site / "benchmarks" / "table1" / "index.html").read_text(encoding="utf-8")
+
+
+def test_benchmark_pages_have_one_title_a_contents_list_and_their_figures(site):
+    # Included result files bring their own "# " titles; the site demotes them to sections, so each
+    # page has one <h1> and a table of contents with an entry per result, and every figure resolves.
+    for name in BENCHMARK_PAGES:
+        page = site / "benchmarks" / name / "index.html"
+        html = page.read_text(encoding="utf-8")
+        assert html.count("<h1") == 1, name
+        toc = html[html.index("md-nav--secondary") :]
+        assert toc[: toc.index("</nav>")].count("md-nav__link") >= (
+            4 if name in ("table1", "speed") else 1
+        ), name
+        for source in re.findall(r'<img[^>]+src="([^"]+)"', html):
+            if not source.startswith(("http", "data:")):
+                assert (page.parent / source).resolve().exists(), (name, source)
 
 
 def _browse(site, page, tmp_path, screenshot=None):
