@@ -123,7 +123,29 @@ def _summary(rows, families, methods, seeds):
             wins = [r["seed"] for r in selected if r["fid"] < base[r["seed"]]]
             won = "-" if method == "base" else f"{len(wins)} of {len(selected)} {wins}"
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {evals:.0f} | {won} |")
+        lines += _paired(rows, family, methods)
     return "\n".join(lines)
+
+
+def _paired(rows, family, methods):
+    """Per-seed FID of the best DGflow row against each baseline: who wins where."""
+    fid = {(r["method"], r["seed"]): r["fid"] for r in rows if r["family"] == family}
+    seeds = sorted({seed for _, seed in fid})
+    dgflow = [m for m in methods if m.startswith("DGflow") and all((m, s) in fid for s in seeds)]
+    if not dgflow:
+        return []
+    best = min(dgflow, key=lambda m: np.mean([fid[(m, s)] for s in seeds]))
+    lines = [
+        f"\nPaired by seed, FID of {best} (the DGflow row with the lowest mean) against each baseline:\n"
+    ]
+    for baseline in ("DOT", "DDLS", "DRS", "MH-GAN"):
+        if all((baseline, s) in fid for s in seeds):
+            ahead = [s for s in seeds if fid[(baseline, s)] < fid[(best, s)]]
+            verdict = (
+                f"**{baseline} is ahead** on seeds {ahead}" if ahead else "DGflow is ahead on every seed"
+            )
+            lines.append(f"- {baseline}: {verdict}.")
+    return lines
 
 
 def main(argv=None):
@@ -146,7 +168,7 @@ def main(argv=None):
         parser.error("--model-seeds takes one seed, or one per --seeds")
     os.makedirs(args.output, exist_ok=True)
     started = time.perf_counter()
-    rows, tuning = [], {}
+    rows, tuning, family_seconds = [], {}, {}
     settings = [
         args.methods,
         args.seeds,
@@ -165,8 +187,9 @@ def main(argv=None):
                 _say(f"{family}: read back from {done_path}")
                 rows += done["rows"]
                 tuning[family] = done["tuning"]
+                family_seconds[family] = done.get("seconds")
                 continue
-        family_start = len(rows)
+        family_start, family_started = len(rows), time.perf_counter()
         journal = os.path.join(args.output, f"{family}-sweep.jsonl")
         choices, sweep = tune(
             family, _model(family, args.tuning_model_seed), args.tuning_samples, args.methods, journal
@@ -187,9 +210,15 @@ def main(argv=None):
                     title=f"MNIST {family} (GAN seed {model_seed}, latents of seed {seed})",
                 )
             _say(f"{family} seed {seed} done")
+        family_seconds[family] = time.perf_counter() - family_started
         with open(done_path + ".partial", "w", encoding="utf-8") as file:
             json.dump(
-                {"settings": settings, "rows": rows[family_start:], "tuning": tuning[family]},
+                {
+                    "settings": settings,
+                    "rows": rows[family_start:],
+                    "tuning": tuning[family],
+                    "seconds": family_seconds[family],
+                },
                 file,
                 default=float,
             )
@@ -198,6 +227,7 @@ def main(argv=None):
     record = {
         "command": "python benchmarks/mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "seconds": seconds,
+        "family_seconds": family_seconds,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "seeds": args.seeds,
         "model_seeds": model_seeds,
@@ -218,7 +248,13 @@ def main(argv=None):
     )
     with open(os.path.join(results, "mnist.md"), "w", encoding="utf-8") as file:
         file.write(
-            f"Command: `{record['command']}` ({seconds / 60:.1f} min on {record['machine']}).\n\n"
+            f"Command: `{record['command']}` on {record['machine']}; wall time per family (tuning "
+            "sweep, calibration and evaluation; a family finished by an earlier run is read back): "
+            + ", ".join(
+                f"{family} {value / 60:.0f} min" if value else f"{family} not recorded"
+                for family, value in family_seconds.items()
+            )
+            + ".\n\n"
             f"Mean ± std over evaluation seeds {args.seeds} (GAN seeds {model_seeds}), "
             f"{args.num_samples} samples each, against the 10,000 MNIST test images. Tuned on seed "
             f"{mnist.TUNING_SEED} (GAN seed {args.tuning_model_seed}), lowest FID: {chosen}.\n"
