@@ -101,6 +101,18 @@ def swiss_roll(num_samples, seed=None, dtype="float32"):
 DIGITS_LEVELS = 17  # pixel values in sklearn's digits are the integers 0..16
 
 
+def _scaled(levels, num_levels, dequantize_seed, dtype):
+    """Integer levels `v` in `0..num_levels-1` as `2 v / (num_levels - 1) - 1`, or dequantised
+    with seeded uniform noise as `2 (v + u) / num_levels - 1`."""
+    levels = np.asarray(levels, dtype="float64")
+    if dequantize_seed is None:
+        images = 2.0 * levels / (num_levels - 1) - 1.0
+    else:
+        rng = np.random.default_rng(_check_seed(dequantize_seed))
+        images = 2.0 * (levels + rng.uniform(size=levels.shape)) / num_levels - 1.0
+    return images.astype(dtype)
+
+
 def digits(dtype="float32", dequantize_seed=None, return_labels=False):
     """scikit-learn's handwritten digits as `[1797, 8, 8, 1]` images in `[-1, 1]`.
 
@@ -130,13 +142,7 @@ def digits(dtype="float32", dequantize_seed=None, return_labels=False):
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    levels = bunch.images.astype("float64")[..., None]
-    if dequantize_seed is None:
-        images = 2.0 * levels / (DIGITS_LEVELS - 1) - 1.0
-    else:
-        rng = np.random.default_rng(_check_seed(dequantize_seed))
-        images = 2.0 * (levels + rng.uniform(size=levels.shape)) / DIGITS_LEVELS - 1.0
-    images = images.astype(dtype)
+    images = _scaled(bunch.images[..., None], DIGITS_LEVELS, dequantize_seed, dtype)
     return (images, bunch.target.astype("int64")) if return_labels else images
 
 
@@ -295,13 +301,7 @@ def mnist(split="train", path=None, dtype="float32", dequantize_seed=None, retur
             f"MNIST {split} labels from {source} count {found_counts} images per class; MNIST has "
             f"{class_counts}. The file is not MNIST's {split} split."
         )
-    levels = levels.astype("float64")[..., None]
-    if dequantize_seed is None:
-        images = 2.0 * levels / (MNIST_LEVELS - 1) - 1.0
-    else:
-        rng = np.random.default_rng(_check_seed(dequantize_seed))
-        images = 2.0 * (levels + rng.uniform(size=levels.shape)) / MNIST_LEVELS - 1.0
-    images = images.astype(dtype)
+    images = _scaled(levels[..., None], MNIST_LEVELS, dequantize_seed, dtype)
     return (images, labels.astype("int64")) if return_labels else images
 
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
+from dgflow_tf.zoo import saved_weights
 
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights", "digits_classifier.weights.h5")
 FEATURES_LAYER = "features"
@@ -88,12 +89,7 @@ def train_digits_classifier(seed=0, epochs=40, batch_size=64, verbose=0):
 
 def save_digits_classifier(model, info, path=WEIGHTS_PATH):
     """Writes `path` (Keras weights) and `path` with `.json` for `info`."""
-    # An uncompiled copy: a compiled model would also store Adam's moments.
-    copy = build_digits_classifier()
-    copy.set_weights(model.get_weights())
-    copy.save_weights(path)
-    with open(path.replace(".weights.h5", ".json"), "w", encoding="utf-8") as file:
-        json.dump(info, file, indent=2, sort_keys=True)
+    saved_weights.save(model, lambda _: build_digits_classifier(), path, info)
 
 
 def load_digits_classifier(path=WEIGHTS_PATH):
@@ -103,16 +99,12 @@ def load_digits_classifier(path=WEIGHTS_PATH):
         FileNotFoundError: if `path` does not exist, with the command that
             makes it.
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No digits classifier weights at {path!r}. Train them with "
-            "`python -m dgflow_tf.zoo.digits_classifier --output PATH`."
-        )
-    model = build_digits_classifier()
-    model.load_weights(path)
-    with open(path.replace(".weights.h5", ".json"), encoding="utf-8") as file:
-        info = json.load(file)
-    return model, info
+    return saved_weights.load(
+        path,
+        lambda _: build_digits_classifier(),
+        f"No digits classifier weights at {path!r}. Train them with "
+        "`python -m dgflow_tf.zoo.digits_classifier --output PATH`.",
+    )
 
 
 def feature_extractor(model):

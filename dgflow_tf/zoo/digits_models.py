@@ -22,7 +22,6 @@ Examples:
     TensorShape([2, 8, 8, 1])
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -32,7 +31,7 @@ import numpy as np
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
 from dgflow_tf.adapters.flows import FlowGenerator
-from dgflow_tf.zoo import dcgan, gan_training
+from dgflow_tf.zoo import dcgan, gan_training, saved_weights
 from dgflow_tf.zoo.flows import RealNVPFlow
 from dgflow_tf.zoo.vae import ConvolutionalVAE
 
@@ -203,16 +202,10 @@ def save_digits_model(model, directory):
     """
     os.makedirs(directory, exist_ok=True)
     loss = model.info.get("loss", "nsgan")
-    weights_path, info_path = _paths(directory, model.name, model.seed, loss)
-    temporary = weights_path.replace(".weights.h5", ".tmp.weights.h5")
-    # An uncompiled copy: a compiled model would also write its optimisers.
-    settings = {key: model.info[key] for key in ("epochs", "batch_size", "width")}
-    copy = _build(model.name, model.seed, settings, loss)
-    copy.set_weights(model.trainer.get_weights())
-    copy.save_weights(temporary)
-    os.replace(temporary, weights_path)
-    with open(info_path, "w", encoding="utf-8") as file:
-        json.dump(model.info, file, indent=2, sort_keys=True)
+    weights_path, _ = _paths(directory, model.name, model.seed, loss)
+    saved_weights.save(
+        model.trainer, lambda info: _build(model.name, model.seed, info, loss), weights_path, model.info
+    )
     return weights_path
 
 
@@ -223,17 +216,13 @@ def load_digits_model(name, seed, directory, loss="nsgan"):
         FileNotFoundError: if the files are missing, naming them.
     """
     name = canonical_name(name)
-    weights_path, info_path = _paths(directory, name, seed, loss)
-    if not (os.path.exists(weights_path) and os.path.exists(info_path)):
-        raise FileNotFoundError(
-            f"No saved {name!r} model for seed {seed} in {directory!r} (looked for {weights_path}). "
-            "Train it with train_digits_model and save_digits_model."
-        )
-    with open(info_path, encoding="utf-8") as file:
-        info = json.load(file)
-    settings = {key: info[key] for key in ("epochs", "batch_size", "width")}
-    trainer = _build(name, seed, settings, loss)
-    trainer.load_weights(weights_path)
+    weights_path, _ = _paths(directory, name, seed, loss)
+    trainer, info = saved_weights.load(
+        weights_path,
+        lambda info: _build(name, seed, info, loss),
+        f"No saved {name!r} model for seed {seed} in {directory!r} (looked for {weights_path}). "
+        "Train it with train_digits_model and save_digits_model.",
+    )
     return _wrap(name, seed, trainer, info)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
-from dgflow_tf.zoo import digits_classifier
+from dgflow_tf.zoo import digits_classifier, saved_weights
 
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights", "mnist_classifier.weights.h5")
 STATISTICS_PATH = os.path.join(os.path.dirname(__file__), "weights", "mnist_test_features.npz")
@@ -104,11 +104,7 @@ def train_mnist_classifier(seed=0, epochs=6, batch_size=128, data_path=None, ver
 
 def save_mnist_classifier(model, info, path=WEIGHTS_PATH):
     """Writes `path` (Keras weights) and `path` with `.json` for `info`."""
-    copy = build_mnist_classifier()  # uncompiled: no optimizer state in the file
-    copy.set_weights(model.get_weights())
-    copy.save_weights(path)
-    with open(path.replace(".weights.h5", ".json"), "w", encoding="utf-8") as file:
-        json.dump(info, file, indent=2, sort_keys=True)
+    saved_weights.save(model, lambda _: build_mnist_classifier(), path, info)
 
 
 def load_mnist_classifier(path=WEIGHTS_PATH):
@@ -118,16 +114,12 @@ def load_mnist_classifier(path=WEIGHTS_PATH):
         FileNotFoundError: if `path` does not exist, with the command that
             makes it.
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"No MNIST classifier weights at {path!r}. Train them with "
-            "`python -m dgflow_tf.zoo.mnist_classifier --output PATH`."
-        )
-    model = build_mnist_classifier()
-    model.load_weights(path)
-    with open(path.replace(".weights.h5", ".json"), encoding="utf-8") as file:
-        info = json.load(file)
-    return model, info
+    return saved_weights.load(
+        path,
+        lambda _: build_mnist_classifier(),
+        f"No MNIST classifier weights at {path!r}. Train them with "
+        "`python -m dgflow_tf.zoo.mnist_classifier --output PATH`.",
+    )
 
 
 def mnist_extractor(path=WEIGHTS_PATH):

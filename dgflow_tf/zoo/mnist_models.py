@@ -33,7 +33,7 @@ import keras
 
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
-from dgflow_tf.zoo import dcgan, gan_training
+from dgflow_tf.zoo import dcgan, gan_training, saved_weights
 from dgflow_tf.zoo.digits_models import DigitsModel
 from dgflow_tf.zoo.vae import ConvolutionalVAE
 
@@ -144,14 +144,10 @@ def save_mnist_model(model, directory):
     interrupted save leaves no truncated file behind.
     """
     os.makedirs(directory, exist_ok=True)
-    weights_path, info_path = _paths(directory, model.name, model.seed)
-    temporary = weights_path.replace(".weights.h5", ".tmp.weights.h5")
-    copy = _build(model.name, model.seed, model.info["width"])  # uncompiled: no optimiser state
-    copy.set_weights(model.trainer.get_weights())
-    copy.save_weights(temporary)
-    os.replace(temporary, weights_path)
-    with open(info_path, "w", encoding="utf-8") as file:
-        json.dump(model.info, file, indent=2, sort_keys=True)
+    weights_path, _ = _paths(directory, model.name, model.seed)
+    saved_weights.save(
+        model.trainer, lambda info: _build(model.name, model.seed, info["width"]), weights_path, model.info
+    )
     return weights_path
 
 
@@ -162,16 +158,13 @@ def load_mnist_model(name, seed, directory):
         FileNotFoundError: if the files are missing, naming them.
     """
     name = canonical_name(name)
-    weights_path, info_path = _paths(directory, name, seed)
-    if not (os.path.exists(weights_path) and os.path.exists(info_path)):
-        raise FileNotFoundError(
-            f"No saved MNIST {name!r} model for seed {seed} in {directory!r} (looked for {weights_path}). "
-            f"Train it with `python -m dgflow_tf.zoo.mnist_models --name {name} --seed {seed} --output DIR`."
-        )
-    with open(info_path, encoding="utf-8") as file:
-        info = json.load(file)
-    trainer = _build(name, seed, info["width"])
-    trainer.load_weights(weights_path)
+    weights_path, _ = _paths(directory, name, seed)
+    trainer, info = saved_weights.load(
+        weights_path,
+        lambda info: _build(name, seed, info["width"]),
+        f"No saved MNIST {name!r} model for seed {seed} in {directory!r} (looked for {weights_path}). "
+        f"Train it with `python -m dgflow_tf.zoo.mnist_models --name {name} --seed {seed} --output DIR`.",
+    )
     return _wrap(name, seed, trainer, info)
 
 
