@@ -49,7 +49,7 @@ DEFAULTS = {
     "vae": {"epochs": 10, "batch_size": 128, "width": 16},
 }
 SHIPPED_DIRECTORY = os.path.join(os.path.dirname(__file__), "weights", "mnist")
-SHIPPED = ("dcgan", "sn-gan", "vae")
+SHIPPED = NAMES
 
 
 def canonical_name(name):
