@@ -55,7 +55,7 @@ def test_compare_refuses_bad_requests():
         mnist_experiment.compare_mnist(without, ["base"])
 
 
-def test_mnist_demo_prints_base_and_default_rows_and_writes_grids(tmp_path):
+def test_mnist_demo_prints_base_default_and_tuned_rows_and_writes_grids(tmp_path):
     import io
 
     from dgflow_tf import cli
@@ -63,13 +63,15 @@ def test_mnist_demo_prints_base_and_default_rows_and_writes_grids(tmp_path):
     out = io.StringIO()
     argv = ["demo", "--data", "mnist", "--mnist-models", "dcgan", "--num-samples", "500"]
     assert cli.main([*argv, "--output-dir", str(tmp_path), "--quiet"], out=out) == 0
-    text = out.getvalue()
-    rows = {line.split()[1]: line.split() for line in text.splitlines() if line.startswith("dcgan ")}
-    assert set(rows) == {"base", "DGflow-KL"}
-    # Columns: model, method (two words for the default row), FID, KID, precision, recall, score, evals, s.
-    base_fid, refined_fid = float(rows["base"][2]), float(rows["DGflow-KL"][3])
-    assert refined_fid < base_fid  # the default refinement helps the shipped DCGAN
+    rows = {}
+    for line in out.getvalue().splitlines():
+        if line.startswith("dcgan "):
+            label, cells = line[9:31].strip(), line[31:].split()
+            rows[label] = {"fid": float(cells[0]), "evals": cells[5]}
+    assert list(rows) == ["base", "DGflow-KL (defaults)", "DGflow-KL (step 0.03)"]
+    # Both refinements help the shipped DCGAN, the tuned step more than the cautious default.
+    assert rows["DGflow-KL (step 0.03)"]["fid"] < rows["DGflow-KL (defaults)"]["fid"] < rows["base"]["fid"]
     # K = 25 steps: 26 generator evaluations per sample.
-    assert rows["base"][7] == "1" and rows["DGflow-KL"][8] == "26"
+    assert [row["evals"] for row in rows.values()] == ["1", "26", "26"]
     with open(tmp_path / "mnist-dcgan.png", "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -68,6 +68,8 @@ TUNING_SEED = 100
 #: The grid of the tuning sweep, the same for every gradient method (DOT's learning rate).
 STEP_SIZES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)
 DRS_QUANTILES = (0.5, 0.8, 0.95)
+#: DGflow-KL's step per shipped GAN, chosen by that sweep on the tuning seed (benchmarks/results/mnist.md).
+TUNED_STEP_SIZES = {"dcgan": 0.03, "sn-gan": 0.03, "wgan-gp": 0.03}
 #: The tuned knob of each method; `None` for methods without one.
 KNOBS = {
     "DGflow-KL": "step_size",
