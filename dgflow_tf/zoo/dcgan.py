@@ -30,8 +30,7 @@ def _stages(image_size):
         base, stages = base // 2, stages + 1
     if stages < 1:
         raise ValueError(
-            "`image_size` must be even and at least 8 (e.g. 8, 28, 32). "
-            f"Received: image_size={image_size}"
+            f"`image_size` must be even and at least 8 (e.g. 8, 28, 32). Received: image_size={image_size}"
         )
     return base, stages
 
