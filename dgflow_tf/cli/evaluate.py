@@ -43,33 +43,12 @@ def run_evaluate(args, out):
             image_metrics.image_metrics(samples, reference, extractor, subset_size=subset, seed=args.seed)
         )
     elif samples.ndim == 4 and samples.shape[1:] == (28, 28, 1):
-        from dgflow_tf.metrics import images as image_metrics
-        from dgflow_tf.metrics.mnist import mnist_features, mnist_metrics
+        from dgflow_tf.metrics.mnist import mnist_metrics
 
-        if args.reference == "mnist":
-            # The shipped statistics of MNIST's 10,000 test images: no data needed.
-            results.update(mnist_metrics(samples, subset_size=min(len(samples), 1000), seed=args.seed))
-        else:
-            reference = np.load(args.reference)
-            features, logits = mnist_features(samples)
-            reference_features, _ = mnist_features(reference)
-            kid, kid_std = image_metrics.kernel_distance(
-                features,
-                reference_features,
-                subset_size=min(len(samples), len(reference), 1000),
-                seed=args.seed,
-            )
-            precision, recall = image_metrics.precision_recall(reference_features, features)
-            score, score_std = image_metrics.classifier_score(logits)
-            results.update(
-                fid=image_metrics.frechet_distance(features, reference_features),
-                kid=kid,
-                kid_std=kid_std,
-                precision=precision,
-                recall=recall,
-                score=score,
-                score_std=score_std,
-            )
+        # "mnist": the shipped statistics of MNIST's 10,000 test images, no data needed.
+        reference = None if args.reference == "mnist" else np.load(args.reference)
+        subset = min(len(samples), 1000 if reference is None else min(len(reference), 1000))
+        results.update(mnist_metrics(samples, reference, subset_size=subset, seed=args.seed))
     else:
         raise ValueError(
             f"evaluate measures 2-D points [n, 2], 8x8 digits [n, 8, 8, 1] or MNIST images [n, 28, 28, 1] "

@@ -36,6 +36,7 @@ Examples:
     (['base'], (20, 28, 28, 1))
 """
 
+import functools
 import time
 
 import numpy as np
@@ -90,11 +91,15 @@ def latents_for(model, num_samples, seed):
     return model.sample_latents(num_samples, _LATENTS + seed)
 
 
+@functools.lru_cache(maxsize=1)
+def _training_images():
+    """MNIST's training split, read once: DRS, MH-GAN and calibrate each draw from it for every seed."""
+    return datasets.mnist("train")
+
+
 def _calibration(model, num, seed):
     """`(slope, intercept)` that turn the critic's values into logits, fit on training images."""
-    real = datasets.mnist("train")[
-        np.random.default_rng(_CALIBRATION + seed).choice(60000, num, replace=False)
-    ]
+    real = _training_images()[np.random.default_rng(_CALIBRATION + seed).choice(60000, num, replace=False)]
     fake = model.sample(num, _CALIBRATION + seed)
     values = [np.asarray(model.discriminator(batch, training=False)).reshape(-1) for batch in (real, fake)]
     return fit_logit_calibration(*values)
@@ -111,7 +116,7 @@ def calibrated_step_size(model):
     key = (model.name, model.seed)
     if key not in _calibrated_steps:
         rows = np.random.default_rng(_CALIBRATION).choice(60000, CALIBRATION_IMAGES, replace=False)
-        real = datasets.mnist("train")[rows]
+        real = _training_images()[rows]
         real_features = mnist_features(real)[0]
 
         def fid(samples):

@@ -48,11 +48,14 @@ def mnist_features(samples, batch_size=500):
     return image_metrics.extract(_shipped()[0], samples, batch_size)
 
 
-def mnist_metrics(samples, num_subsets=100, subset_size=1000, num_splits=10, k=3, seed=0):
+def mnist_metrics(samples, reference=None, num_subsets=100, subset_size=1000, num_splits=10, k=3, seed=0):
     """FID, KID, precision, recall and classifier score of MNIST samples against the test set.
 
     Args:
         samples: `[n, 28, 28, 1]` images in `[-1, 1]`, `n >= 4`.
+        reference: `[m, 28, 28, 1]` real images to score against instead
+            of the shipped test-set statistics, or `None`. Defaults to
+            `None`.
         num_subsets: passed to `kernel_distance`. Defaults to `100`.
         subset_size: passed to `kernel_distance`. Defaults to `1000`.
         num_splits: passed to `classifier_score`. Defaults to `10`.
@@ -67,13 +70,21 @@ def mnist_metrics(samples, num_subsets=100, subset_size=1000, num_splits=10, k=3
         ValueError: for samples that are not `[n, 28, 28, 1]` or hold NaN/Inf.
     """
     features, logits = mnist_features(samples)
-    statistics = _shipped()[1]
-    reference = statistics["features"].astype(np.float64)
-    kid, kid_std = image_metrics.kernel_distance(features, reference, num_subsets, subset_size, seed)
-    precision, recall = image_metrics.precision_recall(reference, features, k=k)
+    if reference is None:
+        statistics = _shipped()[1]
+        reference_features = statistics["features"].astype(np.float64)
+        reference_mean, reference_covariance = statistics["mean"], statistics["covariance"]
+    else:
+        reference_features = mnist_features(reference)[0]
+        reference_mean, reference_covariance = (
+            reference_features.mean(axis=0),
+            np.cov(reference_features, rowvar=False),
+        )
+    kid, kid_std = image_metrics.kernel_distance(features, reference_features, num_subsets, subset_size, seed)
+    precision, recall = image_metrics.precision_recall(reference_features, features, k=k)
     score, score_std = image_metrics.classifier_score(logits, num_splits)
     fid = image_metrics.frechet_distance_from_moments(
-        features.mean(axis=0), np.cov(features, rowvar=False), statistics["mean"], statistics["covariance"]
+        features.mean(axis=0), np.cov(features, rowvar=False), reference_mean, reference_covariance
     )
     return {
         "fid": fid,
