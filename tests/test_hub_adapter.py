@@ -406,26 +406,9 @@ def test_export_checks_the_discriminator_for_reference_variables_too(tmp_path):
 
 def test_a_conditional_sigmoid_discriminator_serves_its_logit(tmp_path):
     # S3GAN's layout: the discriminator takes `images` and `labels`, and its only output is
-    # `prediction` = sigmoid(logit); here logit = x w + e_label . b, a closed form per class.
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf.compat.v1.placeholder(tf.float32, [None, 2], name="images")
-        labels = tf.compat.v1.placeholder(tf.int32, [None], name="labels")
-        weight = tf.compat.v1.get_variable("w", initializer=tf.constant([[10.0], [-20.0]]), use_resource=True)
-        bias = tf.compat.v1.get_variable("b", initializer=tf.constant([0.0, 40.0, -5.0]), use_resource=True)
-        logit = tf.matmul(images, weight)[:, 0] + tf.gather(bias, labels)
-        prediction = tf.sigmoid(logit, name="prediction")
-        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
-        generator_labels = tf.compat.v1.placeholder(tf.int32, [None], name="labels_g")
-        signatures = {
-            "generator": tf.compat.v1.saved_model.predict_signature_def(
-                {"z": z, "labels": generator_labels}, {"default": z * 1.0}
-            ),
-            "discriminator": tf.compat.v1.saved_model.predict_signature_def(
-                {"images": images, "labels": labels}, {"prediction": prediction}
-            ),
-        }
-    _save_tf1(graph, tmp_path / "module", signatures)
+    # `prediction` = sigmoid(logit); here logit = x w + e_label . b, a closed form per class,
+    # w = [10, -20], b = [0, 40, -5].
+    hub_modules.save_conditional_sigmoid_gan(tmp_path / "module")
     gan = hub_adapter.load_gan(tmp_path / "module")
     assert gan.conditional and gan.discriminator.serves_logit_of_probability
     x = tf.constant([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]])

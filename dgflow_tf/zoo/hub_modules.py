@@ -8,6 +8,10 @@
   compare_gan: one MetaGraph per tag set `{"gen", "bs<N>"}` and
   `{"disc", "bs<N>"}`, `default` signatures with `z -> generated` and
   `images -> logits`. Its NumPy weights make an independent reference.
+- `save_conditional_sigmoid_gan` writes a linear GAN in the layout of
+  compare_gan's conditional S3GAN modules: the discriminator takes `images`
+  and `labels` and serves only `prediction = sigmoid(logit)`, with
+  `logit = x w + b[label]`, a closed form per class.
 
 Examples:
     >>> weights = compare_gan_mlp_weights(latent_dim=3, image_shape=(2, 2, 1), seed=0)
@@ -219,3 +223,57 @@ def compare_gan_mlp_numpy(weights):
         return (grad_x * (1.0 - a**2)) @ W.T
 
     return generator, critic, latent_gradient
+
+
+#: The conditional module's closed form: `g(z, label) = z`, `logit(x, label) = x w + b[label]`.
+CONDITIONAL_SIGMOID_WEIGHT = ((10.0,), (-20.0,))
+CONDITIONAL_SIGMOID_BIAS = (0.0, 40.0, -5.0)
+
+
+def save_conditional_sigmoid_gan(path):
+    """Writes a 2-D conditional GAN in S3GAN's TF1 layout, through TensorFlow's TF1 SavedModel builder.
+
+    The generator signature takes `z` `[n, 2]` and `labels` `[n]` and returns
+    `z`; the discriminator signature takes `images` `[n, 2]` and `labels`
+    `[n]` (int32, three classes) and, as S3GAN's does, serves only
+    `prediction = sigmoid(x w + b[label])` with `w = CONDITIONAL_SIGMOID_WEIGHT`
+    and `b = CONDITIONAL_SIGMOID_BIAS`. `adapters.hub.load_gan` must recover
+    the logit `x w + b[label]` from it.
+
+    Args:
+        path: output directory (replaced if it exists).
+
+    Returns:
+        `path`.
+
+    Example:
+        >>> save_conditional_sigmoid_gan("/tmp/conditional_gan")  # doctest: +SKIP
+        '/tmp/conditional_gan'
+    """
+    path = os.fspath(path)
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default(), _quiet_tensorflow_logs():
+        images = v1.placeholder(tf.float32, [None, 2], name="images")
+        labels = v1.placeholder(tf.int32, [None], name="labels")
+        weight = v1.get_variable("w", initializer=tf.constant(CONDITIONAL_SIGMOID_WEIGHT), use_resource=True)
+        bias = v1.get_variable("b", initializer=tf.constant(CONDITIONAL_SIGMOID_BIAS), use_resource=True)
+        prediction = tf.sigmoid(tf.matmul(images, weight)[:, 0] + tf.gather(bias, labels), name="prediction")
+        z = v1.placeholder(tf.float32, [None, 2], name="z")
+        generator_labels = v1.placeholder(tf.int32, [None], name="labels_g")
+        signatures = {
+            "generator": v1.saved_model.predict_signature_def(
+                {"z": z, "labels": generator_labels}, {"default": z * 1.0}
+            ),
+            "discriminator": v1.saved_model.predict_signature_def(
+                {"images": images, "labels": labels}, {"prediction": prediction}
+            ),
+        }
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(path)
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.save()
+    return path
