@@ -7,6 +7,7 @@ leaves the machine.
 import hashlib
 import http.server
 import io
+import pathlib
 import subprocess
 import sys
 import tarfile
@@ -138,6 +139,35 @@ def test_urls_load_without_tensorflow_hub(server, module_dir, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.split()[-2:] == ["signatures", "False"]
+
+
+def test_a_conditional_module_loads_by_url_and_refines_to_its_closed_form(server, tmp_path):
+    # S3GAN's layout (labels in, only sigmoid out) served as a .tar.gz, loaded and refined in a fresh
+    # interpreter that never imports tensorflow_hub. With g(z) = z and logit x w + b[label] the KL
+    # drift is w for every label, so the deterministic flow is z + K eta w: an independent closed form
+    # that holds only if the adapter refines the logit (the probability's gradient would be
+    # p(1-p) w, different per label and vanishing for the saturated ones).
+    module = hub_modules.save_conditional_sigmoid_gan(tmp_path / "conditional")
+    server.routes["/s3gan.tar.gz"] = _tar_gz(pathlib.Path(module))
+    code = (
+        "import sys, numpy as np; from dgflow_tf.adapters import hub; "
+        f"gan = hub.load_gan({server.url + '/s3gan.tar.gz'!r}); "
+        "model = hub.hub_refinement_model(gan, step_size=0.01, num_steps=5, entropy_weight=0.0, seed=0); "
+        "z = np.array([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]], 'float32'); "
+        "labels = np.array([0, 1, 2], 'int32'); "
+        "print(gan.conditional, 'tensorflow_hub' in sys.modules, *model.refine((z, labels)).samples.ravel())"
+    )
+    env = {"TFHUB_CACHE_DIR": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    words = completed.stdout.split()
+    assert words[-8:-6] == ["True", "False"]
+    expected = np.array([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]]) + 5 * 0.01 * np.array(
+        hub_modules.CONDITIONAL_SIGMOID_WEIGHT
+    ).reshape(1, 2)
+    np.testing.assert_allclose(np.array(words[-6:], float).reshape(3, 2), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_download_url_follows_the_compressed_format_rule():
