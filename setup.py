@@ -76,6 +76,9 @@ setup(
             "mkdocs>=1.6",
             "mkdocs-material>=9.5",
             "mkdocstrings[python]>=0.26",
+            # Typesets the pages' LaTeX as MathML at build time (docs/hooks/math.py): browsers
+            # render it natively, so the site needs no MathJax or KaTeX script, CDN or bundle.
+            "latex2mathml>=3.77",
         ],
     },
     entry_points={"console_scripts": ["dgflow-tf=dgflow_tf.cli:main"]},

@@ -73,7 +73,7 @@ def test_benchmark_pages_have_one_title_a_contents_list_and_their_figures(site):
                 assert (page.parent / source).resolve().exists(), (name, source)
 
 
-def _browse(site, page, tmp_path, screenshot=None):
+def _browse(site, page, tmp_path, screenshot=None, window=None):
     """The DOM that headless Chromium renders for `page` of the site, served over HTTP on localhost."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *args: None
@@ -92,6 +92,7 @@ def _browse(site, page, tmp_path, screenshot=None):
             "--disable-component-update",
             "--disable-sync",
             f"--user-data-dir={tmp_path / 'profile'}",
+            *([f"--window-size={window}"] if window else []),
         ]
         completed = subprocess.run(
             [_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
@@ -177,3 +178,49 @@ def test_api_pages_document_each_object_once_and_hide_engine_plumbing(site, tmp_
     for plumbing in ("flow_parts", "flow", "run_batch"):
         assert f'id="dgflow_tf.refinement.RefinementModel.{plumbing}"' not in dom
     assert 'id="dgflow_tf.refinement.RefinementModel.calibrate"' in dom
+
+
+_MEASURE = """
+<script>
+(() => {
+  const content = document.querySelector("article.md-content__inner").getBoundingClientRect();
+  const boxes = [...document.querySelectorAll("article math")].map((m) => m.getBoundingClientRect());
+  const result = {
+    math: boxes.length,
+    empty: boxes.filter((b) => !(b.width > 0 && b.height > 0)).length,
+    beyond: boxes.filter((b) => b.right > content.right + 1).length,
+    cut: [...document.querySelectorAll("article pre > code")]
+      .filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent.slice(0, 60)),
+    remote: [...document.querySelectorAll("script[src], link[href]")]
+      .map((e) => e.src || e.href).filter((u) => /^https?:/.test(u) && !u.includes("127.0.0.1")),
+  };
+  document.body.setAttribute("data-measure", JSON.stringify(result));
+})();
+</script>
+"""
+
+
+def _measure(site, page, tmp_path):
+    """What the browser laid out on `page` at 1280 px: math boxes, cut-off code lines, remote assets."""
+    import html as html_lib
+    import json
+
+    source = site / page / "index.html"
+    probe = source.parent / "_measure.html"
+    probe.write_text(source.read_text(encoding="utf-8").replace("</body>", _MEASURE + "</body>"), "utf-8")
+    try:
+        dom = _browse(site, f"{page}_measure.html", tmp_path, window="1280,2000")
+    finally:
+        probe.unlink()
+    return json.loads(html_lib.unescape(re.search(r'data-measure="([^"]*)"', dom).group(1)))
+
+
+@needs_chromium
+def test_the_method_page_typesets_its_math_offline_and_cuts_nothing_off(site, tmp_path):
+    # Equations used to be ASCII in code blocks, two of them wider than the page; now LaTeX is
+    # turned into MathML when the site is built, which the browser lays out with no script.
+    measured = _measure(site, "method/", tmp_path)
+    assert measured["math"] >= 40, measured
+    assert measured["empty"] == 0 and measured["beyond"] == 0, measured
+    assert measured["cut"] == [], measured
+    assert measured["remote"] == [], measured
