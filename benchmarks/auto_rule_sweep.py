@@ -1,18 +1,24 @@
 """The `auto` step rule's two candidate knobs, swept on the tuning seed of every zoo model.
 
-`step_size="auto"` sets `eta = D * scale / (K * q90 |drift|)`. This sweep asks
+`step_size="auto"` sets `eta = D * scale / (K * q90 rms(drift))`, with the
+drift's root mean square per coordinate. This sweep asks
 whether another displacement `D`, or a cap on the flow's total time `eta * K`
 (which would stop flat critics, whose small gradients make the rule take long
 steps, from moving samples far), does better across the models of
-`quality_per_eval.py`. Everything is measured on seed 100 (the tuning GANs,
-latents and data of `quality_per_eval.py`; its seed-0 GANs where no other
-seed is trained), at K = 25, with that benchmark's score (KDE; digits: -FID).
+`quality_per_eval.py` and the shipped MNIST GANs. Everything is measured on
+seed 100 (the tuning GANs, latents and data of `quality_per_eval.py`; its
+seed-0 GANs where no other seed is trained; the MNIST tuning latents of
+`mnist.py`), at K = 25, with that benchmark's score (KDE; digits: -FID; MNIST:
+-FID of 500 samples against the test set).
 
 The rule for choosing: the most models improved over the unrefined samples,
 then the best mean rank across models. Reproduce (2 CPU cores, about 5
-minutes once `quality_per_eval.py` has trained and cached the GANs):
+minutes for the 2-D and digits models once `quality_per_eval.py` has trained and cached the GANs):
 
     python benchmarks/auto_rule_sweep.py
+
+plus about 15 minutes for the MNIST GANs, which need the MNIST files
+(`DGFLOW_TF_MNIST_DIR`) for nothing but the shipped test statistics.
 
 Writes `results/auto_rule_sweep.{json,md}`.
 """
@@ -31,32 +37,82 @@ import quality_per_eval as benchmark  # noqa: E402
 from dgflow_tf import RefinementModel  # noqa: E402
 from dgflow_tf import step_size as step_size_lib  # noqa: E402
 
-DISPLACEMENTS = (0.25, 0.5, 1.0, 2.0)
-TIME_CAPS = (0.05, 0.1, 0.25, 1.0, None)
+DISPLACEMENTS = (0.0625, 0.125, 0.25, 0.5, 1.0)
+TIME_CAPS = (0.1, 0.25, 0.5, 1.0, 2.0, None)
 NUM_STEPS = 25
+MNIST_GANS = ("dcgan", "sn-gan", "wgan-gp")
+MNIST_SAMPLES = 500
+
+
+def mnist_models():
+    """`(name, generator, critic, measure)` for the shipped MNIST GANs; `measure` gives -FID on seed 100.
+
+    The latents and the FID are those of `benchmarks/mnist.py`'s tuning sweep: 500 samples of the
+    tuning seed against the 10,000 test images, in the shipped classifier's features."""
+    from dgflow_tf import critics
+    from dgflow_tf.experiments import mnist as mnist_experiment
+    from dgflow_tf.metrics.mnist import mnist_metrics
+    from dgflow_tf.zoo import mnist_models as zoo
+
+    for gan in MNIST_GANS:
+        model = zoo.load_shipped_mnist_model(gan)
+        critic = critics.WassersteinCritic(model.discriminator) if gan == "wgan-gp" else model.discriminator
+        latents = mnist_experiment.latents_for(model, MNIST_SAMPLES, benchmark.TUNING_SEED)
+
+        def measure(step_size, model=model, critic=critic, latents=latents):
+            if step_size == 0.0:
+                samples = model.generate(latents)
+            else:
+                refiner = RefinementModel(
+                    model.generator,
+                    critic,
+                    seed=benchmark.TUNING_SEED,
+                    step_size=step_size,
+                    num_steps=NUM_STEPS,
+                )
+                samples = refiner.predict(latents, batch_size=MNIST_SAMPLES, verbose=0)
+            return -mnist_metrics(samples, num_subsets=10)["fid"]
+
+        yield f"mnist/{gan}", model.generator, critic, (zoo.GAN_LATENT_DIM,), measure
+
+
+def zoo_models(cache):
+    """`(name, generator, critic, latent_shape, measure)` for every model of the sweep."""
+    for dataset, gan, _ in benchmark.MODELS:
+        generator, critic = benchmark.load(dataset, gan, benchmark.TUNING_SEED, cache)
+        latent_shape = (benchmark.DIGITS_LATENT,) if dataset == "digits" else None
+
+        def measure(step_size, generator=generator, critic=critic, dataset=dataset):
+            settings = (
+                {"num_steps": 0} if step_size == 0.0 else {"step_size": step_size, "num_steps": NUM_STEPS}
+            )
+            result = benchmark.measure(generator, critic, dataset, benchmark.TUNING_SEED, **settings)
+            return benchmark.score(result)
+
+        yield f"{dataset}/{gan}", generator, critic, latent_shape, measure
+    yield from mnist_models()
 
 
 def main():
     start = time.perf_counter()
-    seed, cache = benchmark.TUNING_SEED, os.path.join(benchmark.HERE, ".cache")
+    cache = os.path.join(benchmark.HERE, ".cache")
     settings = [(d, cap) for d in DISPLACEMENTS for cap in TIME_CAPS]
     step_size_lib.TIME_CAP = float("inf")  # each setting applies its own cap below
     scores, bases = {}, {}
-    for dataset, gan, _ in benchmark.MODELS:
-        generator, critic = benchmark.load(dataset, gan, seed, cache)
-        name = f"{dataset}/{gan}"
-        bases[name] = benchmark.score(benchmark.measure(generator, critic, dataset, seed, num_steps=0))
-        latent_shape = (benchmark.DIGITS_LATENT,) if dataset == "digits" else None
+    for name, generator, critic, latent_shape, measure in zoo_models(cache):
+        bases[name] = measure(0.0)
+        by_step = {}  # settings that resolve to the same step are refined once
         for displacement, cap in settings:
             step_size_lib.DISPLACEMENT = displacement
             auto = RefinementModel(
                 generator, critic, num_steps=NUM_STEPS, latent_shape=latent_shape
             ).step_size
             eta = auto if cap is None else min(auto, cap / NUM_STEPS)
-            result = benchmark.measure(generator, critic, dataset, seed, step_size=eta, num_steps=NUM_STEPS)
-            scores[(name, displacement, cap)] = (benchmark.score(result), eta)
+            if eta not in by_step:
+                by_step[eta] = measure(eta)
+            scores[(name, displacement, cap)] = (by_step[eta], eta)
             print(
-                f"{name} D={displacement} cap={cap}: eta {eta:.4g}, score {benchmark.score(result):.3f}",
+                f"{name} D={displacement} cap={cap}: eta {eta:.4g}, score {by_step[eta]:.3f}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -79,7 +135,8 @@ def main():
         "## The auto rule's displacement and a time cap, on the tuning seed",
         "",
         f"Command: `python benchmarks/auto_rule_sweep.py` ({seconds:.0f} s, {time.strftime('%Y-%m-%d')}). "
-        f"K = {NUM_STEPS}; score: KDE (digits: -FID) on seed 100; `cap` bounds `eta * K` (`-`: none). "
+        f"K = {NUM_STEPS}; score: KDE (digits: -FID; MNIST: -FID of {MNIST_SAMPLES} samples) on seed 100; "
+        "`cap` bounds `eta * K` (`-`: none). "
         f"Chosen by the most models improved, then the best mean rank: **D = {chosen['displacement']}, "
         f"cap = {chosen['cap'] or '-'}** ({chosen['improved']} of {len(names)} models improved).",
         "",

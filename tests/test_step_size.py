@@ -16,18 +16,23 @@ def _quadratic_critic(curvature):
     return critics.get(lambda x: -0.5 * curvature * tf.reduce_sum(tf.square(x), axis=-1))
 
 
-def _identity_generator():
+def _identity_generator(dimension=2):
     import keras
 
-    return keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
+    return keras.Sequential([keras.Input((dimension,)), keras.layers.Identity()])
 
 
-def test_auto_matches_the_closed_form_of_a_quadratic_critic():
-    # The probe is N(0, I) in 2-D, so |drift| = a |z| with |z| Rayleigh: its 90th percentile is
-    # sqrt(-2 ln 0.1), and the states' scale is 1. With 256 probe draws both hold to a few percent.
+@pytest.mark.parametrize("dimension", [2, 32, 784])
+def test_auto_matches_the_closed_form_of_a_quadratic_critic(dimension):
+    # The probe is N(0, I_n), so the drift's root mean square per coordinate is a |z| / sqrt(n) with
+    # |z|^2 chi-squared with n degrees of freedom: its 90th percentile is a sqrt(chi2.ppf(0.9, n) / n),
+    # and the states' scale is 1. With 256 probe draws both hold to a few percent. A rule on the
+    # drift's norm instead would shrink the step by sqrt(n) as the latent grows.
     curvature, num_steps = 3.0, 20
-    model = RefinementModel(_identity_generator(), _quadratic_critic(curvature), num_steps=num_steps)
-    expected = step_size_lib.DISPLACEMENT / (num_steps * curvature * np.sqrt(-2.0 * np.log(0.1)))
+    model = RefinementModel(_identity_generator(dimension), _quadratic_critic(curvature), num_steps=num_steps)
+    rms_q90 = curvature * np.sqrt(stats.chi2.ppf(0.9, dimension) / dimension)
+    expected = step_size_lib.DISPLACEMENT / (num_steps * rms_q90)
+    assert expected < step_size_lib.TIME_CAP / num_steps  # the rule, not the cap, is checked
     assert model.step_size == pytest.approx(expected, rel=0.12)
 
 
@@ -44,10 +49,10 @@ def test_auto_is_invariant_to_rescaling_the_critic_and_keeps_total_time():
 
 
 def test_a_flat_critic_is_held_to_the_time_cap():
-    # d = -0.01 |z|^2 / 2: the displacement rule alone would run the flow for a time of about 12;
+    # d = -0.01 |z|^2 / 2: the displacement rule alone would run the flow for a time of about 16;
     # the cap stops it at TIME_CAP.
     flat = RefinementModel(_identity_generator(), _quadratic_critic(0.01), num_steps=25)
-    uncapped = step_size_lib.DISPLACEMENT / (25 * 0.01 * np.sqrt(-2.0 * np.log(0.1)))
+    uncapped = step_size_lib.DISPLACEMENT / (25 * 0.01 * np.sqrt(-2.0 * np.log(0.1) / 2.0))
     assert uncapped * 25 > 10 * step_size_lib.TIME_CAP
     assert flat.step_size == pytest.approx(step_size_lib.TIME_CAP / 25, rel=1e-12)
 
@@ -68,7 +73,7 @@ def test_auto_without_a_probe_resolves_on_the_first_inputs():
     model = RefinementModel(None, _quadratic_critic(4.0), space="data", num_steps=10, seed=0)
     samples = np.random.default_rng(0).normal(size=(300, 2)).astype("float32") * 4.0
     model.predict(samples, verbose=0)
-    norms = 4.0 * np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1)
+    norms = 4.0 * np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1) / np.sqrt(2.0)
     scale = np.sqrt(np.mean(np.var(samples[: step_size_lib.PROBE_SIZE].astype(np.float64), axis=0)))
     expected = step_size_lib.DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
     assert model.step_size == pytest.approx(min(expected, step_size_lib.TIME_CAP / 10), rel=1e-5)
