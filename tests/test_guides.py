@@ -1,0 +1,34 @@
+"""The guides run as written: every Python block in order, printing what the page shows."""
+
+import pathlib
+
+import pytest
+from guides import blocks, outputs_agree, run_guide
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RUNNABLE = ("keras-gan.md",)
+
+
+def test_outputs_agree_tolerates_last_digits_but_not_other_numbers_or_words():
+    assert outputs_agree("FID  34.4  step 0.0148", "FID  34.9  step 0.0150")
+    assert not outputs_agree("FID  34.4", "FID  41.0")
+    assert not outputs_agree("base FID 34.4", "DGflow FID 34.4")
+    assert not outputs_agree("[0, 5, 10]", "[0, 5, 10, 15]")
+
+
+def test_blocks_pair_each_python_block_with_the_output_right_after_it():
+    page = "```python\nprint(1)\n```\n\n```text\n1\n```\ntext\n```python\nx = 2\n```\n"
+    assert [(code, expected) for code, expected, _ in blocks(page)] == [
+        ("print(1)\n", "1\n"),
+        ("x = 2\n", None),
+    ]
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_a_guide_runs_top_to_bottom_and_prints_what_it_shows(name, tmp_path):
+    outcomes = run_guide(ROOT / "docs" / "guides" / name, tmp_path)
+    shown = [(code, expected, printed) for code, expected, printed in outcomes if expected is not None]
+    assert len(shown) >= 3, "a guide shows its outputs"
+    for code, expected, printed in shown:
+        assert outputs_agree(expected, printed), f"{code}\nshown:\n{expected}\nprinted:\n{printed}"
+    assert list(tmp_path.glob("*.png")), "the guide draws its before/after picture"
