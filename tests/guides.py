@@ -9,7 +9,8 @@ To run a guide and write its real outputs (and pictures) into the page:
 
     python tests/guides.py docs/guides/keras-gan.md --write
 
-Pictures land in the guide's `img/` folder, where the page links them.
+The guide runs in a scratch directory; its pictures are copied to the guide's `img/` folder, where
+the page links them.
 """
 
 import argparse
@@ -18,6 +19,8 @@ import io
 import os
 import pathlib
 import re
+import shutil
+import tempfile
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -76,7 +79,10 @@ def main():
     path = pathlib.Path(args.guide).resolve()
     images = path.parent / "img"
     images.mkdir(exist_ok=True)
-    outcomes = run_guide(path, images)
+    with tempfile.TemporaryDirectory() as scratch:  # modules and exports a guide writes stay out of docs/
+        outcomes = run_guide(path, scratch)
+        for picture in pathlib.Path(scratch).glob("*.png"):
+            shutil.copy(picture, images / picture.name)
     markdown = path.read_text(encoding="utf-8")
     spans = [span for _, _, span in blocks(markdown)]
     for (code, _expected, printed), span in reversed(list(zip(outcomes, spans, strict=True))):
