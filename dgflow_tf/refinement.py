@@ -8,7 +8,11 @@ generator and critic, and delegates the rest: input checks
 (`dgflow_tf.export`).
 """
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
 import keras
+import numpy as np
 import tensorflow as tf
 
 from dgflow_tf import batching, distributed, export, results
@@ -24,6 +28,9 @@ from dgflow_tf.errors import apply_policy_in_graph
 from dgflow_tf.layers import as_layer, deserialize_callable, serialize_callable
 from dgflow_tf.results import RefinementResult
 from dgflow_tf.runner import CompiledRefinement, batch_spec, compile_once
+
+if TYPE_CHECKING:
+    from dgflow_tf.tuning import SweepResult
 
 __all__ = ["SPACES", "RefinementModel", "RefinementResult", "drift", "simulate"]
 
@@ -144,23 +151,23 @@ class RefinementModel(keras.Model):
     # The defaults are written out for readers; a test checks they are `config.DEFAULTS`.
     def __init__(
         self,
-        generator,
-        critic,
+        generator: Callable | None,
+        critic: Callable,
         *,
-        divergence="KL",
-        step_size="auto",
-        entropy_weight=0.01,
-        num_steps=25,
-        space="latent",
-        seed=None,
-        latent_shape=None,
-        latent_prior=None,
-        boundary="reflect",
-        conditional=False,
-        on_nonfinite="raise",
-        jit_compile="auto",
-        solver="euler",
-        **kwargs,
+        divergence: str | Callable | Any = "KL",
+        step_size: float | Literal["auto"] = "auto",
+        entropy_weight: float = 0.01,
+        num_steps: int = 25,
+        space: Literal["latent", "data"] = "latent",
+        seed: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        latent_prior: str | Any | None = None,
+        boundary: Literal["reflect", "clip", "none"] = "reflect",
+        conditional: bool = False,
+        on_nonfinite: Literal["raise", "freeze"] = "raise",
+        jit_compile: bool | Literal["auto"] = "auto",
+        solver: Literal["euler", "mala"] = "euler",
+        **kwargs: Any,
     ):
         super().__init__(**kwargs)
         if space not in SPACES:
@@ -218,7 +225,7 @@ class RefinementModel(keras.Model):
         self.latent_prior = self.config.latent_prior
         self._caches = _Caches(self)
 
-    def calibrate(self, real_samples, **kwargs):
+    def calibrate(self, real_samples: np.ndarray, **kwargs) -> "SweepResult":
         """Sets the step size (and `num_steps` if asked) that refines a tuning batch best against
         `real_samples`, never worse than no refinement; returns the sweep's table.
 
@@ -293,7 +300,7 @@ class RefinementModel(keras.Model):
         outputs = self._flow(latents, positions, noise_lib.sanitize_seed(self.seed), conditions)
         return apply_policy_in_graph(self.on_nonfinite, outputs, positions)
 
-    def sample_latents(self, num_samples, seed=None, start=0):
+    def sample_latents(self, num_samples: int, seed: int | None = None, start: int = 0) -> np.ndarray:
         """Draws initial latents from the model's `latent_prior`.
 
         Sample `i` is keyed by `(seed, start + i)`, so draws made in pieces
@@ -318,7 +325,7 @@ class RefinementModel(keras.Model):
         draws = self.latent_prior.sample(num_samples, self.latent_shape, seed, self.compute_dtype, start)
         return draws.numpy()
 
-    def generate(self, x, batch_size=64):
+    def generate(self, x: np.ndarray | tuple, batch_size: int = 64) -> np.ndarray:
         """The unrefined samples `g(z)`, for before/after comparisons.
 
         Args:
@@ -347,7 +354,14 @@ class RefinementModel(keras.Model):
         count = len(x[0]) if self.conditional and isinstance(x, (tuple, list)) else len(x)
         return self.predict(x, batch_size=max(1, count), verbose=0)
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(
+        self,
+        x: np.ndarray | tuple,
+        batch_size: int | None = None,
+        verbose: str | int = "auto",
+        steps: int | None = None,
+        callbacks: list | None = None,
+    ) -> np.ndarray:
         """Refines `x` batch by batch; returns the refined samples as NumPy.
 
         Inside a `tf.distribute` strategy's scope each replica refines
@@ -378,7 +392,13 @@ class RefinementModel(keras.Model):
         latents, conditions = inputs_lib.host_inputs(self, x)
         return distributed.predict(self, latents, conditions, batch_size, verbose, steps, callbacks)
 
-    def refine(self, x, seed=None, trajectory_every=0, metrics=None):
+    def refine(
+        self,
+        x: np.ndarray | tuple,
+        seed: int | None = None,
+        trajectory_every: int = 0,
+        metrics: Mapping[str, Callable] | None = None,
+    ) -> RefinementResult:
         """Refines `x` in one call and returns states, samples and diagnostics.
 
         Args:
@@ -407,7 +427,14 @@ class RefinementModel(keras.Model):
         latents, conditions = inputs_lib.host_inputs(self, x)
         return results.refine(self, latents, conditions, seed, trajectory_every, metrics)
 
-    def export(self, filepath, format="tf_saved_model", verbose=False, input_signature=None, **kwargs):
+    def export(
+        self,
+        filepath: str,
+        format: str = "tf_saved_model",
+        verbose: bool = False,
+        input_signature: list | None = None,
+        **kwargs,
+    ) -> None:
         """Writes a SavedModel whose `serve(z, [conditions,] seed)` refines with the steps in its graph.
 
         It loads with `tf.saved_model.load` without `dgflow_tf` and returns
@@ -434,7 +461,7 @@ class RefinementModel(keras.Model):
             self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
         )
 
-    def evaluations_per_sample(self):
+    def evaluations_per_sample(self) -> dict[str, int]:
         """Forward evaluations per refined sample, `{"generator": .., "critic": ..}`: each of the K
         steps runs the critic (in latent space also the generator) once; latent space adds `g(z_K)`
         (Euler) or the start (MALA, which also evaluates the critic there)."""

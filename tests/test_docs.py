@@ -224,3 +224,19 @@ def test_the_method_page_typesets_its_math_offline_and_cuts_nothing_off(site, tm
     assert measured["empty"] == 0 and measured["beyond"] == 0, measured
     assert measured["cut"] == [], measured
     assert measured["remote"] == [], measured
+
+
+@needs_chromium
+def test_the_refinement_model_api_shows_a_type_for_every_argument(site, tmp_path):
+    # The Type column was empty for every argument: the types were in prose only.
+    dom = _browse(site, "api/refinement/", tmp_path)
+    section = dom[dom.index("Parameters:") :]
+    table = section[: section.index("</table>")]
+    rows = re.findall(r'<tr[^>]*class="doc-section-item"[^>]*>(.*?)</tr>', table, flags=re.S)
+    assert len(rows) >= 15, len(rows)
+    for row in rows:
+        cells = [re.sub(r"<[^>]+>|\s", "", cell) for cell in re.findall(r"<td>(.*?)</td>", row, flags=re.S)]
+        assert cells[1], f"no type for {cells[0]}"
+    predict = dom[dom.index('id="dgflow_tf.refinement.RefinementModel.predict"') :]
+    returns = predict[predict.index("Returns") :]
+    assert "ndarray" in returns[: returns.index("</table>")]
