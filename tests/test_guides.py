@@ -7,7 +7,9 @@ import pytest
 from guides import blocks, outputs_agree, run_guide
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUNNABLE = ("keras-gan.md", "tfhub.md", "export-serving.md")
+RUNNABLE = ("keras-gan.md", "tfhub.md", "export-serving.md", "vae-flow-corrector.md")
+#: Guides that read MNIST's training images (the rest run on shipped weights and statistics alone).
+NEEDS_MNIST = ("vae-flow-corrector.md",)
 
 
 def test_outputs_agree_tolerates_last_digits_but_not_other_numbers_or_words():
@@ -26,7 +28,9 @@ def test_blocks_pair_each_python_block_with_the_output_right_after_it():
 
 
 @pytest.mark.parametrize("name", RUNNABLE)
-def test_a_guide_runs_top_to_bottom_and_prints_what_it_shows(name, tmp_path):
+def test_a_guide_runs_top_to_bottom_and_prints_what_it_shows(name, tmp_path, request, monkeypatch):
+    if name in NEEDS_MNIST:
+        monkeypatch.setenv("DGFLOW_TF_MNIST_DIR", request.getfixturevalue("mnist_dir"))
     page = ROOT / "docs" / "guides" / name
     outcomes = run_guide(page, tmp_path)
     shown = [(code, expected, printed) for code, expected, printed in outcomes if expected is not None]
