@@ -80,9 +80,9 @@ class RefinementModel(keras.Model):
             `"KL"`.
         step_size: positive float, `eta`, or `"auto"`: set from the model's
             own drift on a probe batch so that over the whole run the flow
-            moves each coordinate of 90 % of samples at most a quarter of a
-            prior standard deviation (root mean square), for a total time
-            `eta * K` of at most 0.5
+            moves each coordinate of 90 % of samples at most half a prior
+            standard deviation (root mean square), for a total time
+            `eta * K` of at most 1
             (`dgflow_tf.step_size`; no data needed). `model.step_size` gives
             the number it resolved to. For a tuned setting, see `calibrate`.
             Defaults to `"auto"`.

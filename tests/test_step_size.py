@@ -49,7 +49,7 @@ def test_auto_is_invariant_to_rescaling_the_critic_and_keeps_total_time():
 
 
 def test_a_flat_critic_is_held_to_the_time_cap():
-    # d = -0.01 |z|^2 / 2: the displacement rule alone would run the flow for a time of about 16;
+    # d = -0.01 |z|^2 / 2: the displacement rule alone would run the flow for a time of about 33;
     # the cap stops it at TIME_CAP.
     flat = RefinementModel(_identity_generator(), _quadratic_critic(0.01), num_steps=25)
     uncapped = step_size_lib.DISPLACEMENT / (25 * 0.01 * np.sqrt(-2.0 * np.log(0.1) / 2.0))
