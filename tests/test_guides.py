@@ -7,7 +7,13 @@ import pytest
 from guides import blocks, outputs_agree, run_guide
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RUNNABLE = ("keras-gan.md", "tfhub.md", "export-serving.md", "vae-flow-corrector.md")
+RUNNABLE = (
+    "keras-gan.md",
+    "tfhub.md",
+    "export-serving.md",
+    "vae-flow-corrector.md",
+    "streaming-distributed.md",
+)
 #: Guides that read MNIST's training images (the rest run on shipped weights and statistics alone).
 NEEDS_MNIST = ("vae-flow-corrector.md",)
 
