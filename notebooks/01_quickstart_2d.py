@@ -16,8 +16,6 @@
 # %% [markdown]
 # # DGflow quick start: refining a 2-D GAN
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/01_quickstart_2d.ipynb)
-#
 # A WGAN-GP trained on a mixture of 25 Gaussians (the paper's Table 1 model)
 # covers every mode but puts most samples between them. DGflow moves every
 # sample along the gradient flow of the KL divergence to the data, using the
@@ -30,10 +28,11 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:  # install the library on Colab; elsewhere it is already installed
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/dgflow-tf/dgflow_tf"]
-    )
+# Where Colab installs the library from: a wheel you uploaded, or the address
+# `python notebooks/publish.py` writes here once the project is published.
+DGFLOW_TF_SOURCE = "dgflow_tf"
+if "google.colab" in sys.modules:  # elsewhere the library is already installed
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DGFLOW_TF_SOURCE])
 
 # Small sizes when the notebook runs as a CI smoke test.
 SMOKE = os.environ.get("DGFLOW_TF_NOTEBOOK_SMOKE") == "1"

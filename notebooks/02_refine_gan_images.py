@@ -16,8 +16,6 @@
 # %% [markdown]
 # # Refining a GAN's images with its discriminator
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/02_refine_gan_images.ipynb)
-#
 # A conv DCGAN trained on MNIST's 60,000 training images (its seed-0 weights
 # ship with the package) is refined in latent space with DGflow-KL, first
 # with every default, then after one call of `calibrate` on training images.
@@ -30,10 +28,11 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/dgflow-tf/dgflow_tf"]
-    )
+# Where Colab installs the library from: a wheel you uploaded, or the address
+# `python notebooks/publish.py` writes here once the project is published.
+DGFLOW_TF_SOURCE = "dgflow_tf"
+if "google.colab" in sys.modules:  # elsewhere the library is already installed
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DGFLOW_TF_SOURCE])
 
 SMOKE = os.environ.get("DGFLOW_TF_NOTEBOOK_SMOKE") == "1"
 NUM_SAMPLES = 200 if SMOKE else 2000

@@ -16,8 +16,6 @@
 # %% [markdown]
 # # A VAE and a normalizing flow, refined with a density-ratio corrector
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/03_vae_flow_corrector.ipynb)
-#
 # Models without a discriminator get their log density ratio from a
 # discriminator trained for another model (`d_pre`, here an SN-DCGAN's) plus
 # a small corrector network fitted to tell the data from this model's samples:
@@ -29,10 +27,11 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/dgflow-tf/dgflow_tf"]
-    )
+# Where Colab installs the library from: a wheel you uploaded, or the address
+# `python notebooks/publish.py` writes here once the project is published.
+DGFLOW_TF_SOURCE = "dgflow_tf"
+if "google.colab" in sys.modules:  # elsewhere the library is already installed
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DGFLOW_TF_SOURCE])
 
 SMOKE = os.environ.get("DGFLOW_TF_NOTEBOOK_SMOKE") == "1"
 EPOCHS = {"sn-dcgan": 2, "vae": 2, "flow": 2} if SMOKE else {"sn-dcgan": 60, "vae": 60, "flow": 100}

@@ -16,8 +16,6 @@
 # %% [markdown]
 # # Refining a GAN from TF-Hub
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/04_tfhub_gan.ipynb)
-#
 # `dgflow_tf.adapters.hub.load_gan` loads a module's generator and
 # discriminator signatures as Keras 3 layers (`hub.KerasLayer` is a tf_keras
 # layer, which Keras 3 models reject). It understands compare_gan's TF1 Hub
@@ -35,10 +33,11 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/dgflow-tf/dgflow_tf"]
-    )
+# Where Colab installs the library from: a wheel you uploaded, or the address
+# `python notebooks/publish.py` writes here once the project is published.
+DGFLOW_TF_SOURCE = "dgflow_tf"
+if "google.colab" in sys.modules:  # elsewhere the library is already installed
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DGFLOW_TF_SOURCE])
 
 SMOKE = os.environ.get("DGFLOW_TF_NOTEBOOK_SMOKE") == "1"
 NUM_SAMPLES = 500 if SMOKE else 5000

@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -10,8 +15,6 @@
 
 # %% [markdown]
 # # Exporting a refiner and serving it without dgflow_tf
-#
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/05_export_and_serve.ipynb)
 #
 # `RefinementModel.export(path)` writes a SavedModel whose `serve(z, seed)`
 # signature runs the gradient steps inside its graph. Any TensorFlow program
@@ -24,10 +27,11 @@ import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.check_call(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/dgflow-tf/dgflow_tf"]
-    )
+# Where Colab installs the library from: a wheel you uploaded, or the address
+# `python notebooks/publish.py` writes here once the project is published.
+DGFLOW_TF_SOURCE = "dgflow_tf"
+if "google.colab" in sys.modules:  # elsewhere the library is already installed
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", DGFLOW_TF_SOURCE])
 
 SMOKE = os.environ.get("DGFLOW_TF_NOTEBOOK_SMOKE") == "1"
 NUM_SAMPLES = 200 if SMOKE else 2000

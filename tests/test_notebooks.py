@@ -7,7 +7,8 @@ import pytest
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.py"))
+NOTEBOOK_DIR = pathlib.Path(__file__).parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 
 
 def test_there_are_five_notebooks():
@@ -27,11 +28,33 @@ def test_notebook_is_paired_clean_and_colab_ready(source):
         if cell.cell_type == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None, "commit without outputs"
     text = source.read_text()
-    assert (
-        f"colab.research.google.com/github/dgflow-tf/dgflow_tf/blob/main/notebooks/{notebook_path.name}"
-        in text
-    )
-    assert '"google.colab" in sys.modules' in text and "pip" in text
+    # Unpublished, a notebook links to no repository (none resolves yet); notebooks/publish.py adds it.
+    assert "github.com" not in text and "colab-badge" not in text
+    assert '"google.colab" in sys.modules' in text and 'DGFLOW_TF_SOURCE = "dgflow_tf"' in text
+
+
+def test_publish_points_badges_and_installs_at_a_repository_once(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    for source in NOTEBOOKS:
+        shutil.copy(source, tmp_path / source.name)
+    command = [sys.executable, str(NOTEBOOK_DIR / "publish.py"), "--directory", str(tmp_path)]
+    for _ in range(2):  # a second run replaces, never adds
+        completed = subprocess.run(
+            [*command, "--repository", "someone/dgflow_tf", "--ref", "v0.3"], capture_output=True, text=True
+        )
+        assert completed.returncode == 0, completed.stderr
+    for source in NOTEBOOKS:
+        text = (tmp_path / source.name).read_text()
+        badge = f"colab.research.google.com/github/someone/dgflow_tf/blob/v0.3/notebooks/{source.stem}.ipynb"
+        assert text.count(badge) == 1 and text.count("colab-badge.svg") == 1, source.name
+        assert text.count('DGFLOW_TF_SOURCE = "git+https://github.com/someone/dgflow_tf@v0.3"') == 1
+        paired = jupytext.read(tmp_path / f"{source.stem}.ipynb")
+        assert any(badge in cell.source for cell in paired.cells), "the .ipynb pair is written too"
+    bad = subprocess.run([*command, "--repository", "not a repository"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "OWNER/NAME" in bad.stderr
 
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda path: path.stem)
