@@ -24,6 +24,12 @@ Examples:
     >>> model.step_size, model.num_steps  # doctest: +SKIP
 """
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dgflow_tf.refinement import RefinementModel
+
 import math
 import time
 import warnings
@@ -54,17 +60,17 @@ def _ot_score(real):
 
 
 def calibrate(
-    model,
-    real_samples,
+    model: "RefinementModel",
+    real_samples: np.ndarray,
     *,
-    latents=None,
-    metric=None,
-    higher_is_better=False,
-    step_sizes=None,
-    num_steps=None,
-    seed=CALIBRATION_SEED,
-    progress=None,
-):
+    latents: np.ndarray | None = None,
+    metric: Callable[[np.ndarray], float] | None = None,
+    higher_is_better: bool = False,
+    step_sizes: Sequence[float] | None = None,
+    num_steps: Sequence[int] | None = None,
+    seed: int = CALIBRATION_SEED,
+    progress: Callable[[str], None] | None = None,
+) -> tuning.SweepResult:
     """Chooses `model`'s step size (and number of steps) on a tuning batch; sets and returns it.
 
     Args:

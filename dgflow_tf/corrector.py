@@ -11,6 +11,7 @@ model, gives one (the method document, section 4):
 frozen; `corrector_network` is its default architecture.
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
@@ -88,19 +89,19 @@ def corrector_network(sample_shape, width=32, seed=0):
 
 
 def train_corrector(
-    real,
-    generated,
-    d_pre=None,
-    network=None,
+    real: np.ndarray,
+    generated: np.ndarray,
+    d_pre: Callable | None = None,
+    network: keras.Model | None = None,
     *,
-    validation_split=0.2,
-    epochs=200,
-    batch_size=128,
-    patience=10,
-    learning_rate=1e-3,
-    seed=0,
-    verbose=0,
-):
+    validation_split: float = 0.2,
+    epochs: int = 200,
+    batch_size: int = 128,
+    patience: int = 10,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    verbose: int = 0,
+) -> CorrectorFit:
     """Trains a density-ratio corrector `c` so that `d_pre + c` estimates `log(mu / rho)`.
 
     Since `log(mu / rho) = log(mu / rho_pre) + log(rho_pre / rho)`, a

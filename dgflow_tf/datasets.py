@@ -241,7 +241,13 @@ def _mnist_from_keras(split):
     return train if split == "train" else test
 
 
-def mnist(split="train", path=None, dtype="float32", dequantize_seed=None, return_labels=False):
+def mnist(
+    split: str = "train",
+    path: str | os.PathLike | None = None,
+    dtype: str = "float32",
+    dequantize_seed: int | None = None,
+    return_labels: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """MNIST's training or test images as `[n, 28, 28, 1]` in `[-1, 1]`.
 
     The images come from `path`, a folder (local or any `tf.io.gfile`

@@ -19,6 +19,12 @@ Examples:
     >>> samples = load_shards("refined/")  # verifies every checksum  # doctest: +SKIP
 """
 
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dgflow_tf.refinement import RefinementModel
+
 import hashlib
 import io
 import json
@@ -44,17 +50,17 @@ class CorruptShardError(ValueError):
 
 
 def refine_to_shards(
-    model,
-    directory,
-    num_samples=None,
+    model: "RefinementModel",
+    directory: str | os.PathLike,
+    num_samples: int | None = None,
     *,
-    latents=None,
-    conditions=None,
-    latent_seed=0,
-    shard_size=1000,
-    batch_size=64,
-    verbose=1,
-):
+    latents: np.ndarray | None = None,
+    conditions: np.ndarray | None = None,
+    latent_seed: int = 0,
+    shard_size: int = 1000,
+    batch_size: int = 64,
+    verbose: int = 1,
+) -> dict | None:
     """Refines `num_samples` samples into `directory`, resuming a run found there.
 
     Args:
@@ -240,7 +246,7 @@ def verify_shards(directory, manifest=None):
         _check_shard(directory, shard)
 
 
-def load_shards(directory, verify=True):
+def load_shards(directory: str | os.PathLike, verify: bool = True) -> np.ndarray:
     """All refined samples of a finished run, in order, as one array.
 
     Args:

@@ -48,7 +48,15 @@ def mnist_features(samples, batch_size=500):
     return image_metrics.extract(_shipped()[0], samples, batch_size)
 
 
-def mnist_metrics(samples, reference=None, num_subsets=100, subset_size=1000, num_splits=10, k=3, seed=0):
+def mnist_metrics(
+    samples: np.ndarray,
+    reference: np.ndarray | None = None,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    num_splits: int = 10,
+    k: int = 3,
+    seed: int = 0,
+) -> dict[str, float]:
     """FID, KID, precision, recall and classifier score of MNIST samples against the test set.
 
     Args:

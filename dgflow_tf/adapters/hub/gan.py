@@ -2,6 +2,8 @@
 
 import os
 import re
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -195,16 +197,16 @@ def check_differentiable(layer, what):
 
 
 def load_gan(
-    handle,
+    handle: str | os.PathLike,
     *,
-    batch_size=None,
-    generator_signature="generator",
-    discriminator_signature="discriminator",
-    generator_kwargs=None,
-    discriminator_kwargs=None,
-    check_gradients=True,
-    tags=None,
-):
+    batch_size: int | None = None,
+    generator_signature: str = "generator",
+    discriminator_signature: str | None = "discriminator",
+    generator_kwargs: dict | None = None,
+    discriminator_kwargs: dict | None = None,
+    check_gradients: bool = True,
+    tags: str | set[str] | None = None,
+) -> HubGAN:
     """Loads a GAN's generator and discriminator from a TF-Hub handle or a local SavedModel.
 
     Args:
@@ -308,7 +310,9 @@ def load_gan(
     return gan
 
 
-def hub_refinement_model(gan, critic=None, *, latent_prior=None, **kwargs):
+def hub_refinement_model(
+    gan: HubGAN, critic: Callable | None = None, *, latent_prior: str | Any | None = None, **kwargs: Any
+) -> RefinementModel:
     """A `RefinementModel` for a hub GAN.
 
     Args:
