@@ -10,11 +10,14 @@ This hook inlines them itself, before Markdown runs, so that it can fit them int
   the page), so the page keeps one title and its table of contents lists every result;
 - relative links in an included file (its figures, e.g. `mnist/dcgan.png`) are rewritten to
   `results/...`, where `on_files` publishes every `benchmarks/results/**/*.png`: at
-  `benchmarks/results/` in the site, without a second copy in the repository.
+  `benchmarks/results/` in the site, without a second copy in the repository;
+- each included file ends with the date and commit that last wrote it (from git), so a reader
+  can tell a table measured today from one measured on an older engine.
 """
 
 import os
 import re
+import subprocess
 
 from mkdocs.structure.files import File
 
@@ -42,13 +45,36 @@ def _demoted(text):
     return "\n".join(lines)
 
 
+def last_written(path):
+    """`"YYYY-MM-DD, commit abc1234"` of the last commit that changed `path`, or `None` outside git."""
+    try:
+        completed = subprocess.run(
+            ["git", "log", "-1", "--format=%cs, commit %h", "--", path],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    stamp = completed.stdout.strip()
+    if completed.returncode != 0 or not stamp:
+        return None
+    dirty = subprocess.run(["git", "diff", "--quiet", "--", path], cwd=ROOT, timeout=30).returncode
+    return stamp + (", changed since" if dirty else "")
+
+
 def inline(markdown):
     """`markdown` with every results include replaced by the file's text, headings demoted, links rebased."""
 
     def include(match):
-        with open(os.path.join(RESULTS, match.group(1)), encoding="utf-8") as file:
-            text = file.read()
-        return _LINK.sub(r"\1results/\2\3", _demoted(text))
+        path = os.path.join(RESULTS, match.group(1))
+        with open(path, encoding="utf-8") as file:
+            text = _LINK.sub(r"\1results/\2\3", _demoted(file.read()))
+        stamp = last_written(path)
+        if stamp:
+            text += f"\n\n*`benchmarks/results/{match.group(1)}`, last written {stamp}.*\n"
+        return text
 
     return _INCLUDE.sub(include, markdown)
 
