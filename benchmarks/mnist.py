@@ -41,6 +41,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -264,7 +265,7 @@ def main(argv=None):
         )
     seconds = time.perf_counter() - started
     record = {
-        "command": "python benchmarks/mnist.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/mnist.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "seconds": seconds,
         "family_seconds": family_seconds,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
