@@ -75,3 +75,20 @@ def test_mnist_demo_prints_base_default_and_tuned_rows_and_writes_grids(tmp_path
     assert [row["evals"] for row in rows.values()] == ["1", "26", "26"]
     with open(tmp_path / "mnist-dcgan.png", "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_vae_gets_the_dcgan_discriminator_plus_a_corrector(mnist_dir, monkeypatch):
+    # The method's section 4: the VAE's critic is d_pre(x) + c(x), with d_pre the shipped DCGAN's
+    # discriminator (frozen) and c trained for the VAE; the shipped VAE itself is left without one.
+    monkeypatch.setenv("DGFLOW_TF_MNIST_DIR", mnist_dir)
+    monkeypatch.setattr(mnist_experiment, "CORRECTOR_IMAGES", 256)
+    monkeypatch.setattr(mnist_experiment, "CORRECTOR_EPOCHS", 1)
+    shipped = mnist_models.load_shipped_mnist_model("vae")
+    d_pre = mnist_models.load_shipped_mnist_model("dcgan").discriminator
+    corrected = mnist_experiment.with_corrector(shipped, d_pre=d_pre)
+    assert shipped.discriminator is None and corrected.generator is shipped.generator
+    images = shipped.sample(8, seed=5)
+    corrector = corrected.discriminator.critics[1]
+    expected = np.asarray(d_pre(images)).reshape(-1) + np.asarray(corrector(images)).reshape(-1)
+    np.testing.assert_allclose(np.asarray(corrected.discriminator(images)).reshape(-1), expected, rtol=1e-5)
+    assert corrected.info["corrector"]["images"] == 256

@@ -23,6 +23,11 @@ evaluations per sample for every iterative method:
 - `MH-GAN`: independence Metropolis-Hastings, `NUM_STEPS` proposals a chain,
   started at the generator's own sample (not at a real image).
 
+The VAE has no discriminator: `with_corrector(vae)` gives it the shipped
+DCGAN's discriminator as `d_pre` plus a density-ratio corrector trained on
+`CORRECTOR_IMAGES` training images against as many VAE samples (the method,
+section 4), and every method then uses `d_pre + c` as the VAE's critic.
+
 A WGAN-GP critic is read as `d` directly (`critics.WassersteinCritic`) by
 the gradient methods; DRS and MH-GAN calibrate it (and the GANs' logits) on
 training images against generated ones, as Turner et al. do, so no test
@@ -36,12 +41,13 @@ Examples:
     (['base'], (20, 28, 28, 1))
 """
 
+import dataclasses
 import functools
 import time
 
 import numpy as np
 
-from dgflow_tf import critics, datasets
+from dgflow_tf import critics, datasets, train_corrector
 from dgflow_tf.baselines import DDLS, DOT, DRS, MHGAN, fit_logit_calibration
 from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.metrics.mnist import mnist_metrics
@@ -64,6 +70,9 @@ NUM_STEPS = 25
 ENTROPY_WEIGHT = 0.01
 DRS_BURN_IN = 5000
 CALIBRATION_IMAGES = 1000
+#: Training images (and VAE samples) the VAE's corrector is trained on, and its epochs at most.
+CORRECTOR_IMAGES = 5000
+CORRECTOR_EPOCHS = 10
 #: The latent and noise seed on which `benchmarks/mnist.py --tune` chooses every step size.
 TUNING_SEED = 100
 #: The grid of the tuning sweep, the same for every gradient method (DOT's learning rate).
@@ -83,7 +92,7 @@ KNOBS = {
 GRIDS = {**{method: STEP_SIZES for method in KNOBS}, "DRS": DRS_QUANTILES}
 
 # Offsets that keep the random streams apart: evaluation latents, calibration, burn-in.
-_LATENTS, _CALIBRATION, _BURN_IN = 30_000, 40_000, 50_000
+_LATENTS, _CALIBRATION, _BURN_IN, _CORRECTOR = 30_000, 40_000, 50_000, 60_000
 
 
 def latents_for(model, num_samples, seed):
@@ -103,6 +112,43 @@ def _calibration(model, num, seed):
     fake = model.sample(num, _CALIBRATION + seed)
     values = [np.asarray(model.discriminator(batch, training=False)).reshape(-1) for batch in (real, fake)]
     return fit_logit_calibration(*values)
+
+
+def with_corrector(vae, d_pre=None, seed=0):
+    """`vae` with a critic: `d_pre` (the shipped DCGAN's discriminator) plus a corrector trained for it.
+
+    Args:
+        vae: the `zoo.mnist_models` VAE (its `discriminator` is `None`).
+        d_pre: a discriminator trained on MNIST for another model. Defaults
+            to the shipped DCGAN's.
+        seed: keys the training images, the VAE samples and the corrector's
+            weights. Defaults to `0`.
+
+    Returns:
+        A copy of `vae` whose `discriminator` is the critic `d_pre + c`, and
+        whose `info["corrector"]` holds the corrector's training settings.
+    """
+    from dgflow_tf.zoo import mnist_models
+
+    if d_pre is None:
+        d_pre = mnist_models.load_shipped_mnist_model("dcgan").discriminator
+    rows = np.random.default_rng(_CORRECTOR + seed).choice(60000, CORRECTOR_IMAGES, replace=False)
+    started = time.perf_counter()
+    fit = train_corrector(
+        _training_images()[rows],
+        vae.sample(CORRECTOR_IMAGES, _CORRECTOR + seed),
+        d_pre=d_pre,
+        epochs=CORRECTOR_EPOCHS,
+        seed=seed,
+    )
+    corrector = {
+        "images": CORRECTOR_IMAGES,
+        "epochs_run": len(fit.history.history["loss"]),
+        "val_loss": float(min(fit.history.history["val_loss"])),
+        "seconds": time.perf_counter() - started,
+        "d_pre": "the shipped DCGAN's discriminator",
+    }
+    return dataclasses.replace(vae, discriminator=fit.critic, info={**vae.info, "corrector": corrector})
 
 
 _calibrated_steps = {}
