@@ -173,10 +173,11 @@ def check_same_networks(torch, generator, critic, g, d, z):
     logits, logits_t = logits.numpy(), logits_t.detach().numpy()
     # Norm-wise relative errors. Logits agree to ~1e-6 (float32 sums in another order); the
     # latent gradient of a randomly initialised critic is a small sum of large terms of both
-    # signs, so the same rounding shows up ~100x larger there (measured 3.6e-4 at batch 64).
+    # signs, so the same rounding shows up ~100x larger there (measured 3.6e-4 at batch 64 on an
+    # AVX-512 machine, 4.0e-3 on an AVX2/AMX one with the same weights): the bound is set for both.
     logit_error = float(np.linalg.norm(logits - logits_t) / np.linalg.norm(logits))
     gradient_error = float(np.linalg.norm(gradient - gradient_t.numpy()) / np.linalg.norm(gradient))
-    if logit_error > 1e-4 or gradient_error > 2e-3:
+    if logit_error > 1e-4 or gradient_error > 1e-2:
         raise AssertionError(
             f"PyTorch port differs: logits {logit_error:.2e}, gradients {gradient_error:.2e}"
         )
