@@ -220,6 +220,15 @@ def _measure(site, page, tmp_path):
 
 
 @needs_chromium
+@pytest.mark.parametrize("page", [page for page in GUIDE_PAGES if page != "method/"])
+def test_no_code_line_of_a_guide_is_cut_off_at_1280_px(site, tmp_path, page):
+    # Code wider than its box scrolls sideways, and a reader sees a line cut in the middle.
+    measured = _measure(site, page, tmp_path)
+    assert measured["cut"] == [], measured["cut"]
+    assert measured["remote"] == [], measured["remote"]
+
+
+@needs_chromium
 def test_the_method_page_typesets_its_math_offline_and_cuts_nothing_off(site, tmp_path):
     # Equations used to be ASCII in code blocks, two of them wider than the page; now LaTeX is
     # turned into MathML when the site is built, which the browser lays out with no script.
