@@ -24,6 +24,7 @@ Discriminator Gradient Flow", ICLR 2021, https://arxiv.org/abs/2012.00780.
 """
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -222,7 +223,7 @@ NAMES = DIVERGENCES
 _ALIASES = {"kl": "KL", "js": "JS", "logd": "logD", "chi2": "chi2", "pearson": "chi2"}
 
 
-def get(identifier):
+def get(identifier: str | Callable | Divergence) -> Divergence:
     """Resolves a divergence from a name, a config, a function or an instance.
 
     Args:

@@ -26,14 +26,21 @@ This module is that algorithm, top to bottom:
 """
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import tensorflow as tf
 
 from dgflow_tf import noise as noise_lib
 
 
-def drift(generator, critic, divergence, states, log_prior=None):
+def drift(
+    generator: Callable,
+    critic: Callable,
+    divergence: Any,
+    states: tf.Tensor,
+    log_prior: Callable | None = None,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The DGflow drift `s(d(g(z))) * grad_z d(g(z))` for a batch of states.
 
     Args:

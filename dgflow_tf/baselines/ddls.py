@@ -12,6 +12,9 @@ With a standard normal prior this is the DGflow-KL step with step size
 so `DDLS` is a `RefinementModel` with a log prior added to its drift.
 """
 
+from collections.abc import Callable
+from typing import Any, Literal
+
 import keras
 import tensorflow as tf
 
@@ -55,15 +58,15 @@ class DDLS(RefinementModel):
 
     def __init__(
         self,
-        generator,
-        critic,
+        generator: Callable,
+        critic: Callable,
         *,
-        step_size=0.01,
-        num_steps=25,
-        seed=None,
-        latent_shape=None,
-        jit_compile="auto",
-        **kwargs,
+        step_size: float = 0.01,
+        num_steps: int = 25,
+        seed: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        jit_compile: bool | Literal["auto"] = "auto",
+        **kwargs: Any,
     ):
         langevin_step = check_positive_float(step_size, "step_size")
         super().__init__(

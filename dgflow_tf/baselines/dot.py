@@ -20,6 +20,9 @@ as `||z - z_y + delta||`; the smoothed norm used here has the same scale
 every sample exactly where it is.
 """
 
+from collections.abc import Callable
+from typing import Literal
+
 import numpy as np
 import tensorflow as tf
 
@@ -73,21 +76,21 @@ class DOT(Baseline):
 
     def __init__(
         self,
-        generator,
-        critic,
+        generator: Callable | None,
+        critic: Callable,
         *,
-        space="latent",
-        num_steps=25,
-        learning_rate=0.01,
-        beta_1=0.0,
-        beta_2=0.9,
-        epsilon=1e-8,
-        delta=0.001,
-        k_eff=None,
-        num_pairs=100,
-        seed=None,
-        latent_shape=None,
-        batch_size=1024,
+        space: Literal["latent", "data"] = "latent",
+        num_steps: int = 25,
+        learning_rate: float = 0.01,
+        beta_1: float = 0.0,
+        beta_2: float = 0.9,
+        epsilon: float = 1e-8,
+        delta: float = 0.001,
+        k_eff: float | None = None,
+        num_pairs: int = 100,
+        seed: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        batch_size: int = 1024,
     ):
         if space not in SPACES:
             raise ValueError(f"Unknown space {space!r}. Expected one of: {list(SPACES)}")
@@ -172,7 +175,7 @@ class DOT(Baseline):
         )
         return generate(states), states
 
-    def refine(self, x, seed=None):
+    def refine(self, x: np.ndarray, seed: int | None = None) -> BaselineResult:
         """Transports every input; returns a `BaselineResult` (`info["k_eff"]`).
 
         Args:

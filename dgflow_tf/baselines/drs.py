@@ -13,6 +13,7 @@ sample at that quantile is kept with probability 1/2.
 """
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -83,16 +84,16 @@ class DRS(Baseline):
 
     def __init__(
         self,
-        generator,
-        critic,
+        generator: Callable,
+        critic: Callable,
         *,
-        gamma_quantile=0.95,
-        gamma=None,
-        epsilon=1e-6,
-        max_proposals_per_sample=1000,
-        seed=None,
-        latent_shape=None,
-        batch_size=1024,
+        gamma_quantile: float = 0.95,
+        gamma: float | None = None,
+        epsilon: float = 1e-6,
+        max_proposals_per_sample: int = 1000,
+        seed: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        batch_size: int = 1024,
     ):
         if generator is None:
             raise ValueError("`generator` is required: DRS draws fresh proposals from it.")
@@ -113,7 +114,7 @@ class DRS(Baseline):
         self.gamma = None
         self.burn_in_evaluations = 0
 
-    def fit(self, latents):
+    def fit(self, latents: np.ndarray) -> "DRS":
         """Burn-in: sets `max_logit` (D_M) and `gamma` from the samples of `latents`. Returns `self`."""
         latents = self._as_input(latents)
         _, logits = self.generate_and_score(latents)
@@ -135,7 +136,7 @@ class DRS(Baseline):
         max_logit = self.max_logit if max_logit is None else max_logit
         return _sigmoid(drs_logit(logits, max_logit, self.gamma, self.epsilon))
 
-    def refine(self, x, seed=None):
+    def refine(self, x: np.ndarray, seed: int | None = None) -> BaselineResult:
         """Keeps `len(x)` samples: first from the proposals `g(x)`, then from fresh prior latents.
 
         Rounds of `len(x)` proposals are drawn (round `r` keyed by positions

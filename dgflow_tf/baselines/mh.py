@@ -15,6 +15,8 @@ accepts a proposal returns its first proposal, so real data is never
 returned.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import tensorflow as tf
 
@@ -75,7 +77,16 @@ class MHGAN(Baseline):
 
     _salt = "mhgan"
 
-    def __init__(self, generator, critic, *, chain_length=640, seed=None, latent_shape=None, batch_size=1024):
+    def __init__(
+        self,
+        generator: Callable,
+        critic: Callable,
+        *,
+        chain_length: int = 640,
+        seed: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        batch_size: int = 1024,
+    ):
         if generator is None:
             raise ValueError("`generator` is required: MH-GAN draws its proposals from it.")
         super().__init__(generator, critic, seed=seed, latent_shape=latent_shape, batch_size=batch_size)
@@ -83,7 +94,7 @@ class MHGAN(Baseline):
         self.calibration = (1.0, 0.0)
         self.calibration_evaluations = 0
 
-    def calibrate(self, real_samples, latents):
+    def calibrate(self, real_samples: np.ndarray, latents: np.ndarray) -> "MHGAN":
         """Fits `d_cal = a * d + b` by logistic regression; returns `self`.
 
         Args:
@@ -101,7 +112,9 @@ class MHGAN(Baseline):
         slope, intercept = self.calibration
         return slope * np.asarray(logits, np.float64) + intercept
 
-    def refine(self, x, seed=None, initial_samples=None):
+    def refine(
+        self, x: np.ndarray, seed: int | None = None, initial_samples: np.ndarray | None = None
+    ) -> BaselineResult:
         """Runs `len(x)` chains of `chain_length` proposals; returns each chain's final state.
 
         Chain `i`'s first proposal is `g(x[i])`; the rest are prior latents

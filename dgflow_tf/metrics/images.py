@@ -19,6 +19,8 @@ Examples:
     4.2
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.linalg
 import scipy.special
@@ -64,7 +66,7 @@ def _eigenvalue_cutoff(values):
     return np.where(values > tolerance, values, 0.0)
 
 
-def frechet_distance(activations_a, activations_b):
+def frechet_distance(activations_a: np.ndarray, activations_b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to two sets of activations.
 
     `||m_a - m_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`, with sample means
@@ -93,7 +95,9 @@ def frechet_distance(activations_a, activations_b):
     )
 
 
-def frechet_distance_from_moments(mean_a, cov_a, mean_b, cov_b):
+def frechet_distance_from_moments(
+    mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray
+) -> float:
     """`frechet_distance` from means and covariances, e.g. a data set's shipped statistics.
 
     Args:
@@ -141,7 +145,13 @@ def _unbiased_mmd2(a, b):
     )
 
 
-def kernel_distance(activations_a, activations_b, num_subsets=100, subset_size=1000, seed=0):
+def kernel_distance(
+    activations_a: np.ndarray,
+    activations_b: np.ndarray,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Kernel (Inception) distance: unbiased MMD^2 with a cubic polynomial kernel.
 
     Each of `num_subsets` rounds draws `subset_size` rows of each set without
@@ -212,7 +222,9 @@ def _fraction_inside(queries, centres, radii, block):
     return float(inside.mean())
 
 
-def precision_recall(real_activations, fake_activations, k=3, block=1000):
+def precision_recall(
+    real_activations: np.ndarray, fake_activations: np.ndarray, k: int = 3, block: int = 1000
+) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al., 2019, https://arxiv.org/abs/1904.06991).
 
     Each set's manifold is the union of balls around its points, each ball's
@@ -250,7 +262,7 @@ def precision_recall(real_activations, fake_activations, k=3, block=1000):
     return _fraction_inside(fake, real, real_radii, block), _fraction_inside(real, fake, fake_radii, block)
 
 
-def classifier_score(logits, num_splits=10):
+def classifier_score(logits: np.ndarray, num_splits: int = 10) -> tuple[float, float]:
     """Inception-style score `exp(E_x KL(p(y|x) || p(y)))` from logits.
 
     The samples are cut into `num_splits` consecutive parts; each part gets
@@ -283,7 +295,7 @@ def classifier_score(logits, num_splits=10):
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def extract(extractor, images, batch_size=256):
+def extract(extractor: Callable, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Runs a feature extractor over images in batches.
 
     Args:
@@ -315,7 +327,15 @@ def extract(extractor, images, batch_size=256):
     return np.concatenate(features), np.concatenate(logits)
 
 
-def image_metrics(samples, reference, extractor, num_subsets=100, subset_size=1000, num_splits=10, seed=0):
+def image_metrics(
+    samples: np.ndarray,
+    reference: np.ndarray,
+    extractor: Callable,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    num_splits: int = 10,
+    seed: int = 0,
+) -> dict[str, float]:
     """FID, KID (with its subsets' standard deviation) and classifier score of `samples`.
 
     Args:

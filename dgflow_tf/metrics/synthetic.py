@@ -36,7 +36,7 @@ def _as_points(points, name, dim=None):
     return array
 
 
-def nearest_mode(samples, modes):
+def nearest_mode(samples: np.ndarray, modes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of, and Euclidean distance to, each sample's nearest mode.
 
     Args:
@@ -60,7 +60,7 @@ def _high_quality(samples, modes, std, num_std):
     return indices, distances <= num_std * std
 
 
-def high_quality_fraction(samples, modes, std, num_std=4.0):
+def high_quality_fraction(samples: np.ndarray, modes: np.ndarray, std: float, num_std: float = 4.0) -> float:
     """Fraction of samples within `num_std * std` of their nearest mode.
 
     Args:
@@ -76,7 +76,9 @@ def high_quality_fraction(samples, modes, std, num_std=4.0):
     return float(np.mean(high))
 
 
-def modes_covered(samples, modes, std, num_std=4.0, min_count=1):
+def modes_covered(
+    samples: np.ndarray, modes: np.ndarray, std: float, num_std: float = 4.0, min_count: int = 1
+) -> int:
     """Number of modes that at least `min_count` high-quality samples are nearest to.
 
     Args:
@@ -95,7 +97,7 @@ def modes_covered(samples, modes, std, num_std=4.0, min_count=1):
     return int(np.sum(counts >= min_count))
 
 
-def kde_score(samples, reference, bandwidth=0.1):
+def kde_score(samples: np.ndarray, reference: np.ndarray, bandwidth: float = 0.1) -> float:
     """Mean log-likelihood of `reference` under a Gaussian KDE of `samples`.
 
         kde(y) = (1/n) sum_i N(y; x_i, bandwidth^2 I)
@@ -123,7 +125,7 @@ def kde_score(samples, reference, bandwidth=0.1):
     return float(np.mean(kde.score_samples(reference)))
 
 
-def ot_distance(samples, reference, max_iterations=10_000_000):
+def ot_distance(samples: np.ndarray, reference: np.ndarray, max_iterations: int = 10_000_000) -> float:
     """Exact earth mover's (Wasserstein-1) distance between two point sets.
 
         W1 = min_{P in U(a, b)} sum_ij P_ij ||x_i - y_j||_2,   a = 1/n, b = 1/m
