@@ -18,6 +18,9 @@ shape `[batch]`:
 section 4); it is re-exported here.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -111,7 +114,7 @@ class LogitCritic(Critic):
         TensorShape([4])
     """
 
-    def __init__(self, discriminator, **kwargs):
+    def __init__(self, discriminator: Callable, **kwargs: Any):
         super().__init__(**kwargs)
         self.discriminator = as_layer(discriminator, name="discriminator")
 
@@ -159,7 +162,7 @@ class WassersteinCritic(LogitCritic):
         ValueError: if `scale` is not a finite positive number.
     """
 
-    def __init__(self, critic, scale=1.0, **kwargs):
+    def __init__(self, critic: Callable, scale: float = 1.0, **kwargs: Any):
         scale = float(scale)
         if not (scale > 0.0 and scale < float("inf")):
             raise ValueError(f"`scale` must be a finite positive number. Received: scale={scale!r}")
@@ -199,7 +202,7 @@ class SumCritic(Critic):
         ValueError: if `critics` is empty.
     """
 
-    def __init__(self, critics, **kwargs):
+    def __init__(self, critics: Sequence[Callable], **kwargs: Any):
         super().__init__(**kwargs)
         critics = list(critics)
         if not critics:
@@ -222,7 +225,7 @@ class SumCritic(Critic):
         return cls(**config)
 
 
-def get(identifier):
+def get(identifier: Callable | Critic) -> Critic:
     """Returns a `Critic`: instances as they are, other callables as logits.
 
     Args:

@@ -13,6 +13,7 @@ into a stateless `[2]` int32 seed. The library never calls
 """
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -23,7 +24,7 @@ tfd = tfp.distributions
 _SEED_SALT = "dgflow_tf"
 
 
-def sanitize_seed(seed, salt=_SEED_SALT):
+def sanitize_seed(seed: int | tf.Tensor | None, salt: str = _SEED_SALT) -> tf.Tensor:
     """Turns a user seed into a stateless `[2]` int32 seed tensor.
 
     Args:
@@ -163,7 +164,9 @@ def rows_per_block(event_shape):
     return max(1, BLOCK_SIZE // max(size, 1))
 
 
-def step_noise_at(seed, positions, step, event_shape, dtype):
+def step_noise_at(
+    seed: tf.Tensor, positions: tf.Tensor, step: int | tf.Tensor, event_shape: Sequence[int], dtype: tf.DType
+) -> tf.Tensor:
     """Standard normal noise of one refinement step, keyed by `(seed, position, step)`.
 
     Positions are grouped in fixed blocks of `rows_per_block(event_shape)`
@@ -205,7 +208,9 @@ def step_noise_at(seed, positions, step, event_shape, dtype):
     return tf.gather_nd(drawn, tf.stack([block_index, row_in_block], axis=1))
 
 
-def step_noise(seed, positions, num_steps, event_shape, dtype):
+def step_noise(
+    seed: tf.Tensor, positions: tf.Tensor, num_steps: int, event_shape: Sequence[int], dtype: tf.DType
+) -> tf.Tensor:
     """The noise of steps `0 .. num_steps - 1` stacked: `[batch, num_steps, *event_shape]`.
 
     `step_noise(...)[:, k]` equals `step_noise_at(seed, positions, k, ...)`,

@@ -32,6 +32,7 @@ Examples:
 """
 
 import math
+from typing import Any
 
 import keras
 import numpy as np
@@ -64,7 +65,14 @@ class LatentPrior:
     def distribution(self, dtype):
         raise NotImplementedError
 
-    def sample(self, num_samples, latent_shape, seed=None, dtype="float32", start=0):
+    def sample(
+        self,
+        num_samples: int,
+        latent_shape: tuple[int, ...],
+        seed: int | None = None,
+        dtype: str = "float32",
+        start: int = 0,
+    ) -> tf.Tensor:
         """Draws `num_samples` latents, sample `i` keyed by `(seed, start + i)`.
 
         Args:
@@ -156,7 +164,7 @@ class Uniform(LatentPrior):
         ValueError: unless `low < high`, both finite.
     """
 
-    def __init__(self, low=-1.0, high=1.0):
+    def __init__(self, low: float = -1.0, high: float = 1.0):
         self.low, self.high = _check_box(low, high)
 
     def distribution(self, dtype):
@@ -184,7 +192,7 @@ class TruncatedNormal(LatentPrior):
             positive finite number.
     """
 
-    def __init__(self, low=-2.0, high=2.0, scale=1.0):
+    def __init__(self, low: float = -2.0, high: float = 2.0, scale: float = 1.0):
         self.standard_low, self.standard_high = _check_box(low, high)
         scale = float(scale)
         if not (math.isfinite(scale) and scale > 0):
@@ -222,7 +230,7 @@ class DistributionPrior(LatentPrior):
         ValueError: if its batch shape is not empty.
     """
 
-    def __init__(self, distribution):
+    def __init__(self, distribution: Any):
         if not isinstance(distribution, tfd.Distribution):
             raise TypeError(
                 "`distribution` must be a tfp.distributions.Distribution over one latent. "
@@ -261,7 +269,7 @@ _NAMES = {"normal": Normal, "uniform": Uniform, "truncated_normal": TruncatedNor
 NAMES = PRIORS
 
 
-def get(identifier):
+def get(identifier: str | LatentPrior | Any | None) -> LatentPrior:
     """Returns a `LatentPrior` from a name, a TFP distribution, a config or a prior.
 
     Args:
@@ -310,7 +318,7 @@ def check_boundary(boundary):
     return boundary
 
 
-def constrain(states, prior, boundary):
+def constrain(states: tf.Tensor, prior: LatentPrior, boundary: str) -> tf.Tensor:
     """Applies the `boundary` rule of a bounded `prior` to a batch of latents.
 
     Args:

@@ -34,6 +34,8 @@ Examples:
 import itertools
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +53,7 @@ def _samples_of(result):
     return np.asarray(samples)
 
 
-def diverged(samples, reference=None, blowup=BLOWUP_FACTOR):
+def diverged(samples: np.ndarray, reference: np.ndarray | None = None, blowup: float = BLOWUP_FACTOR) -> bool:
     """Whether refined samples have left the data: any NaN/Inf, or a blow-up against `reference`.
 
     Args:
@@ -149,18 +151,18 @@ class SweepResult:
 
 
 def sweep(
-    build,
-    inputs,
-    score,
+    build: Callable[..., Any],
+    inputs: np.ndarray | tuple,
+    score: Callable[[np.ndarray], float],
     *,
-    step_sizes,
-    num_steps=(25,),
-    grid=None,
-    metric="score",
-    higher_is_better=True,
-    reference=None,
-    progress=None,
-):
+    step_sizes: Sequence[float],
+    num_steps: Sequence[int] = (25,),
+    grid: Mapping[str, Sequence] | None = None,
+    metric: str = "score",
+    higher_is_better: bool = True,
+    reference: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> "SweepResult":
     """Refines one batch at every step size and number of steps; scores each result.
 
     For each step size (ascending) and each entry of `grid`, the step counts

@@ -18,7 +18,11 @@ Examples:
     (4, 2)
 """
 
+from collections.abc import Callable
+from typing import Any, Literal
+
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -78,7 +82,7 @@ class FlowGenerator(keras.layers.Layer):
         base_distribution: the base distribution, or `None` for a bijector.
     """
 
-    def __init__(self, flow, latent_shape=None, **kwargs):
+    def __init__(self, flow: Any, latent_shape: tuple[int, ...] | None = None, **kwargs: Any):
         kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.bijector, self.base_distribution, self.latent_shape = _unpack(flow, latent_shape)
@@ -92,7 +96,9 @@ class FlowGenerator(keras.layers.Layer):
         return self.bijector.forward(latents)
 
 
-def base_latents(flow, num_samples, seed=None, latent_shape=None):
+def base_latents(
+    flow: Any, num_samples: int, seed: int | None = None, latent_shape: tuple[int, ...] | None = None
+) -> np.ndarray:
     """Draws `num_samples` base-space latents for a flow.
 
     A transformed distribution's base distribution is sampled; a bare
@@ -116,7 +122,13 @@ def base_latents(flow, num_samples, seed=None, latent_shape=None):
     return base.sample(num_samples, seed=seed).numpy()
 
 
-def flow_refinement_model(flow, critic, space="latent", latent_shape=None, **kwargs):
+def flow_refinement_model(
+    flow: Any,
+    critic: Callable,
+    space: Literal["latent", "data"] = "latent",
+    latent_shape: tuple[int, ...] | None = None,
+    **kwargs: Any,
+) -> RefinementModel:
     """A `RefinementModel` that refines a flow's samples.
 
     Args:
