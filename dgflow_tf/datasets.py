@@ -51,7 +51,7 @@ def _check_seed(seed):
     return int(seed)
 
 
-def twenty_five_gaussians(num_samples, seed=None, dtype="float32"):
+def twenty_five_gaussians(num_samples: int, seed: int | None = None, dtype: str = "float32") -> np.ndarray:
     """Samples the 25 Gaussians data set.
 
     Each sample picks one of the 25 modes uniformly at random and adds
@@ -76,7 +76,7 @@ def twenty_five_gaussians(num_samples, seed=None, dtype="float32"):
     return (TWENTY_FIVE_GAUSSIANS_MODES[modes] + noise).astype(dtype)
 
 
-def swiss_roll(num_samples, seed=None, dtype="float32"):
+def swiss_roll(num_samples: int, seed: int | None = None, dtype: str = "float32") -> np.ndarray:
     """Samples the 2-D Swiss roll of DOT and DGflow.
 
     Args:
@@ -113,7 +113,7 @@ def _scaled(levels, num_levels, dequantize_seed, dtype):
     return images.astype(dtype)
 
 
-def digits(dtype="float32", dequantize_seed=None, return_labels=False):
+def digits(dtype: str = "float32", dequantize_seed: int | None = None, return_labels: bool = False):
     """scikit-learn's handwritten digits as `[1797, 8, 8, 1]` images in `[-1, 1]`.
 
     The pixels are integers `v` in `0..16`, mapped to `2 v / 16 - 1`. With
@@ -146,7 +146,7 @@ def digits(dtype="float32", dequantize_seed=None, return_labels=False):
     return (images, bunch.target.astype("int64")) if return_labels else images
 
 
-def digits_split(test_fraction=0.2, seed=0, dtype="float32"):
+def digits_split(test_fraction: float = 0.2, seed: int = 0, dtype: str = "float32"):
     """A stratified, seeded train/test split of `digits()` with labels.
 
     Args:
@@ -311,7 +311,7 @@ def mnist(
     return (images, labels.astype("int64")) if return_labels else images
 
 
-def python_docs_text(held_out_fraction=0.1):
+def python_docs_text(held_out_fraction: float = 0.1):
     """CPython's documentation topics as one text, split into train and held-out parts.
 
     The topics of `pydoc_data.topics` (part of the standard library, so
@@ -342,7 +342,7 @@ def python_docs_text(held_out_fraction=0.1):
     return text[:split], text[split:], "".join(sorted(set(text)))
 
 
-def character_windows(text, alphabet, length=32, stride=1):
+def character_windows(text: str, alphabet: str, length: int = 32, stride: int = 1) -> np.ndarray:
     """Every `length`-character window of `text` (every `stride`), as alphabet indices.
 
     Args:

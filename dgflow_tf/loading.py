@@ -28,7 +28,13 @@ from dgflow_tf.errors import ModelFileError
 ROLES = ("generator", "discriminator")
 
 
-def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
+def load_callable(
+    path: str,
+    role: str,
+    signature: str | None = None,
+    batch_size: int | None = None,
+    safe_mode: bool = True,
+):
     """Loads a generator or discriminator from `path`.
 
     Args:
@@ -93,7 +99,7 @@ def load_callable(path, role, signature=None, batch_size=None, safe_mode=True):
     return hub_adapter.HubSignature(module, signature, role=role, name=f"loaded_{role}")
 
 
-def load_refinement_model(path, safe_mode=True):
+def load_refinement_model(path: str, safe_mode: bool = True):
     """Loads a saved refiner: a `.keras` file of a `RefinementModel`, or the SavedModel of `export`.
 
     Both are checked for damage first (`dgflow_tf.integrity`): a truncated,

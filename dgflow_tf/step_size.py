@@ -63,7 +63,14 @@ def is_auto(step_size):
     return isinstance(step_size, str) and step_size.lower() == AUTO
 
 
-def auto_step_size(drift_norms, num_steps, scale=1.0, displacement=None, quantile=None, time_cap=None):
+def auto_step_size(
+    drift_norms: np.ndarray,
+    num_steps: int,
+    scale: float = 1.0,
+    displacement: float | None = None,
+    quantile: float | None = None,
+    time_cap: float | None = None,
+) -> float:
     """The automatic step size for drift norms measured on a probe batch.
 
     Args:

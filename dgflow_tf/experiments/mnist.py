@@ -44,6 +44,8 @@ Examples:
 import dataclasses
 import functools
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +54,9 @@ from dgflow_tf.baselines import DDLS, DOT, DRS, MHGAN, fit_logit_calibration
 from dgflow_tf.errors import NonFiniteRefinementError
 from dgflow_tf.metrics.mnist import mnist_metrics
 from dgflow_tf.refinement import RefinementModel
+
+if TYPE_CHECKING:
+    from dgflow_tf.zoo.digits_models import DigitsModel
 
 METHODS = (
     "base",
@@ -225,7 +230,13 @@ def _run(method, model, latents, seed, settings):
 
 
 def compare_mnist(
-    model, methods=METHODS, seed=0, num_samples=2000, settings=None, num_subsets=100, progress=None
+    model: "DigitsModel",
+    methods: Sequence[str] = METHODS,
+    seed: int = 0,
+    num_samples: int = 2000,
+    settings: dict | None = None,
+    num_subsets: int = 100,
+    progress: Callable[[str], None] | None = None,
 ):
     """Refines one latent batch of `model` with each method and scores the samples against the test set.
 

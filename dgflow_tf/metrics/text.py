@@ -16,13 +16,14 @@ Examples:
 """
 
 import collections
+from collections.abc import Sequence
 
 import numpy as np
 
 from dgflow_tf._validation import check_positive_int
 
 
-def ngram_counts(strings, n):
+def ngram_counts(strings: Sequence[str], n: int):
     """Counts of every character n-gram in `strings`.
 
     Args:
@@ -44,7 +45,7 @@ def ngram_counts(strings, n):
     return counts
 
 
-def js_divergence(samples, reference, n):
+def js_divergence(samples: Sequence[str], reference: Sequence[str], n: int) -> float:
     """JS-n: Jensen-Shannon divergence (base 2) between n-gram distributions.
 
     Args:

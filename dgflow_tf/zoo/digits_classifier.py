@@ -45,7 +45,7 @@ def build_digits_classifier():
     return keras.Model(x, logits, name="digits_classifier")
 
 
-def train_digits_classifier(seed=0, epochs=40, batch_size=64, verbose=0):
+def train_digits_classifier(seed: int = 0, epochs: int = 40, batch_size: int = 64, verbose: int = 0):
     """Trains the classifier on the 80 % split; returns `(model, info)`.
 
     Args:

@@ -145,7 +145,14 @@ def _wrap(name, seed, trainer, info):
     return DigitsModel(name, seed, trainer.generator, (GAN_LATENT_DIM,), discriminator, trainer, info)
 
 
-def train_digits_model(name, seed=0, epochs=None, loss="nsgan", verbose=0, callbacks=None):
+def train_digits_model(
+    name: str,
+    seed: int = 0,
+    epochs: int | None = None,
+    loss: str = "nsgan",
+    verbose: int = 0,
+    callbacks: list | None = None,
+) -> DigitsModel:
     """Trains one digits model with `fit` on all 1,797 images.
 
     `keras.utils.set_random_seed(seed)` is called first: the initial

@@ -34,7 +34,9 @@ def _mlp(input_dim, output_dim, width, depth, activation, seed, name):
     return keras.Model(inputs, outputs, name=name)
 
 
-def mlp_generator(latent_dim=2, data_dim=2, width=256, depth=3, seed=0):
+def mlp_generator(
+    latent_dim: int = 2, data_dim: int = 2, width: int = 256, depth: int = 3, seed: int = 0
+) -> keras.Model:
     """An MLP generator `z -> x` with ReLU hidden layers and a linear output.
 
     Args:
@@ -50,7 +52,7 @@ def mlp_generator(latent_dim=2, data_dim=2, width=256, depth=3, seed=0):
     return _mlp(latent_dim, data_dim, width, depth, "relu", seed, "mlp_generator")
 
 
-def mlp_discriminator(data_dim=2, width=256, depth=3, seed=0):
+def mlp_discriminator(data_dim: int = 2, width: int = 256, depth: int = 3, seed: int = 0) -> keras.Model:
     """An MLP discriminator `x -> logit` (shape `[batch, 1]`) with ReLU hidden layers.
 
     Args:

@@ -51,7 +51,9 @@ def build_mnist_classifier():
     return keras.Model(x, logits, name="mnist_classifier")
 
 
-def train_mnist_classifier(seed=0, epochs=6, batch_size=128, data_path=None, verbose=0):
+def train_mnist_classifier(
+    seed: int = 0, epochs: int = 6, batch_size: int = 128, data_path: str | None = None, verbose: int = 0
+):
     """Trains the classifier on MNIST's training split; returns `(model, info)`.
 
     Adam at 1e-3, halved each epoch after the third; small random shifts

@@ -82,7 +82,14 @@ def _wrap(name, seed, trainer, info):
     return DigitsModel(name, seed, trainer.generator, (GAN_LATENT_DIM,), trainer.discriminator, trainer, info)
 
 
-def train_mnist_model(name, seed=0, epochs=None, data_path=None, verbose=0, callbacks=None):
+def train_mnist_model(
+    name: str,
+    seed: int = 0,
+    epochs: int | None = None,
+    data_path: str | None = None,
+    verbose: int = 0,
+    callbacks: list | None = None,
+) -> DigitsModel:
     """Trains one MNIST model with `fit` on the 60,000 training images.
 
     Args:
@@ -137,7 +144,7 @@ def _paths(directory, name, seed):
     return stem + ".weights.h5", stem + ".json"
 
 
-def save_mnist_model(model, directory):
+def save_mnist_model(model: DigitsModel, directory: str):
     """Writes the model's weights (not its optimiser state) and info to `directory`; returns the weights path.
 
     The weights go to a temporary file that is then renamed, so an
@@ -151,7 +158,7 @@ def save_mnist_model(model, directory):
     return weights_path
 
 
-def load_mnist_model(name, seed, directory):
+def load_mnist_model(name: str, seed: int, directory: str) -> DigitsModel:
     """Restores a model saved by `save_mnist_model`.
 
     Raises:
@@ -168,7 +175,7 @@ def load_mnist_model(name, seed, directory):
     return _wrap(name, seed, trainer, info)
 
 
-def load_shipped_mnist_model(name):
+def load_shipped_mnist_model(name: str) -> DigitsModel:
     """The seed-0 weights of `name` that ship with the package.
 
     Raises:
@@ -177,7 +184,9 @@ def load_shipped_mnist_model(name):
     return load_mnist_model(name, 0, SHIPPED_DIRECTORY)
 
 
-def train_or_load(name, seed, directory=None, data_path=None, verbose=0):
+def train_or_load(
+    name: str, seed: int, directory: str | None = None, data_path: str | None = None, verbose: int = 0
+) -> DigitsModel:
     """Loads the model from `directory` if saved there, else trains it (and saves it there)."""
     if directory is not None:
         try:

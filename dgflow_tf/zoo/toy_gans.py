@@ -116,20 +116,20 @@ def settings_for(loss, **overrides):
 
 
 def train_toy_gan(
-    dataset="25gaussians",
-    loss="nsgan",
+    dataset: str = "25gaussians",
+    loss: str = "nsgan",
     *,
-    seed=0,
-    steps=None,
-    batch_size=None,
-    num_data=None,
-    width=None,
-    depth=None,
-    latent_dim=None,
-    gradient_penalty_weight=None,
-    critic_steps=None,
-    verbose="auto",
-    callbacks=None,
+    seed: int = 0,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    num_data: int | None = None,
+    width: int | None = None,
+    depth: int | None = None,
+    latent_dim: int | None = None,
+    gradient_penalty_weight: float | None = None,
+    critic_steps: int | None = None,
+    verbose: str | int = "auto",
+    callbacks: list | None = None,
 ):
     """Trains an MLP GAN on a 2-D data set with `fit`.
 
@@ -265,7 +265,12 @@ def training_info(dataset="25gaussians", loss="nsgan", seed=0, directory=None):
 
 
 def load_toy_gan(
-    dataset="25gaussians", loss="nsgan", seed=0, directory=None, train_if_missing=False, verbose=0
+    dataset: str = "25gaussians",
+    loss: str = "nsgan",
+    seed: int = 0,
+    directory: str | None = None,
+    train_if_missing: bool = False,
+    verbose: int = 0,
 ):
     """Loads (or trains) a 2-D GAN.
 
