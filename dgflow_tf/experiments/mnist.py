@@ -135,6 +135,7 @@ def with_corrector(vae, d_pre=None, seed=0):
     """
     from dgflow_tf.zoo import mnist_models
 
+    d_pre_source = "the shipped DCGAN's discriminator" if d_pre is None else "given by the caller"
     if d_pre is None:
         d_pre = mnist_models.load_shipped_mnist_model("dcgan").discriminator
     rows = np.random.default_rng(_CORRECTOR + seed).choice(60000, CORRECTOR_IMAGES, replace=False)
@@ -151,7 +152,7 @@ def with_corrector(vae, d_pre=None, seed=0):
         "epochs_run": len(fit.history.history["loss"]),
         "val_loss": float(min(fit.history.history["val_loss"])),
         "seconds": time.perf_counter() - started,
-        "d_pre": "the shipped DCGAN's discriminator",
+        "d_pre": d_pre_source,
     }
     return dataclasses.replace(vae, discriminator=fit.critic, info={**vae.info, "corrector": corrector})
 
