@@ -55,12 +55,12 @@ def last_written(path):
             text=True,
             timeout=30,
         )
+        stamp = completed.stdout.strip()
+        if completed.returncode != 0 or not stamp:
+            return None
+        dirty = subprocess.run(["git", "diff", "--quiet", "--", path], cwd=ROOT, timeout=30).returncode
     except (OSError, subprocess.SubprocessError):
         return None
-    stamp = completed.stdout.strip()
-    if completed.returncode != 0 or not stamp:
-        return None
-    dirty = subprocess.run(["git", "diff", "--quiet", "--", path], cwd=ROOT, timeout=30).returncode
     return stamp + (", changed since" if dirty else "")
 
 
