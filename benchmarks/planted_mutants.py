@@ -1,4 +1,8 @@
-"""Mutation testing of the core: plant plausible bugs one at a time and see which tests catch them.
+"""Planted bugs in the core: plausible mistakes, one at a time, and the test that catches each.
+
+These are hand-written, domain-specific mutants (a noise keyed by batch row, a DOT cost squared) that
+a generic tool does not generate; `benchmarks/mutation.py` runs mutmut's generated mutants over the
+whole package.
 
 Each mutant replaces one snippet of `divergences`, the engine, `noise`, `baselines/` or `metrics/` with a
 plausible mistake (a sign, a missing factor, an off-by-one, a swapped argument, a dropped term), runs the
@@ -8,9 +12,9 @@ that cannot alter any result); equivalent ones are marked as such, with the reas
 
 Reproduce (2 CPU cores; about 11 minutes):
 
-    python benchmarks/mutation.py
+    python benchmarks/planted_mutants.py
 
-Writes benchmarks/results/mutation.json and benchmarks/results/mutation.md. `--only N ...` runs some.
+Writes benchmarks/results/planted_mutants.json and .md. `--only N ...` runs some.
 """
 
 import argparse
@@ -364,7 +368,7 @@ def main(argv=None):
     )
     parser.add_argument("--only", type=int, nargs="+", default=None, help="indices of mutants to run")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
-    parser.add_argument("--output", default=os.path.join(HERE, "results", "mutation"), help="path stem")
+    parser.add_argument("--output", default=os.path.join(HERE, "results", "planted_mutants"), help="path stem")
     args = parser.parse_args(argv)
     chosen = list(enumerate(MUTANTS)) if args.only is None else [(i, MUTANTS[i]) for i in args.only]
     rows = []
@@ -388,7 +392,7 @@ def main(argv=None):
     scored = [r for r in rows if not r["equivalent"] and r["status"] in ("killed", "survived")]
     kill_rate = sum(r["status"] == "killed" for r in scored) / max(len(scored), 1)
     report = {
-        "command": "python benchmarks/mutation.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/planted_mutants.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "kill_rate": kill_rate,
         "non_equivalent": len(scored),
         "rows": rows,
@@ -397,7 +401,7 @@ def main(argv=None):
     with open(args.output + ".json", "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
     lines = [
-        "# Mutation testing of the core",
+        "# Planted bugs in the core",
         "",
         f"Command: `{report['command']}`. {len(rows)} mutants; kill rate {100 * kill_rate:.1f} % of the "
         f"{len(scored)} non-equivalent ones. Each mutant runs the tests that cover its module.",
