@@ -9,6 +9,7 @@ import io
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dgflow_tf import RefinementModel, cli, critics
 
@@ -67,7 +68,12 @@ def default_run(point_models, tmp_path_factory):
     return _run(folder, tmp_path_factory.mktemp("default"))
 
 
-@pytest.mark.parametrize("flag", sorted(CASES))
+def _marked(command, flags):
+    """Parameters `flags`, each marked as the test of its `command` flags (benchmarks/cli_flags.py)."""
+    return [pytest.param(flag, marks=pytest.mark.cli_flag(command, *flag.split("/"))) for flag in flags]
+
+
+@pytest.mark.parametrize("flag", _marked("refine", sorted(CASES)))
 def test_refine_flag_matches_the_library(flag, point_models, default_run, tmp_path):
     folder, generator, critic = point_models
     flags, settings, latent_draw, batch_size, wrap = CASES[flag]
@@ -138,3 +144,41 @@ def test_sweep_ranks_by_the_metrics_direction(metric, pick, point_models, tmp_pa
     assert len(set(scores)) == len(scores) > 1  # distinct scores: the direction matters
     best = rows[scores.index(pick(scores))]
     assert f"Best: --step-size {best['step_size']:g} --num-steps {best['num_steps']}" in out.getvalue()
+
+
+# Flags that change what export's SavedModel serves; --seed is an input of serve(z, seed), and the latent
+# draw and batch size belong to the caller.
+EXPORT_CASES = sorted(flag for flag in CASES if flag not in ("--seed", "--latent-seed", "--batch-size"))
+# Inside the box of the uniform prior too.
+EXPORT_LATENTS = np.random.default_rng(0).uniform(-0.9, 0.9, size=(NUM_SAMPLES, 2)).astype("float32")
+
+
+def _export(folder, output, *flags):
+    argv = ["export", "--generator", folder / "generator.keras", "--critic", folder / "critic.keras"]
+    argv += ["--num-steps", NUM_STEPS, "--step-size", 0.05, *flags, "--output-dir", output / "saved"]
+    assert cli.main([str(arg) for arg in argv], out=io.StringIO()) == 0
+    loaded = tf.saved_model.load(str(output / "saved"))
+    return loaded.serve(tf.constant(EXPORT_LATENTS), tf.constant(0, tf.int64)).numpy()
+
+
+def _without(flags, flag):
+    """`flags` less the flags named in `flag` (e.g. "--critic-kind/--critic-scale") and their values."""
+    named = flag.split("/")
+    kept = []
+    for name, value in zip(flags[::2], flags[1::2], strict=True):
+        kept += [] if name in named else [name, value]
+    return kept
+
+
+@pytest.mark.parametrize("flag", _marked("export", EXPORT_CASES))
+def test_export_flag_matches_the_library(flag, point_models, tmp_path):
+    folder, generator, critic = point_models
+    flags, settings, _, _, wrap = CASES[flag]
+    if flag == "--latent-prior":  # given latents: the prior matters where a step leaves its box
+        flags, settings = [*flags, "--step-size", "0.5"], {**settings, "step_size": 0.5}
+    served = _export(folder, tmp_path / "with", *flags)
+    settings = {"num_steps": NUM_STEPS, "seed": 0, "step_size": 0.05, **settings}
+    model = RefinementModel(generator, wrap(critic) if wrap else critic, **settings)
+    np.testing.assert_allclose(served, model.predict(EXPORT_LATENTS, verbose=0), rtol=1e-5, atol=1e-6)
+    without = _export(folder, tmp_path / "without", *_without(flags, flag))
+    assert not np.allclose(served, without), f"{flag} did not change the SavedModel"

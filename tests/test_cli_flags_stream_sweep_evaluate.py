@@ -101,6 +101,42 @@ def test_sweep_named_reference_draws_num_reference_points(point_models, referenc
     assert more[-1]["score"] != rows[-1]["score"]
 
 
+# The refinement flags of refine (test_cli_flags.CASES) but for the grid's own: --step-size and --num-steps.
+SWEEP_CASES = sorted(flag for flag in CASES if flag not in ("--step-size", "--num-steps"))
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [pytest.param(flag, marks=pytest.mark.cli_flag("sweep", *flag.split("/"))) for flag in SWEEP_CASES],
+)
+def test_sweep_flag_matches_the_library(flag, point_models, reference, tmp_path):
+    folder, generator, critic = point_models
+    flags, settings, latent_draw, batch_size, wrap = CASES[flag]
+    settings = {"num_steps": NUM_STEPS, "seed": 0, "step_size": 0.03, **settings}
+    flags = list(flags)
+    if "--step-size" in flags:  # a case's step size is the sweep's one-point grid
+        del flags[flags.index("--step-size") : flags.index("--step-size") + 2]
+    grid = ["--step-sizes", settings["step_size"], "--num-steps-grid", NUM_STEPS]
+    [row] = _sweep(folder, tmp_path / "a", *flags, *grid)
+    model = RefinementModel(generator, wrap(critic) if wrap else critic, **settings)
+    refined = model.predict(model.sample_latents(40, seed=latent_draw.get("seed", 0)), batch_size=batch_size)
+    assert row["score"] == pytest.approx(metrics.ot_distance(refined, reference), rel=1e-6)
+    if flag != "--batch-size":  # batches change only the rounding here (test_cli_flags_models.py)
+        [default] = _sweep(folder, tmp_path / "b", "--step-sizes", 0.03, "--num-steps-grid", NUM_STEPS)
+        assert row["score"] != default["score"], f"{flag} did not change the sweep"
+
+
+@pytest.mark.cli_flag("sweep", "--step-size", "--num-steps")
+def test_sweep_step_size_and_num_steps_are_its_grid(point_models, reference, tmp_path):
+    rows = _sweep(point_models[0], tmp_path, "--step-size", 0.1, 0.02, "--num-steps", 4, 2)
+    assert [(row["step_size"], row["num_steps"]) for row in rows] == [
+        (0.02, 2),
+        (0.02, 4),
+        (0.1, 2),
+        (0.1, 4),
+    ]
+
+
 def _evaluate(*argv):
     out = io.StringIO()
     assert cli.main(["evaluate", *[str(arg) for arg in argv]], out=out) == 0

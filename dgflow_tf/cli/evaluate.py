@@ -125,7 +125,8 @@ def run_sweep(args, out):
     from dgflow_tf import tuning
 
     generator, critic = options.load_models(args)
-    base_model = options.refinement_model(args, generator, critic)
+    first = {"step_size": args.step_sizes[0], "num_steps": args.num_steps_grid[0]}
+    base_model = options.refinement_model(args, generator, critic, **first)
     reference = _load_reference(args)
     name, score, higher_is_better = _sweep_score(args, reference)
     inputs, latents = options.sampling_inputs(args, base_model)
@@ -148,7 +149,7 @@ def run_sweep(args, out):
             )
 
     result = tuning.sweep(
-        lambda **settings: options.refinement_model(args, generator, critic, **settings),
+        lambda **settings: _Batched(options.refinement_model(args, generator, critic, **settings), args),
         inputs,
         score,
         step_sizes=args.step_sizes,
@@ -173,6 +174,16 @@ def run_sweep(args, out):
         file=out,
     )
     return 0
+
+
+class _Batched:
+    """What `tuning.sweep` refines with: the model's `predict`, --batch-size samples at a time."""
+
+    def __init__(self, model, args):
+        self.model, self.batch_size = model, args.batch_size
+
+    def refine(self, inputs):
+        return self.model.predict(inputs, batch_size=self.batch_size, verbose=0)
 
 
 def register(commands):
@@ -214,11 +225,12 @@ def register(commands):
             "step size and number of steps, score each result against reference data with --metric, "
             "stop a step size's longer runs once it diverges (NaN, or samples blown far from the "
             "reference), and write sweep.md, sweep.json and sweep.png to --output-dir. The model "
-            "options are those of `refine`; their --step-size and --num-steps are replaced by the grid."
+            "options are those of `refine`, but --step-size and --num-steps take several values here "
+            "(--step-sizes and --num-steps-grid are the same flags)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    options.add_model_options(sweep)
+    options.add_model_options(sweep, step_options=False)
     options.add_sampling_options(
         sweep, num_samples=500, output_dir="dgflow_sweep", output_help="where the table and plot go"
     )
@@ -243,6 +255,7 @@ def register(commands):
     )
     sweep.add_argument(
         "--step-sizes",
+        "--step-size",
         type=options.positive_float,
         nargs="+",
         default=[0.001, 0.003, 0.01, 0.03, 0.1],
@@ -250,6 +263,7 @@ def register(commands):
     )
     sweep.add_argument(
         "--num-steps-grid",
+        "--num-steps",
         type=options.positive_int,
         nargs="+",
         default=[10, 25, 50],

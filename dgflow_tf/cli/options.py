@@ -104,9 +104,9 @@ def refinement_model(args, generator, critic, **overrides):
         conditional = len(declared) == 2  # a Keras model says whether it takes labels
     settings = {
         "divergence": args.divergence,
-        "step_size": args.step_size,
+        "step_size": getattr(args, "step_size", config.DEFAULTS["step_size"]),
         "entropy_weight": args.entropy_weight,
-        "num_steps": args.num_steps,
+        "num_steps": getattr(args, "num_steps", config.DEFAULTS["num_steps"]),
         "solver": args.solver,
         **overrides,
     }
@@ -114,7 +114,7 @@ def refinement_model(args, generator, critic, **overrides):
         generator,
         critic,
         space=args.space,
-        seed=args.seed,
+        seed=getattr(args, "seed", 0),
         latent_shape=latent_shape if latent_shape else None,
         latent_prior=latent_prior,
         boundary=args.boundary,
@@ -147,7 +147,10 @@ def build_model(args):
     return refinement_model(args, *load_models(args))
 
 
-def add_model_options(parser, need_generator=True):
+def add_model_options(parser, need_generator=True, step_options=True, seed_option=True):
+    """Adds the model and refinement options. `step_options=False` leaves out --step-size and
+    --num-steps, for a command with a grid of its own (`sweep`); `seed_option=False` leaves out --seed,
+    for a command whose output takes the seed as an input (`export`)."""
     models = parser.add_argument_group("models")
     models.add_argument(
         "--generator",
@@ -192,12 +195,13 @@ def add_model_options(parser, need_generator=True):
     flow.add_argument(
         "--divergence", choices=config.DIVERGENCES, default=defaults["divergence"], help="f-divergence"
     )
-    flow.add_argument(
-        "--step-size",
-        type=step_size,
-        default=defaults["step_size"],
-        help="step size eta, or 'auto': set from the critic's gradients on a probe batch, no data needed",
-    )
+    if step_options:
+        flow.add_argument(
+            "--step-size",
+            type=step_size,
+            default=defaults["step_size"],
+            help="step size eta, or 'auto': set from the critic's gradients on a probe batch, no data needed",
+        )
     flow.add_argument(
         "--solver",
         choices=config.SOLVERS,
@@ -211,9 +215,10 @@ def add_model_options(parser, need_generator=True):
         default=defaults["entropy_weight"],
         help="entropy weight gamma",
     )
-    flow.add_argument(
-        "--num-steps", type=non_negative_int, default=defaults["num_steps"], help="refinement steps K"
-    )
+    if step_options:
+        flow.add_argument(
+            "--num-steps", type=non_negative_int, default=defaults["num_steps"], help="refinement steps K"
+        )
     flow.add_argument("--space", choices=config.SPACES, default=defaults["space"], help="where to refine")
     flow.add_argument(
         "--latent-prior",
@@ -230,7 +235,8 @@ def add_model_options(parser, need_generator=True):
         default=defaults["boundary"],
         help="how bounded priors keep latents in their box",
     )
-    flow.add_argument("--seed", type=non_negative_int, default=0, help="seed of the refinement noise")
+    if seed_option:
+        flow.add_argument("--seed", type=non_negative_int, default=0, help="seed of the refinement noise")
     flow.add_argument(
         "--on-nonfinite",
         choices=config.ON_NONFINITE_POLICIES,

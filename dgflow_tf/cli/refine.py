@@ -221,6 +221,7 @@ def register(commands):
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    options.add_model_options(export)
+    # No --seed: the SavedModel's serve(z, seed) takes the seed with every call.
+    options.add_model_options(export, seed_option=False)
     export.add_argument("--output-dir", default="dgflow_savedmodel", help="SavedModel directory to write")
     export.set_defaults(handler=run_export)
