@@ -22,6 +22,7 @@ import keras
 
 from dgflow_tf import integrity
 from dgflow_tf.adapters import hub as hub_adapter
+from dgflow_tf.adapters.hub import gan as hub_gan
 from dgflow_tf.adapters.hub.resolve import is_url, load_module, resolve
 from dgflow_tf.errors import ModelFileError
 
@@ -144,8 +145,8 @@ def load_refinement_model(path: str, safe_mode: bool = True):
 def _try_gan(path, batch_size):
     try:
         return hub_adapter.load_gan(path, batch_size=batch_size, check_gradients=False)
-    except ModelFileError:
-        raise  # damaged, not merely another layout
+    except (ModelFileError, hub_gan.UnknownBatchSizeError):
+        raise  # damaged, or a compare_gan module without that batch size: not merely another layout
     except (ValueError, KeyError):
         return None
 

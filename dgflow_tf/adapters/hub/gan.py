@@ -126,11 +126,17 @@ def _batch_tags(tag_sets, part):
     return sizes
 
 
+class UnknownBatchSizeError(ValueError):
+    """A compare_gan module has no MetaGraph for the batch size asked for."""
+
+
 def _pick_tags(sizes, batch_size, part):
     if batch_size is not None:
         if batch_size not in sizes:
             available = sorted(f"bs{size}" for size in sizes)
-            raise ValueError(f"The module has no {part!r} MetaGraph for batch_size={batch_size}: {available}")
+            raise UnknownBatchSizeError(
+                f"The module has no {part!r} MetaGraph for batch_size={batch_size}: {available}"
+            )
         return sizes[batch_size]
     # A dynamic batch needs no padding; otherwise the largest batch means the fewest chunks.
     if None in sizes:
