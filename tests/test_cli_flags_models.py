@@ -267,3 +267,57 @@ def test_collective_timeout_reaches_the_multi_worker_strategy(point_models, tmp_
     for flags, expected in (([], 600.0), (["--collective-timeout", 17], 17.0)):
         assert cli.main([str(arg) for arg in [*argv, *flags]], out=io.StringIO()) != 0
         assert timeouts[-1] == expected
+
+
+def _export(folder, output, *flags, generator="generator.keras", critic="critic.keras"):
+    argv = ["export", "--generator", folder / generator, "--critic", folder / critic]
+    argv += ["--step-size", STEP, "--num-steps", NUM_STEPS, *flags, "--output-dir", output]
+    out = io.StringIO()
+    code = cli.main([str(arg) for arg in argv], out=out)
+    assert code == 0, out.getvalue()
+    return tf.saved_model.load(str(output))
+
+
+@pytest.mark.cli_flag("export", "--labels", "--latent-shape")
+def test_export_of_a_conditional_model_serves_the_librarys_samples(conditional_models, tmp_path):
+    folder, generator, critic, labels = conditional_models
+    loaded = _export(folder, tmp_path / "saved", "--labels", folder / "labels.npy", "--latent-shape", "2")
+    model = RefinementModel(
+        generator, critic, conditional=True, latent_shape=(2,), step_size=STEP, num_steps=NUM_STEPS, seed=0
+    )
+    latents = model.sample_latents(NUM_SAMPLES, seed=3)
+    served = loaded.serve(tf.constant(latents), tf.constant(labels), tf.constant(0, tf.int64)).numpy()
+    np.testing.assert_allclose(served, model.predict((latents, labels), verbose=0), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.cli_flag("export", "--on-nonfinite")
+def test_export_freezes_nonfinite_samples_when_asked(overflowing_models, tmp_path):
+    folder, generator, critic = overflowing_models
+    latents = np.random.default_rng(9).normal(size=(NUM_SAMPLES, 2)).astype("float32")
+    frozen = _export(folder, tmp_path / "freeze", "--on-nonfinite", "freeze")
+    served = frozen.serve(tf.constant(latents), tf.constant(0, tf.int64)).numpy()
+    model = RefinementModel(
+        generator, critic, step_size=STEP, num_steps=NUM_STEPS, seed=0, on_nonfinite="freeze"
+    )
+    with pytest.warns(UserWarning):
+        np.testing.assert_allclose(served, model.predict(latents, verbose=0), rtol=1e-6, atol=1e-6)
+    raising = _export(folder, tmp_path / "raise")  # the default: the graph raises
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
+        raising.serve(tf.constant(latents), tf.constant(0, tf.int64))
+
+
+@pytest.mark.cli_flag("export", "--hub-batch-size")
+def test_export_reads_hub_batch_size(tmp_path, capsys):
+    weights = hub_modules.compare_gan_mlp_weights(latent_dim=3, image_shape=(2,), seed=0)
+    hub_modules.save_compare_gan_mlp(tmp_path / "module", weights, batch_sizes=(4, 8))
+    argv = [
+        "export",
+        "--generator",
+        tmp_path / "module",
+        "--hub-batch-size",
+        5,
+        "--output-dir",
+        tmp_path / "s",
+    ]
+    assert cli.main([str(arg) for arg in argv], out=io.StringIO()) == 2
+    assert "no 'gen' MetaGraph for batch_size=5: ['bs4', 'bs8']" in capsys.readouterr().err

@@ -257,6 +257,14 @@ def add_sampling_options(parser, num_samples, output_dir, output_help):
     parser.set_defaults(default_num_samples=num_samples)
     parser.add_argument("--latents", default=None, help=".npy of latents to refine instead of drawing them")
     parser.add_argument("--latent-seed", type=non_negative_int, default=0, help="seed of the drawn latents")
+    add_latent_shape_option(parser)
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
+    parser.add_argument("--output-dir", default=output_dir, help=output_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_latent_shape_option(parser):
+    """Adds --latent-shape, for generators that do not declare the shape of their latents."""
     parser.add_argument(
         "--latent-shape",
         type=shape,
@@ -264,9 +272,6 @@ def add_sampling_options(parser, num_samples, output_dir, output_help):
         help="per-sample latent shape, e.g. 128 or 4,4,8, for generators that do not declare it "
         "(conditional .keras generators, plain functions)",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
-    parser.add_argument("--output-dir", default=output_dir, help=output_help)
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def shape(text):

@@ -223,5 +223,6 @@ def register(commands):
     )
     # No --seed: the SavedModel's serve(z, seed) takes the seed with every call.
     options.add_model_options(export, seed_option=False)
+    options.add_latent_shape_option(export)
     export.add_argument("--output-dir", default="dgflow_savedmodel", help="SavedModel directory to write")
     export.set_defaults(handler=run_export)
