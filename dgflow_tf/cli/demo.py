@@ -72,6 +72,7 @@ def run_gaussian_demo(args, out):
 
 
 GAN_TITLES = {"wgan-gp": "WGAN-GP", "nsgan": "non-saturating GAN"}
+MNIST_MODELS = ["dcgan", "sn-gan", "wgan-gp"]
 
 
 def _settings_line(settings):
@@ -219,7 +220,36 @@ def run_mnist_demo(args, out):
     return 0
 
 
+def _two_d_defaults():
+    """The flags of the 2-D demo only, with their defaults: given with --data mnist they would do nothing."""
+    from dgflow_tf import datasets
+    from dgflow_tf.experiments.synthetic import METHODS
+
+    return {
+        "gans": ["wgan-gp"],
+        "datasets": datasets.names(),
+        "methods": list(METHODS),
+        "gan_seed": 0,
+        "mh_chain_length": 640,
+        "weights_dir": None,
+        "train": False,
+    }
+
+
+def _refuse_flags_of_the_other_demo(args):
+    if args.data == "mnist":
+        for name, default in _two_d_defaults().items():
+            if getattr(args, name) != default:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} applies to the 2-D demo, not --data mnist: drop it or drop --data mnist"
+                )
+    elif args.mnist_models != MNIST_MODELS:
+        raise ValueError("--mnist-models applies to --data mnist: add --data mnist or drop --mnist-models")
+
+
 def _run_demo(args, out):
+    _refuse_flags_of_the_other_demo(args)
     if args.num_samples is None:
         args.num_samples = 1000 if args.data == "mnist" else 2000
     return run_mnist_demo(args, out) if args.data == "mnist" else run_demo(args, out)
@@ -255,14 +285,14 @@ def register(commands):
     demo.add_argument(
         "--mnist-models",
         nargs="+",
-        default=["dcgan", "sn-gan", "wgan-gp"],
+        default=list(MNIST_MODELS),
         choices=[name for name in mnist_models.NAMES if name != "vae"],
         help="with --data mnist: which shipped GANs",
     )
     demo.add_argument(
         "--gans",
         nargs="+",
-        default=["wgan-gp"],
+        default=_two_d_defaults()["gans"],
         choices=list(GAN_TITLES),
         help="which 2-D GANs: WGAN-GP (the paper's Table 1 models) and/or the non-saturating GAN (nsgan)",
     )
@@ -280,7 +310,10 @@ def register(commands):
         "--gan-seed", type=options.non_negative_int, default=0, help="training seed of the GANs"
     )
     demo.add_argument(
-        "--mh-chain-length", type=options.positive_int, default=640, help="MH-GAN proposals per chain"
+        "--mh-chain-length",
+        type=options.positive_int,
+        default=_two_d_defaults()["mh_chain_length"],
+        help="MH-GAN proposals per chain",
     )
     demo.add_argument("--output-dir", default="dgflow_demo", help="where the PNG plots and samples go")
     demo.add_argument(
