@@ -13,6 +13,7 @@ from dgflow_tf.zoo.dcgan import dcgan_discriminator, dcgan_generator
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.cli_flag("gaussian-demo", "--num-samples", "--seed")
 def test_gaussian_demo_prints_a_table_where_kl_refinement_improves_the_fit():
     out = io.StringIO()
     assert cli.main(["gaussian-demo", "--num-samples", "2000", "--seed", "1"], out=out) == 0

@@ -87,6 +87,7 @@ def test_refine_flag_matches_the_library(flag, point_models, default_run, tmp_pa
     assert not np.array_equal(refined, default_refined), f"{flag} did not change the samples"
 
 
+@pytest.mark.cli_flag("refine", "--latents", "--num-samples")
 def test_given_latents_and_sample_count(point_models, tmp_path):
     folder, generator, critic = point_models
     given = np.random.default_rng(3).normal(size=(9, 2)).astype("float32")
@@ -121,6 +122,7 @@ def test_a_scale_without_a_wasserstein_critic_is_refused(point_models, tmp_path,
     )
 
 
+@pytest.mark.cli_flag("sweep", "--metric", "--reference")
 @pytest.mark.parametrize(("metric", "pick"), [("ot", min), ("kde", max)])
 def test_sweep_ranks_by_the_metrics_direction(metric, pick, point_models, tmp_path):
     # OT is a distance (lower is better), KDE a log-likelihood (higher is better): the reported best

@@ -94,6 +94,7 @@ def test_batch_size_reaches_the_generator(command, batch_models, tmp_path):
     assert not np.allclose(results[5], results[12]), "--batch-size did not reach the generator"
 
 
+@pytest.mark.cli_flag("export", "--unsafe-deserialization")
 @pytest.mark.parametrize("command", ["refine", "stream", "sweep", "export"])
 def test_unsafe_deserialization_is_needed_for_python_code(command, batch_models, tmp_path, capsys):
     argv = [
@@ -107,6 +108,8 @@ def test_unsafe_deserialization_is_needed_for_python_code(command, batch_models,
         argv += ["--reference", batch_models / "reference.npy"]
     assert cli.main([str(arg) for arg in [*argv, "--output-dir", tmp_path / "out"]], out=io.StringIO()) == 2
     assert "safe_mode" in capsys.readouterr().err
+    if command == "export":  # refine, stream and sweep run with it in test_batch_size_reaches_the_generator
+        _export(batch_models, tmp_path / "saved", "--unsafe-deserialization", "--latent-shape", "2")
 
 
 @pytest.fixture(scope="module")

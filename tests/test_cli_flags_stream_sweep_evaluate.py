@@ -13,7 +13,7 @@ import pytest
 
 from dgflow_tf import RefinementModel, cli, metrics
 from dgflow_tf.experiments import synthetic
-from tests.test_cli_flags import CASES, NUM_SAMPLES, NUM_STEPS
+from tests.test_cli_flags import CASES, NUM_SAMPLES, NUM_STEPS, _marked
 
 
 def _stream(folder, output, *flags):
@@ -38,7 +38,7 @@ def default_stream(point_models, tmp_path_factory):
     return _stream(point_models[0], tmp_path_factory.mktemp("default_stream"))[0]
 
 
-@pytest.mark.parametrize("flag", sorted(CASES))
+@pytest.mark.parametrize("flag", _marked("stream", sorted(CASES)))
 def test_stream_flag_matches_the_library(flag, point_models, default_stream, tmp_path):
     folder, generator, critic = point_models
     flags, settings, latent_draw, batch_size, wrap = CASES[flag]
@@ -51,6 +51,16 @@ def test_stream_flag_matches_the_library(flag, point_models, default_stream, tmp
     assert not np.array_equal(refined, default_stream), f"{flag} did not change the samples"
 
 
+@pytest.mark.cli_flag(
+    "stream",
+    "--shard-size",
+    "--generator",
+    "--critic",
+    "--num-samples",
+    "--num-steps",
+    "--output-dir",
+    "--quiet",
+)
 def test_stream_shard_size_splits_the_run_into_shards(point_models, default_stream, tmp_path):
     refined, count = _stream(point_models[0], tmp_path, "--shard-size", "10")
     assert [len(np.load(shard)) for shard in sorted(tmp_path.glob("shard-*.npy"))] == [10, 10, 4]
@@ -75,6 +85,19 @@ def reference(tmp_path, monkeypatch):
     return points
 
 
+@pytest.mark.cli_flag(
+    "sweep",
+    "--step-sizes",
+    "--num-steps-grid",
+    "--metric",
+    "--kde-bandwidth",
+    "--generator",
+    "--critic",
+    "--reference",
+    "--num-samples",
+    "--output-dir",
+    "--quiet",
+)
 def test_sweep_grids_and_kde_bandwidth_match_the_library(point_models, reference, tmp_path):
     folder, generator, critic = point_models
     flags = ["--step-sizes", "0.01", "0.1", "--num-steps-grid", "2", "6", "--metric", "kde"]
@@ -89,6 +112,7 @@ def test_sweep_grids_and_kde_bandwidth_match_the_library(point_models, reference
     assert [r["score"] for r in narrower] != [r["score"] for r in rows]
 
 
+@pytest.mark.cli_flag("sweep", "--num-reference", "--reference")
 def test_sweep_named_reference_draws_num_reference_points(point_models, reference, tmp_path):
     folder, generator, critic = point_models
     flags = ["--step-sizes", "0.03", "--num-steps-grid", "3", "--num-reference", "120"]
@@ -143,6 +167,7 @@ def _evaluate(*argv):
     return json.loads(out.getvalue())
 
 
+@pytest.mark.cli_flag("evaluate", "--reference", "--num-reference", "--seed", "--output")
 def test_evaluate_flags_match_the_library(tmp_path):
     points = np.random.default_rng(2).normal(size=(300, 2)).astype("float32") * 0.6
     np.save(tmp_path / "points.npy", points)
@@ -164,6 +189,7 @@ def test_evaluate_flags_match_the_library(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text()) == given
 
 
+@pytest.mark.cli_flag("evaluate", "--seed", "--reference")
 def test_evaluate_scores_mnist_images_against_the_shipped_test_statistics(tmp_path, mnist_test):
     from dgflow_tf.metrics.mnist import mnist_metrics
 

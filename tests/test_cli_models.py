@@ -20,6 +20,9 @@ def _run(*argv):
     return code, out.getvalue()
 
 
+@pytest.mark.cli_flag(
+    "refine", "--generator", "--critic", "--num-samples", "--num-steps", "--seed", "--output-dir", "--quiet"
+)
 def test_refine_writes_samples_that_match_the_library(point_models, tmp_path):
     folder, generator, critic = point_models
     code, text = _run(
@@ -48,6 +51,7 @@ def test_refine_writes_samples_that_match_the_library(point_models, tmp_path):
     assert json.loads((tmp_path / "run.json").read_text())["settings"]["num_steps"] == 5
 
 
+@pytest.mark.cli_flag("evaluate", "--reference", "--num-reference")
 def test_evaluate_points_and_digits(point_models, tmp_path):
     rng = np.random.default_rng(0)
     np.save(tmp_path / "points.npy", rng.normal(size=(200, 2)).astype("float32"))
@@ -76,6 +80,7 @@ def test_evaluate_points_and_digits(point_models, tmp_path):
     assert fids["real"] * 10 < fids["noise"]
 
 
+@pytest.mark.cli_flag("export", "--generator", "--critic", "--num-steps", "--output-dir")
 def test_export_serves_what_refine_wrote(point_models, tmp_path):
     folder, _, _ = point_models
     common = [
@@ -188,6 +193,7 @@ def test_keras_files_with_python_code_need_an_explicit_opt_in(tmp_path, capsys):
     assert "`critic` must return one value per sample" in capsys.readouterr().err
 
 
+@pytest.mark.cli_flag("stream", "--on-nonfinite")
 def test_stream_follows_the_nonfinite_policy(tmp_path, capsys):
     # A critic with weights of 1e20: its logit overflows float32 after one step for every sample.
     generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, kernel_initializer="identity")])
@@ -210,6 +216,7 @@ def test_stream_follows_the_nonfinite_policy(tmp_path, capsys):
     assert {s for shard in manifest["shards"] for s in shard["nonfinite"]["steps"]} == {1}
 
 
+@pytest.mark.cli_flag("stream", "--strategy")
 def test_stream_under_a_mirrored_strategy_writes_the_default_runs_shards(tmp_path, monkeypatch, capsys):
     generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

@@ -30,6 +30,7 @@ def test_default_step_is_auto_and_printed_with_its_value(point_models, tmp_path)
     )
 
 
+@pytest.mark.cli_flag("refine", "--step-size")
 def test_a_float_step_size_is_applied(point_models, tmp_path):
     folder, generator, critic = point_models
     code, text = _refine(folder, tmp_path, "--step-size", 0.03)
@@ -44,6 +45,7 @@ def test_a_float_step_size_is_applied(point_models, tmp_path):
     assert np.abs(np.load(tmp_path / "refined.npy") - np.load(tmp_path / "base.npy")).max() > 0
 
 
+@pytest.mark.cli_flag("refine", "--solver")
 def test_solver_mala_is_applied(point_models, tmp_path):
     folder, generator, critic = point_models
     code, text = _refine(folder, tmp_path, "--solver", "mala")
@@ -57,6 +59,7 @@ def test_solver_mala_is_applied(point_models, tmp_path):
     assert np.abs(mala - euler).max() > 1e-6
 
 
+@pytest.mark.cli_flag("refine", "--calibrate")
 def test_calibrate_sets_the_step_the_library_chooses(point_models, tmp_path):
     folder, generator, critic = point_models
     real = np.random.default_rng(5).normal(size=(200, 2)).astype("float32") * 0.5

@@ -55,6 +55,7 @@ def test_compare_refuses_bad_requests():
         mnist_experiment.compare_mnist(without, ["base"])
 
 
+@pytest.mark.cli_flag("demo", "--data", "--mnist-models", "--num-samples", "--output-dir", "--quiet")
 def test_mnist_demo_prints_base_default_and_tuned_rows_and_writes_grids(tmp_path):
     import io
 

@@ -107,6 +107,7 @@ def test_scatter_grid_writes_png(tmp_path):
         scatter_grid({"a": np.zeros((5, 3))}, str(tmp_path / "bad.png"))
 
 
+@pytest.mark.cli_flag("demo", "--gans", "--num-samples", "--mh-chain-length", "--output-dir", "--quiet")
 def test_demo_prints_the_wgan_gp_tables_first_and_writes_plots(tmp_path):
     out = io.StringIO()
     argv = [
