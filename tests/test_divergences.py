@@ -1,3 +1,4 @@
+import functools
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -91,3 +92,21 @@ def test_serialize_round_trip():
     again = divergences.get(divergences.serialize(custom))
     assert again.name == "sq"
     np.testing.assert_allclose(again.drift_scale(tf.constant(0.5, tf.float64)), 2.0 * np.exp(-0.5))
+
+
+def hellinger_f(r):
+    return (tf.sqrt(r) - 1.0) ** 2
+
+
+def test_a_custom_f_is_named_by_name_else_its_function_else_custom():
+    assert divergences.FDivergence(hellinger_f).name == "hellinger_f"
+    assert divergences.FDivergence(hellinger_f, name="H").name == "H"
+    # A callable without __name__ (a partial) is "custom".
+    assert divergences.FDivergence(functools.partial(lambda r, c: c * (r - 1.0) ** 2, c=2.0)).name == "custom"
+
+
+def test_concavity_at_small_ratios_is_refused_too():
+    # f(r) = (r - 1)^2 + log(r) / 2 has f(1) = 0 and f''(r) = 2 - 1 / (2 r^2): concave for r < 1/2 only,
+    # where the discriminator says a sample is twice as likely under the model as under the data.
+    with pytest.raises(ValueError, match=r"must be convex.*at r = 0\.0"):
+        divergences.FDivergence(lambda r: (r - 1.0) ** 2 + 0.5 * tf.math.log(r), name="low")

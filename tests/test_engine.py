@@ -144,3 +144,47 @@ def test_the_models_signature_shows_the_configurations_defaults():
     parameters = inspect.signature(dgflow_tf.RefinementModel.__init__).parameters
     shown = {name: parameters[name].default for name in config.DEFAULTS}
     assert shown == config.DEFAULTS
+
+
+@pytest.mark.parametrize(
+    "num_steps, every, expected",
+    [(6, 2, [0, 2, 4, 6]), (5, 2, [0, 2, 4, 5]), (4, 1, [0, 1, 2, 3, 4]), (3, 5, [0, 3]), (3, 0, [])],
+)
+def test_a_trajectory_records_every_kth_step_and_the_last(num_steps, every, expected):
+    from dgflow_tf.engine import record_steps
+
+    assert record_steps(num_steps, every) == expected
+
+
+def test_a_trajectory_ends_at_the_final_state_when_k_is_not_a_multiple(nets):
+    # K = 5, every 2: the loop records steps 0, 2, 4; the final state (step 5) is recorded after it.
+    generator, critic = nets.keras_models("float64")
+    z = np.random.default_rng(8).normal(size=(6, 3))
+    outputs = dgflow_tf.simulate(
+        generator,
+        dgflow_tf.critics.get(critic),
+        divergences.get("KL"),
+        tf.constant(z),
+        tf.range(6, dtype=tf.int64),
+        noise.sanitize_seed(1),
+        step_size=0.05,
+        entropy_weight=0.1,
+        num_steps=5,
+        trajectory_every=2,
+    )
+    trajectory = outputs["state_trajectory"].numpy()
+    assert trajectory.shape[0] == 4
+    np.testing.assert_array_equal(trajectory[0], z)
+    np.testing.assert_array_equal(trajectory[-1], outputs["states"].numpy())
+    np.testing.assert_array_equal(outputs["sample_trajectory"].numpy()[-1], outputs["samples"].numpy())
+
+
+def test_a_critic_cut_off_from_the_states_names_the_usual_causes():
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model = dgflow_tf.RefinementModel(
+        generator, lambda x: tf.stop_gradient(x[:, 0]), step_size=0.1, num_steps=1
+    )
+    with pytest.raises(
+        ValueError, match=r"built from TensorFlow ops, do not call \.numpy\(\) or tf\.stop_gradient"
+    ):
+        model.predict(np.zeros((2, 2), "float32"), verbose=0)

@@ -173,8 +173,14 @@ def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state
 
     def model(policy):
         return RefinementModel(
-            generator, lambda x: x[:, 0], step_size=0.02, entropy_weight=0.0, num_steps=3,
-            latent_shape=(1,), on_nonfinite=policy, seed=0,
+            generator,
+            lambda x: x[:, 0],
+            step_size=0.02,
+            entropy_weight=0.0,
+            num_steps=3,
+            latent_shape=(1,),
+            on_nonfinite=policy,
+            seed=0,
         )
 
     z = np.array([[0.0], [0.9]], "float32")
@@ -185,3 +191,25 @@ def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state
     np.testing.assert_array_equal(result.nonfinite_step, [-1, 3])
     with pytest.raises(NonFiniteRefinementError, match="sample 1 at step 3"):
         model("raise").refine(z)
+
+
+def test_a_single_step_whose_output_turns_nonfinite_falls_back_to_the_start():
+    # As above with K = 1: g(z_1) is NaN for the sample starting at 0.94 (0.96 > 0.95), so it falls
+    # back to z_0; the fall-back must not need more than one step.
+    def generator(z):
+        return tf.where(z > 0.95, tf.fill(tf.shape(z), np.nan), z)
+
+    model = RefinementModel(
+        generator,
+        lambda x: x[:, 0],
+        step_size=0.02,
+        entropy_weight=0.0,
+        num_steps=1,
+        latent_shape=(1,),
+        on_nonfinite="freeze",
+        seed=0,
+    )
+    with pytest.warns(NonFiniteRefinementWarning):
+        result = model.refine(np.array([[0.0], [0.94]], "float32"))
+    np.testing.assert_allclose(result.samples[:, 0], [0.02, 0.94], rtol=1e-6)
+    np.testing.assert_array_equal(result.nonfinite_step, [-1, 1])
