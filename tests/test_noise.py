@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.stats
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from dgflow_tf import noise
 
@@ -80,3 +81,32 @@ def test_peak_memory_does_not_grow_with_the_number_of_steps():
         return int(output.split()[-1]) / 1024
 
     assert peak_mb(20_000) - peak_mb(200) < 50
+
+
+def test_integer_seeds_use_all_64_bits():
+    # Seeds that differ only in bit 32 (or only above it) are different seeds.
+    seeds = [0, 1, 2**32, 2**33, 2**32 + 1, 2**62 + 7]
+    pairs = {tuple(noise.sanitize_seed(seed).numpy()) for seed in seeds}
+    assert len(pairs) == len(seeds)
+
+
+def test_a_tensor_seed_of_shape_two_is_salted_like_tfp_does():
+    seed = tf.constant([3, 9], tf.int64)
+    expected = tfp.random.sanitize_seed(tf.constant([3, 9], tf.int32), salt="dgflow_tf")
+    np.testing.assert_array_equal(noise.sanitize_seed(seed).numpy(), expected.numpy())
+    with pytest.raises(ValueError, match=r"must have shape \[2\]\. Received: seed with shape \[3\]"):
+        noise.sanitize_seed(tf.constant([1, 2, 3]))
+
+
+@pytest.mark.parametrize(
+    "seed, error, message",
+    [
+        ("7", TypeError, "Received: seed='7' of type str"),
+        (1.5, TypeError, "Received: seed=1.5 of type float"),
+        (-1, ValueError, r"must be in \[0, 2\*\*63\)\. Received: seed=-1"),
+        (2**63, ValueError, r"must be in \[0, 2\*\*63\)"),
+    ],
+)
+def test_bad_seeds_are_refused_with_the_value_and_its_type(seed, error, message):
+    with pytest.raises(error, match=message):
+        noise.sanitize_seed(seed)
