@@ -80,6 +80,10 @@ setup(
             # render it natively, so the site needs no MathJax or KaTeX script, CDN or bundle.
             "latex2mathml>=3.77",
         ],
+        # benchmarks/mutation.py: mutmut generates the mutants of every module and maps functions
+        # to the tests that reach them; pinned, since its fork server and trampolines are what
+        # benchmarks/mutmut_signatures.py and [tool.mutmut] in pyproject.toml are written for.
+        "mutation": ["mutmut==3.8.1"],
     },
     entry_points={"console_scripts": ["dgflow-tf=dgflow_tf.cli:main"]},
     classifiers=[

@@ -1,0 +1,337 @@
+"""Mutation testing of the whole package with mutmut, module by module.
+
+mutmut generates the mutants of every module of `dgflow_tf/` (operators it knows: flipped comparisons
+and signs, changed numbers and strings, dropped arguments, `None` for a value) and maps every
+function to the tests that call it, so each mutant runs only the tests that reach its code. All of
+them (about 19,000) would take days on 2 CPU cores, so this runs a seeded sample of `--per-module`
+mutants of each module (all of a module's mutants when it has fewer) and tabulates, per module:
+killed, timed out, survived, not reached by any test, equivalent (a survivor that cannot change any
+result, with the reason, from `mutation_equivalent.json`), and the time.
+
+mutmut is configured under `[tool.mutmut]` in pyproject.toml: its fork server imports TensorFlow
+without running an op (a child forked after an op deadlocks), and `mutmut_signatures.py` keeps
+Keras layers constructible under mutmut's trampolines. The suites that run the package in another
+interpreter or a browser are left out: no mutant is active there.
+
+Reproduce (2 CPU cores; the results persist in mutants/, so an interrupted run resumes):
+
+    pip install -e ".[test,mutation]"
+    python benchmarks/mutation.py --jobs 2                          # 30 a module, 30 tests a mutant
+    python benchmarks/mutation.py --modules 'dgflow_tf/engine.py'   # one module
+    python benchmarks/mutation.py --modules 'dgflow_tf/engine.py' --rerun-survivors   # after new tests
+    python benchmarks/mutation.py --report-only                     # tables from the results so far
+    PYTHONPATH=benchmarks mutmut show NAME                          # one mutant's diff
+
+Writes benchmarks/results/mutation.{json,md}.
+"""
+
+import argparse
+import fnmatch
+import glob
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MUTANTS = os.path.join(ROOT, "mutants")
+STATS = os.path.join(MUTANTS, "mutmut-stats.json")
+FULL_STATS = os.path.join(MUTANTS, "mutmut-stats-uncapped.json")
+TIMES = os.path.join(MUTANTS, "mutation-seconds.json")  # wall seconds spent per module
+EQUIVALENT = os.path.join(HERE, "mutation_equivalent.json")
+
+# mutmut's exit codes (mutmut.stats.status_by_exit_code), grouped as this table counts them.
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
+STATUS.update({-24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout", None: "not run"})
+
+_GENERATE = """
+import os, sys
+from mutmut.__main__ import create_mutants, set_mutant_under_test, store_lines_covered_by_tests
+from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths
+set_mutant_under_test("mutant_generation")
+os.makedirs("mutants", exist_ok=True)
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); store_lines_covered_by_tests()
+stats = create_mutants(int(sys.argv[1]))
+print(f"{stats.mutated} files mutated, {stats.unmodified} unmodified")
+"""
+
+
+def _environment():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, env.get("PYTHONPATH")]))
+    return env
+
+
+def generate(jobs):
+    """Has mutmut write (or refresh) the mutants of every module under mutants/."""
+    subprocess.run([sys.executable, "-c", _GENERATE, str(jobs)], cwd=ROOT, env=_environment(), check=True)
+
+
+def read_results():
+    """Maps each module's path to its mutants: {name: (exit code, seconds)}."""
+    modules = {}
+    for meta in sorted(glob.glob(os.path.join(MUTANTS, "dgflow_tf", "**", "*.py.meta"), recursive=True)):
+        with open(meta, encoding="utf-8") as handle:
+            data = json.load(handle)
+        module = os.path.relpath(meta, MUTANTS)[: -len(".meta")].replace(os.sep, "/")
+        durations = data.get("durations_by_key", {})
+        modules[module] = {
+            name: (code, durations.get(name)) for name, code in data["exit_code_by_key"].items()
+        }
+    return modules
+
+
+def sample(modules, per_module, seed, pattern):
+    """A seeded sample of each module's mutant names: the same code and seed give the same sample."""
+    chosen = {}
+    for module, mutants in modules.items():
+        if not fnmatch.fnmatch(module, pattern) or not mutants:
+            continue
+        names = sorted(mutants)
+        picked = random.Random(f"{seed}:{module}").sample(names, min(per_module, len(names)))
+        chosen[module] = sorted(picked)
+    return chosen
+
+
+def _mutmut_script():
+    """mutmut's console script: beside this interpreter (a virtual environment), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mutmut")
+    found = beside if os.path.exists(beside) else shutil.which("mutmut")
+    if found is None:
+        raise SystemExit('mutmut is not installed: pip install -e ".[test,mutation]"')
+    return found
+
+
+def cap_tests(max_tests):
+    """Keeps at most `max_tests` of the tests mutmut found reaching each function (in its stats file).
+
+    A survivor in a function most tests reach (the engine's loop: 200 tests, 5 minutes) would
+    otherwise rerun them all. Kept first: the tests of the module's own test files (a name part of
+    the module in the file's name: `test_engine.py` for `engine.py`), then the fastest. The uncapped
+    mapping is kept beside it, so a new cap starts from all of them.
+    """
+    with open(STATS, encoding="utf-8") as handle:
+        stats = json.load(handle)
+    full = {}
+    if os.path.exists(FULL_STATS):
+        with open(FULL_STATS, encoding="utf-8") as handle:
+            full = json.load(handle)
+    tests = stats["tests_by_mangled_function_name"]
+    for function, names in tests.items():  # tests found since the last cap join the full lists
+        full[function] = sorted(set(full.get(function, [])) | set(names))
+    with open(FULL_STATS, "w", encoding="utf-8") as handle:
+        json.dump(full, handle)
+    durations = stats["duration_by_test"]
+    for function, names in full.items():
+        parts = [part.rstrip("s") for part in function.split(".")[1:-1] if part.strip("_")]
+        parts = [part.strip("_") for part in parts]
+
+        def own_tests_first(name, parts=parts):
+            test_file = name.split("::")[0].rsplit("/", 1)[-1]
+            return (not any(part and part in test_file for part in parts), durations.get(name, 0.0), name)
+
+        tests[function] = sorted(names, key=own_tests_first)[:max_tests]
+    with open(STATS, "w", encoding="utf-8") as handle:
+        json.dump(stats, handle, indent=1)
+
+
+def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False):
+    """Runs every sampled mutant that has no result yet (and, if asked, every survivor again, after
+    tests were added for them); mutmut stores each result as it comes."""
+    again = ("survived", "no tests") if rerun_survivors else ()
+    pending = [
+        name
+        for module, names in chosen.items()
+        for name in names
+        if modules[module][name][0] is None or STATUS.get(modules[module][name][0]) in again
+    ]
+    print(f"{len(pending)} sampled mutants without a result", flush=True)
+    if pending and not os.path.exists(STATS):
+        # mutmut maps functions to tests (its "stats" run of the whole selection) before its first
+        # mutant; run one mutant to have the map, then cap it.
+        subprocess.run([_mutmut_script(), "run", pending[0]], cwd=ROOT, env=_environment(), check=False)
+        pending = pending[1:]
+    if pending:
+        cap_tests(max_tests)
+        command = [_mutmut_script(), "run", "--max-children", str(jobs), *pending]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=_environment(), check=False)
+        module_of = {name: module for module, names in chosen.items() for name in names}
+        _add_seconds([module_of[name] for name in pending], time.perf_counter() - start)
+
+
+def _add_seconds(modules, seconds):
+    """Adds a run's wall time to its modules, shared by their numbers of mutants in it."""
+    times = read_seconds()
+    for module in modules:
+        times[module] = times.get(module, 0.0) + seconds / len(modules)
+    with open(TIMES, "w", encoding="utf-8") as handle:
+        json.dump(times, handle, indent=1)
+
+
+def read_seconds():
+    """Wall seconds spent on each module's mutants so far."""
+    if not os.path.exists(TIMES):
+        return {}
+    with open(TIMES, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _diff(name):
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        lines = get_diff_for_mutant(name).splitlines()
+    finally:
+        os.chdir(cwd)
+    changed = [line for line in lines[2:] if line[:1] in "+-"]
+    return " / ".join(line[0] + " " + line[1:].strip() for line in changed)
+
+
+def tabulate(chosen, modules, equivalent):
+    rows, survivors = [], []
+    wall = read_seconds()
+    for module, names in chosen.items():
+        counts = {"killed": 0, "timeout": 0, "survived": 0, "no tests": 0, "equivalent": 0, "other": 0}
+        counts["not run"] = 0
+        for name in names:
+            code, _ = modules[module][name]
+            status = STATUS.get(code, "other")
+            if status in ("survived", "no tests") and name in equivalent:
+                status = "equivalent"
+            counts[status] += 1
+            if status in ("survived", "no tests", "other"):
+                survivors.append({"module": module, "name": name, "status": status, "change": _diff(name)})
+        scored = len(names) - counts["equivalent"] - counts["not run"]
+        detected = counts["killed"] + counts["timeout"]
+        rows.append(
+            {
+                "module": module,
+                "mutants": len(modules[module]),
+                "sampled": len(names),
+                **counts,
+                "score": detected / scored if scored else None,
+                "seconds": wall.get(module, 0.0),
+            }
+        )
+    return rows, survivors
+
+
+def write(rows, survivors, equivalent, args, wall):
+    totals = {key: sum(row[key] for row in rows) for key in rows[0] if key not in ("module", "score")}
+    scored = totals["sampled"] - totals["equivalent"] - totals["not run"]
+    totals["score"] = (totals["killed"] + totals["timeout"]) / scored if scored else None
+    below = [row["module"] for row in rows if row["score"] is not None and row["score"] < 0.9]
+    import mutmut
+
+    report = {
+        "command": "python benchmarks/mutation.py " + " ".join(args.argv),
+        "tool": f"mutmut {mutmut.__version__}",
+        "per_module": args.per_module,
+        "max_tests": args.max_tests,
+        "seed": args.seed,
+        "wall_seconds_this_call": wall,
+        "totals": totals,
+        "rows": rows,
+        "below_90_percent": below,
+        "survivors": survivors,
+        "equivalent": {name: reason for name, reason in equivalent.items()},
+    }
+    with open(args.output + ".json", "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
+
+    def percent(value):
+        return "" if value is None else f"{100 * value:.0f} %"
+
+    lines = [
+        "# Mutation testing of the whole package",
+        "",
+        f"Tool: {report['tool']}, configured under `[tool.mutmut]` in pyproject.toml. Command: "
+        f"`{report['command']}`; each module's sample is {args.per_module} of mutmut's mutants drawn "
+        f"with seed {args.seed} (all of them for a smaller module). Each mutant runs at most "
+        f"{args.max_tests} of the tests mutmut found reaching its function: first those of the module's "
+        "own test files, then the fastest. Score: killed or timed out, over "
+        "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
+        "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores.",
+        "",
+        f"In all: {totals['sampled']} of {totals['mutants']} mutants sampled, {totals['killed']} killed, "
+        f"{totals['timeout']} timed out, {totals['survived']} survived, {totals['no tests']} not "
+        f"reached by a test, {totals['equivalent']} equivalent, {totals['not run']} not run yet; "
+        f"score {percent(totals['score'])}. Modules below 90 %: "
+        f"{', '.join(f'`{m}`' for m in below) or 'none'}.",
+        "",
+        "| module | mutants | sampled | killed | timeout | survived | no tests | equivalent | not run "
+        "| score | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| `{row['module']}` | {row['mutants']} | {row['sampled']} | {row['killed']} | "
+            f"{row['timeout']} | {row['survived']} | {row['no tests']} | {row['equivalent']} | "
+            f"{row['not run']} | {percent(row['score'])} | {row['seconds']:.0f} |"
+            if row["seconds"]
+            else f"{row['not run']} | {percent(row['score'])} | |"
+        )
+    if survivors:
+        lines += ["", "## Survivors", "", "| mutant | result | change |", "|---|---|---|"]
+        for entry in survivors:
+            change = entry["change"].replace("|", "\\|")
+            lines.append(f"| `{entry['name']}` | {entry['status']} | `{change}` |")
+    if equivalent:
+        lines += ["", "## Equivalent mutants", "", "| mutant | why it cannot change a result |", "|---|---|"]
+        lines += [f"| `{name}` | {reason} |" for name, reason in sorted(equivalent.items())]
+    with open(args.output + ".md", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    print("\n".join(lines[: 12 + len(rows)]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--per-module", type=int, default=30, help="mutants sampled per module (default 30)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    parser.add_argument("--modules", default="dgflow_tf/*", help="glob of module paths to run (default all)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument(
+        "--max-tests", type=int, default=30, help="tests run per mutant, of those reaching it (default 30)"
+    )
+    parser.add_argument("--report-only", action="store_true", help="tabulate the results so far; run nothing")
+    parser.add_argument(
+        "--rerun-survivors", action="store_true", help="run the sampled survivors again (after new tests)"
+    )
+    parser.add_argument("--output", default=os.path.join(HERE, "results", "mutation"), help="path stem")
+    args = parser.parse_args(argv)
+    if min(args.per_module, args.jobs, args.max_tests) < 1:
+        parser.error("--per-module, --jobs and --max-tests must be at least 1")
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    start = time.perf_counter()
+    if not args.report_only:
+        generate(args.jobs)
+    modules = read_results()
+    if not modules:
+        parser.error("no mutants under mutants/: run without --report-only first")
+    chosen = sample(modules, args.per_module, args.seed, args.modules)
+    if not chosen:
+        parser.error(f"--modules {args.modules!r} matches no module with mutants")
+    if not args.report_only:
+        run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors)
+        modules = read_results()
+    equivalent = {}
+    if os.path.exists(EQUIVALENT):
+        with open(EQUIVALENT, encoding="utf-8") as handle:
+            equivalent = json.load(handle)
+    # The table covers every module's sample, whichever --modules this call ran.
+    everything = sample(modules, args.per_module, args.seed, "dgflow_tf/*")
+    rows, survivors = tabulate(everything, modules, equivalent)
+    write(rows, survivors, equivalent, args, time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
