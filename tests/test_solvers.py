@@ -107,3 +107,30 @@ def test_mala_settings_are_validated():
         RefinementModel(_identity(), critic, solver="mala", entropy_weight=0.0)
     with pytest.raises(ValueError, match="Unknown solver 'heun'"):
         RefinementModel(_identity(), critic, solver="heun")
+
+
+def test_mala_under_a_flat_critic_accepts_every_proposal_and_records_its_trajectory():
+    # d = 0: no drift and a symmetric proposal, so every step is accepted and
+    # z_{k+1} = z_k + sqrt(2 gamma eta_k) xi_k, with eta_{k+1} = eta_k exp(rate (1 - target)).
+    from dgflow_tf import noise
+
+    z = np.random.default_rng(3).normal(size=(5, 2))
+    positions, seed = tf.range(5, dtype=tf.int64) + 7, noise.sanitize_seed(11)
+    outputs = solvers.simulate_mala(
+        lambda x: x, critics.get(lambda x: 0.0 * x[:, 0]), divergences.get("KL"), tf.constant(z),
+        positions, seed, step_size=0.04, entropy_weight=0.5, num_steps=3, trajectory_every=2,
+        target_acceptance=0.6, adaptation_rate=0.5,
+    )
+    xi = noise.step_noise(seed, positions, 3, [2], tf.float64).numpy()
+    eta, states = 0.04, [z]
+    for k in range(3):
+        states.append(states[-1] + np.sqrt(2 * 0.5 * eta) * xi[:, k])
+        eta *= np.exp(0.5 * (1.0 - 0.6))
+    np.testing.assert_allclose(outputs["states"].numpy(), states[3], rtol=1e-12)
+    np.testing.assert_allclose(outputs["step_sizes"].numpy(), eta, rtol=1e-12)
+    np.testing.assert_array_equal(outputs["acceptance_rate"].numpy(), 1.0)
+    # Steps 0, 2 and the last, 3.
+    recorded = np.stack([states[i] for i in (0, 2, 3)])
+    for name in ("state", "sample"):
+        np.testing.assert_allclose(outputs[f"{name}_trajectory"].numpy(), recorded, rtol=1e-12)
+    np.testing.assert_array_equal(outputs["critic_trajectory"].numpy(), np.zeros((3, 5)))
