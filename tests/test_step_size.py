@@ -176,3 +176,41 @@ def test_calibrate_refuses_real_samples_of_another_shape():
 def test_the_rayleigh_quantile_used_above():
     # The closed form of the first test, checked against SciPy's Rayleigh distribution.
     assert stats.rayleigh.ppf(0.9) == pytest.approx(np.sqrt(-2.0 * np.log(0.1)))
+
+
+def test_auto_on_a_conditional_model_probes_with_the_conditions():
+    # d([x, c]) = c x_0 with c = 3: the KL drift is (3, 0) for every sample, RMS 3 / sqrt(2).
+    generator = lambda inputs: inputs[0]  # noqa: E731
+    critic = lambda inputs: inputs[1][:, 0] * inputs[0][:, 0]  # noqa: E731
+    model = RefinementModel(generator, critic, conditional=True, latent_shape=(2,), num_steps=10, seed=0)
+    z = np.random.default_rng(4).normal(size=(40, 2)).astype("float32")
+    conditions = np.full((40, 1), 3.0, "float32")
+    model.predict((z, conditions), verbose=0)
+    scale = np.sqrt(np.mean(np.var(z.astype(np.float64), axis=0)))
+    expected = step_size_lib.DISPLACEMENT * scale / (10 * 3.0 / np.sqrt(2.0))
+    assert expected < step_size_lib.TIME_CAP / 10
+    assert model.step_size == pytest.approx(expected, rel=1e-6)
+
+
+def test_states_scale_is_the_float64_rms_of_the_coordinate_stds_or_one_for_a_point():
+    # Float32 numbers far from their mean: their variance in float32 loses digits.
+    states = (1000.0 + np.random.default_rng(5).normal(size=(300, 3)) * 1e-2).astype("float32")
+    expected = np.sqrt(np.mean(np.var(states.astype(np.float64), axis=0)))
+    assert step_size_lib.states_scale(states) == pytest.approx(expected, rel=1e-9)
+    assert step_size_lib.states_scale(np.ones((4, 3), "float32")) == 1.0
+
+
+def test_auto_errors_name_the_argument_and_the_fix():
+    with pytest.raises(ValueError, match="`num_steps`"):
+        step_size_lib.auto_step_size([1.0], 0)
+    model = RefinementModel(None, _quadratic_critic(1.0), space="data")
+    with pytest.raises(ValueError, match="Call predict or refine first, or pass a float `step_size`"):
+        model.step_size  # noqa: B018
+    auto = RefinementModel(_identity_generator(), _quadratic_critic(1.0))
+
+    @tf.function
+    def inside():
+        return auto.step_size
+
+    with pytest.raises(ValueError, match=r"call model\.resolve_step_size\(\) \(or predict/refine\) first"):
+        inside()
