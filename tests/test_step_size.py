@@ -171,6 +171,11 @@ def test_calibrate_refuses_real_samples_of_another_shape():
         model.calibrate(np.zeros((10, 3), "float32"))
     with pytest.raises(ValueError, match="finite"):
         model.calibrate(np.full((10, 2), np.nan, "float32"))
+    for empty in (np.zeros((0, 2), "float32"), np.float32(1.0)):
+        with pytest.raises(ValueError, match="`real_samples` must be a non-empty array"):
+            model.calibrate(empty)
+    with pytest.raises(ValueError, match="`num_steps`"):
+        model.calibrate(np.zeros((10, 2), "float32"), num_steps=[5, 0])
 
 
 def test_the_rayleigh_quantile_used_above():
