@@ -249,3 +249,33 @@ def test_public_api_is_exported():
         "critics",
     ):
         assert hasattr(dgflow_tf, name)
+
+
+def test_unknown_space_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"Unknown space 'pixels'\. Expected one of: \['latent', 'data'\]"):
+        RefinementModel(lambda z: z, lambda x: x[:, 0], space="pixels", latent_shape=(2,))
+
+
+def test_calling_a_conditional_model_uses_the_conditions():
+    # g([z, c]) = z + c and d([x, c]) = -|x - c|^2 / 2: each sample is pulled toward its own condition.
+    model = RefinementModel(
+        lambda inputs: inputs[0] + inputs[1],
+        lambda inputs: -0.5 * tf.reduce_sum((inputs[0] - inputs[1]) ** 2, axis=1),
+        conditional=True, latent_shape=(2,), step_size=0.1, num_steps=3, seed=1,
+    )
+    z = np.random.default_rng(2).normal(size=(6, 2)).astype("float32")
+    conditions = np.repeat(np.array([[5.0, 0.0], [-5.0, 0.0]], "float32"), 3, axis=0)
+    called = model((z, conditions)).numpy()
+    np.testing.assert_allclose(called, model.predict((z, conditions), verbose=0), rtol=1e-6, atol=1e-6)
+    assert not np.allclose(called, model((z, conditions[::-1])).numpy())
+
+
+def test_predict_on_batch_refines_the_whole_input_as_one_batch():
+    # The generator scales by its batch's size, so the batching is visible in the samples.
+    model = RefinementModel(
+        lambda z: z * tf.cast(tf.shape(z)[0], z.dtype) / 100.0, lambda x: -tf.reduce_sum(x**2, axis=1),
+        latent_shape=(2,), step_size=0.05, num_steps=2, seed=0,
+    )
+    z = np.random.default_rng(3).normal(size=(100, 2)).astype("float32")
+    np.testing.assert_array_equal(model.predict_on_batch(z), model.predict(z, batch_size=100, verbose=0))
+    assert not np.allclose(model.predict_on_batch(z), model.predict(z, batch_size=64, verbose=0))
