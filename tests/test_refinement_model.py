@@ -261,7 +261,11 @@ def test_calling_a_conditional_model_uses_the_conditions():
     model = RefinementModel(
         lambda inputs: inputs[0] + inputs[1],
         lambda inputs: -0.5 * tf.reduce_sum((inputs[0] - inputs[1]) ** 2, axis=1),
-        conditional=True, latent_shape=(2,), step_size=0.1, num_steps=3, seed=1,
+        conditional=True,
+        latent_shape=(2,),
+        step_size=0.1,
+        num_steps=3,
+        seed=1,
     )
     z = np.random.default_rng(2).normal(size=(6, 2)).astype("float32")
     conditions = np.repeat(np.array([[5.0, 0.0], [-5.0, 0.0]], "float32"), 3, axis=0)
@@ -273,9 +277,48 @@ def test_calling_a_conditional_model_uses_the_conditions():
 def test_predict_on_batch_refines_the_whole_input_as_one_batch():
     # The generator scales by its batch's size, so the batching is visible in the samples.
     model = RefinementModel(
-        lambda z: z * tf.cast(tf.shape(z)[0], z.dtype) / 100.0, lambda x: -tf.reduce_sum(x**2, axis=1),
-        latent_shape=(2,), step_size=0.05, num_steps=2, seed=0,
+        lambda z: z * tf.cast(tf.shape(z)[0], z.dtype) / 100.0,
+        lambda x: -tf.reduce_sum(x**2, axis=1),
+        latent_shape=(2,),
+        step_size=0.05,
+        num_steps=2,
+        seed=0,
     )
     z = np.random.default_rng(3).normal(size=(100, 2)).astype("float32")
     np.testing.assert_array_equal(model.predict_on_batch(z), model.predict(z, batch_size=100, verbose=0))
     assert not np.allclose(model.predict_on_batch(z), model.predict(z, batch_size=64, verbose=0))
+
+
+def test_the_boundary_setting_reaches_the_flow():
+    # Steps of 0.5 on a uniform prior's box leave it; clip stops at the faces, reflect folds back.
+    def model(boundary):
+        return RefinementModel(
+            lambda z: z,
+            lambda x: 5.0 * x[:, 0],
+            latent_prior="uniform",
+            boundary=boundary,
+            step_size=0.5,
+            num_steps=2,
+            seed=0,
+            latent_shape=(2,),
+        )
+
+    z = np.full((4, 2), 0.5, "float32")
+    clipped, reflected = model("clip").predict(z, verbose=0), model("reflect").predict(z, verbose=0)
+    assert model("clip").boundary == "clip"
+    np.testing.assert_array_equal(clipped[:, 0], 1.0)
+    assert np.all(reflected[:, 0] < 1.0)
+
+
+def test_export_refuses_unknown_arguments(tmp_path):
+    model = RefinementModel(lambda z: z, lambda x: x[:, 0], latent_shape=(2,), step_size=0.1, num_steps=1)
+    with pytest.raises(TypeError, match=r"Unknown arguments to export: \['colour'\]"):
+        model.export(str(tmp_path / "saved"), colour="red")
+
+
+def test_generate_and_sample_latents_name_what_is_missing():
+    samples_only = RefinementModel(None, lambda x: x[:, 0], space="data", step_size=0.1)
+    with pytest.raises(ValueError, match=r"refines samples directly \(generator=None\): there is nothing"):
+        samples_only.generate(np.zeros((2, 2), "float32"))
+    with pytest.raises(ValueError, match="pass latent_shape=... to RefinementModel"):
+        samples_only.sample_latents(3)
