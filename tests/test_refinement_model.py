@@ -322,3 +322,42 @@ def test_generate_and_sample_latents_name_what_is_missing():
         samples_only.generate(np.zeros((2, 2), "float32"))
     with pytest.raises(ValueError, match="pass latent_shape=... to RefinementModel"):
         samples_only.sample_latents(3)
+
+
+def test_each_kind_of_call_gets_its_own_compiled_refinement():
+    # A plain call, then one that records a trajectory, then a conditional one that does: each is
+    # compiled for what it asks, not served by the graph compiled first.
+    model = RefinementModel(
+        lambda z: z,
+        lambda x: -tf.reduce_sum(x**2, axis=1),
+        latent_shape=(2,),
+        step_size=0.1,
+        num_steps=4,
+        seed=0,
+    )
+    z = np.random.default_rng(4).normal(size=(5, 2)).astype("float32")
+    assert model.refine(z).state_trajectory is None
+    recorded = model.refine(z, trajectory_every=2)
+    assert recorded.state_trajectory.shape == (3, 5, 2)
+    np.testing.assert_array_equal(recorded.state_trajectory[-1], recorded.states)
+    conditional = RefinementModel(
+        lambda inputs: inputs[0] + inputs[1],
+        lambda inputs: -tf.reduce_sum(inputs[0] ** 2, axis=1),
+        conditional=True,
+        latent_shape=(2,),
+        step_size=0.1,
+        num_steps=4,
+        seed=0,
+    )
+    c = np.ones((5, 2), "float32")
+    assert conditional.refine((z, c), trajectory_every=2).state_trajectory.shape == (3, 5, 2)
+
+
+def test_inputs_of_another_shape_after_a_good_call_are_still_checked():
+    # A function of any width to the eye, of width 2 to its matmul: only tracing finds the mismatch.
+    model = RefinementModel(
+        lambda z: tf.matmul(z, tf.ones((2, 2))), lambda x: x[:, 0], step_size=0.1, num_steps=1
+    )
+    model.predict(np.zeros((3, 2), "float32"), verbose=0)
+    with pytest.raises(ValueError, match=r"`generator` cannot be applied to inputs of shape \[3, 3\]"):
+        model.predict(np.zeros((3, 3), "float32"), verbose=0)
