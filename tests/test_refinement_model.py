@@ -361,3 +361,49 @@ def test_inputs_of_another_shape_after_a_good_call_are_still_checked():
     model.predict(np.zeros((3, 2), "float32"), verbose=0)
     with pytest.raises(ValueError, match=r"`generator` cannot be applied to inputs of shape \[3, 3\]"):
         model.predict(np.zeros((3, 3), "float32"), verbose=0)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_the_generator_runs_in_inference_mode(conditional):
+    # Dropout of 0.9 in training mode would make each call random; in inference mode it is the identity.
+    z_in = keras.Input((2,))
+    if conditional:
+        c_in = keras.Input((2,))
+        out = keras.layers.Dropout(0.9)(keras.layers.Add()([z_in, c_in]))
+        generator = keras.Model([z_in, c_in], out)
+    else:
+        generator = keras.Model(z_in, keras.layers.Dropout(0.9)(z_in))
+    critic = (
+        (lambda inputs: -tf.reduce_sum(inputs[0] ** 2, axis=1))
+        if conditional
+        else (lambda x: -tf.reduce_sum(x**2, axis=1))
+    )
+    model = RefinementModel(
+        generator,
+        critic,
+        latent_shape=(2,),
+        conditional=conditional,
+        step_size=0.1,
+        num_steps=2,
+        entropy_weight=0.0,
+        seed=0,
+    )
+    z = np.random.default_rng(5).normal(size=(6, 2)).astype("float32")
+    inputs = (z, np.zeros((6, 2), "float32")) if conditional else z
+    # Without dropout, d = -|x|^2 and g = identity: each deterministic step scales z by (1 - 2 eta).
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), z * 0.8**2, rtol=1e-6)
+
+
+def test_boundary_none_lets_samples_leave_a_bounded_priors_box():
+    model = RefinementModel(
+        lambda z: z,
+        lambda x: 5.0 * x[:, 0],
+        latent_prior="uniform",
+        boundary="none",
+        latent_shape=(2,),
+        step_size=0.5,
+        num_steps=2,
+        seed=0,
+    )
+    refined = model.predict(np.full((4, 2), 0.5, "float32"), verbose=0)
+    assert np.all(refined[:, 0] > 1.0)
