@@ -169,3 +169,28 @@ def test_wasserstein_scale_must_be_positive():
 def test_sum_critic_needs_critics():
     with pytest.raises(ValueError, match="`critics` must contain at least one critic"):
         critics.SumCritic([])
+
+
+def test_a_missing_or_uncallable_generator_is_named_with_the_fix():
+    from dgflow_tf import RefinementModel
+
+    with pytest.raises(
+        ValueError, match=r"^`generator` is required with space='latent'\. Received: generator=None"
+    ):
+        RefinementModel(None, lambda x: x[:, 0])
+    with pytest.raises(
+        TypeError, match=r"^`generator` must be a callable mapping latents to samples \(a Keras"
+    ):
+        RefinementModel("generator.keras", lambda x: x[:, 0])
+
+
+@pytest.mark.parametrize(
+    "space, generator, name",
+    [("latent", lambda z: z, "z"), ("data", lambda z: z, "z"), ("data", None, "x")],
+)
+def test_input_errors_call_the_input_z_when_a_generator_maps_it_and_x_otherwise(space, generator, name):
+    from dgflow_tf import RefinementModel
+
+    model = RefinementModel(generator, lambda x: x[:, 0], space=space, latent_shape=(2,), step_size=0.1)
+    with pytest.raises(ValueError, match=rf"`{name}` must have shape \[batch, 2\]"):
+        model.predict(np.zeros((3, 5), "float32"), verbose=0)
