@@ -140,16 +140,16 @@ def cap_tests(max_tests):
 
 
 def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False):
-    """Runs every sampled mutant that has no result yet (and, if asked, every survivor again, after
-    tests were added for them); mutmut stores each result as it comes."""
-    again = ("survived", "no tests") if rerun_survivors else ()
+    """Runs every sampled mutant that has no result yet (or, if asked, only the survivors, again,
+    after tests were added for them); mutmut stores each result as it comes."""
+    wanted = ("survived", "no tests") if rerun_survivors else ("not run",)
     pending = [
         name
         for module, names in chosen.items()
         for name in names
-        if modules[module][name][0] is None or STATUS.get(modules[module][name][0]) in again
+        if STATUS.get(modules[module][name][0]) in wanted
     ]
-    print(f"{len(pending)} sampled mutants without a result", flush=True)
+    print(f"{len(pending)} sampled mutants to run", flush=True)
     if pending and not os.path.exists(STATS):
         # mutmut maps functions to tests (its "stats" run of the whole selection) before its first
         # mutant; run one mutant to have the map, then cap it.
@@ -252,11 +252,14 @@ def write(rows, survivors, equivalent, args, wall):
     lines = [
         "# Mutation testing of the whole package",
         "",
-        f"Tool: {report['tool']}, configured under `[tool.mutmut]` in pyproject.toml. Command: "
-        f"`{report['command']}`; each module's sample is {args.per_module} of mutmut's mutants drawn "
-        f"with seed {args.seed} (all of them for a smaller module). Each mutant runs at most "
-        f"{args.max_tests} of the tests mutmut found reaching its function: first those of the module's "
-        "own test files, then the fastest. Score: killed or timed out, over "
+        f"Tool: {report['tool']}, configured under `[tool.mutmut]` in pyproject.toml. Reproduce: "
+        "`python benchmarks/mutation.py --jobs 2` (it resumes; `--modules GLOB` runs some modules, "
+        "`--rerun-survivors` runs the survivors again after tests were added for them); this table "
+        f"was written by `{report['command']}`. Each module's sample is {args.per_module} of mutmut's "
+        f"mutants drawn with seed {args.seed} (all of them for a smaller module). Each mutant runs at "
+        "most `--max-tests` (30; 60 in a rerun of survivors) of the tests mutmut found reaching its "
+        "function: first those of the module's own test files, then the fastest. Score: killed or "
+        "timed out, over "
         "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
         "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores.",
         "",
@@ -271,12 +274,11 @@ def write(rows, survivors, equivalent, args, wall):
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
+        seconds = f"{row['seconds']:.0f}" if row["seconds"] else ""  # blank: not measured
         lines.append(
             f"| `{row['module']}` | {row['mutants']} | {row['sampled']} | {row['killed']} | "
             f"{row['timeout']} | {row['survived']} | {row['no tests']} | {row['equivalent']} | "
-            f"{row['not run']} | {percent(row['score'])} | {row['seconds']:.0f} |"
-            if row["seconds"]
-            else f"{row['not run']} | {percent(row['score'])} | |"
+            f"{row['not run']} | {percent(row['score'])} | {seconds} |"
         )
     if survivors:
         lines += ["", "## Survivors", "", "| mutant | result | change |", "|---|---|---|"]
@@ -304,7 +306,9 @@ def main(argv=None):
     )
     parser.add_argument("--report-only", action="store_true", help="tabulate the results so far; run nothing")
     parser.add_argument(
-        "--rerun-survivors", action="store_true", help="run the sampled survivors again (after new tests)"
+        "--rerun-survivors",
+        action="store_true",
+        help="run only the sampled survivors, again (after new tests)",
     )
     parser.add_argument("--output", default=os.path.join(HERE, "results", "mutation"), help="path stem")
     args = parser.parse_args(argv)
