@@ -164,24 +164,29 @@ def test_policy_round_trips_through_the_config():
     assert RefinementModel.from_config(model.get_config()).on_nonfinite == "freeze"
 
 
-def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state():
-    # g(z) = z, but NaN beyond 0.95; d(x) = x, so each deterministic KL step adds eta = 0.02 to z.
-    # The loop only ever evaluates g at z_0 .. z_2, all finite; the final output g(z_3) is the
-    # first NaN, for the sample that starts at 0.9 (0.96 > 0.95).
+def _nan_beyond(num_steps, policy):
+    """g(z) = z, but NaN beyond 0.95; d(x) = x, so each deterministic KL step adds eta = 0.02 to z."""
+
     def generator(z):
         return tf.where(z > 0.95, tf.fill(tf.shape(z), np.nan), z)
 
+    return RefinementModel(
+        generator,
+        lambda x: x[:, 0],
+        step_size=0.02,
+        entropy_weight=0.0,
+        num_steps=num_steps,
+        latent_shape=(1,),
+        on_nonfinite=policy,
+        seed=0,
+    )
+
+
+def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state():
+    # The loop only ever evaluates g at z_0 .. z_2, all finite; the final output g(z_3) is the
+    # first NaN, for the sample that starts at 0.9 (0.96 > 0.95).
     def model(policy):
-        return RefinementModel(
-            generator,
-            lambda x: x[:, 0],
-            step_size=0.02,
-            entropy_weight=0.0,
-            num_steps=3,
-            latent_shape=(1,),
-            on_nonfinite=policy,
-            seed=0,
-        )
+        return _nan_beyond(3, policy)
 
     z = np.array([[0.0], [0.9]], "float32")
     with pytest.warns(NonFiniteRefinementWarning):
@@ -196,20 +201,7 @@ def test_a_final_output_that_turns_nonfinite_falls_back_to_the_last_finite_state
 def test_a_single_step_whose_output_turns_nonfinite_falls_back_to_the_start():
     # As above with K = 1: g(z_1) is NaN for the sample starting at 0.94 (0.96 > 0.95), so it falls
     # back to z_0; the fall-back must not need more than one step.
-    def generator(z):
-        return tf.where(z > 0.95, tf.fill(tf.shape(z), np.nan), z)
-
-    model = RefinementModel(
-        generator,
-        lambda x: x[:, 0],
-        step_size=0.02,
-        entropy_weight=0.0,
-        num_steps=1,
-        latent_shape=(1,),
-        on_nonfinite="freeze",
-        seed=0,
-    )
     with pytest.warns(NonFiniteRefinementWarning):
-        result = model.refine(np.array([[0.0], [0.94]], "float32"))
+        result = _nan_beyond(1, "freeze").refine(np.array([[0.0], [0.94]], "float32"))
     np.testing.assert_allclose(result.samples[:, 0], [0.02, 0.94], rtol=1e-6)
     np.testing.assert_array_equal(result.nonfinite_step, [-1, 1])
