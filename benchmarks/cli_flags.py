@@ -125,7 +125,9 @@ def write(rows, output, seconds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="collect only; exit 1 if a flag has no test")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "cli_flags"), help="path stem")
     args = parser.parse_args(argv)

@@ -368,7 +368,9 @@ def main(argv=None):
     )
     parser.add_argument("--only", type=int, nargs="+", default=None, help="indices of mutants to run")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per mutant")
-    parser.add_argument("--output", default=os.path.join(HERE, "results", "planted_mutants"), help="path stem")
+    parser.add_argument(
+        "--output", default=os.path.join(HERE, "results", "planted_mutants"), help="path stem"
+    )
     args = parser.parse_args(argv)
     chosen = list(enumerate(MUTANTS)) if args.only is None else [(i, MUTANTS[i]) for i in args.only]
     rows = []

@@ -1,4 +1,5 @@
 import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
