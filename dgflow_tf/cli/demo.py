@@ -261,6 +261,7 @@ def register(commands):
     from dgflow_tf.experiments.synthetic import METHODS
     from dgflow_tf.zoo import mnist_models
 
+    two_d = _two_d_defaults()  # the defaults --data mnist refuses to see changed
     demo = commands.add_parser(
         "demo",
         help="DGflow against DOT, DDLS, DRS and MH-GAN on 2-D GANs; tables and scatter plots",
@@ -292,14 +293,16 @@ def register(commands):
     demo.add_argument(
         "--gans",
         nargs="+",
-        default=_two_d_defaults()["gans"],
+        default=two_d["gans"],
         choices=list(GAN_TITLES),
         help="which 2-D GANs: WGAN-GP (the paper's Table 1 models) and/or the non-saturating GAN (nsgan)",
     )
     demo.add_argument(
-        "--datasets", nargs="+", default=datasets.names(), choices=datasets.names(), help="data sets to run"
+        "--datasets", nargs="+", default=two_d["datasets"], choices=datasets.names(), help="data sets to run"
     )
-    demo.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS), help="methods to run")
+    demo.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=two_d["methods"], help="methods to run"
+    )
     demo.add_argument(
         "--num-samples", type=options.positive_int, default=None, help="samples per method (2000; MNIST 1000)"
     )
@@ -307,12 +310,15 @@ def register(commands):
         "--seed", type=options.non_negative_int, default=0, help="seed of latents, data and noise"
     )
     demo.add_argument(
-        "--gan-seed", type=options.non_negative_int, default=0, help="training seed of the GANs"
+        "--gan-seed",
+        type=options.non_negative_int,
+        default=two_d["gan_seed"],
+        help="training seed of the GANs",
     )
     demo.add_argument(
         "--mh-chain-length",
         type=options.positive_int,
-        default=_two_d_defaults()["mh_chain_length"],
+        default=two_d["mh_chain_length"],
         help="MH-GAN proposals per chain",
     )
     demo.add_argument("--output-dir", default="dgflow_demo", help="where the PNG plots and samples go")
