@@ -191,3 +191,37 @@ def test_a_scaled_truncated_normal_has_the_scaled_box_and_round_trips():
     for scale in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="`scale` must be a positive finite number"):
             priors.TruncatedNormal(scale=scale)
+
+
+def test_a_config_without_arguments_gives_the_default_prior():
+    assert priors.get({"name": "uniform"}) == priors.Uniform()
+    assert priors.get(
+        {"name": "truncated_normal", "config": {"low": -1.0, "high": 1.0}}
+    ) == priors.TruncatedNormal(-1.0, 1.0)
+
+
+def test_a_distribution_prior_round_trips_through_its_config():
+    distribution = tfp.distributions.MultivariateNormalDiag(tf.zeros(2), [0.5, 3.0])
+    prior = priors.DistributionPrior(distribution)
+    again = priors.DistributionPrior(**prior.get_config())
+    np.testing.assert_array_equal(
+        again.sample(5, (2,), seed=3).numpy(), prior.sample(5, (2,), seed=3).numpy()
+    )
+    batched = tfp.distributions.Normal(tf.zeros(2), 1.0)
+    with pytest.raises(
+        ValueError, match=r"^The prior distribution must describe one latent: its batch shape"
+    ):
+        priors.DistributionPrior(batched)
+
+
+@pytest.mark.parametrize("name", ["normal", "uniform", "truncated_normal"])
+def test_every_named_prior_draws_in_the_asked_dtype_and_nothing_for_zero(name):
+    prior = priors.get(name)
+    empty = prior.sample(0, (3, 2), seed=0, dtype="float64")
+    assert empty.shape == (0, 3, 2) and empty.dtype == tf.float64
+    draws = prior.sample(500, (3,), seed=0, dtype="float64").numpy()
+    assert draws.dtype == np.float64
+    # Drawn in float64, not drawn in float32 and cast: the values need more than float32's 24 bits.
+    assert np.mean(draws.astype(np.float32).astype(np.float64) != draws) > 0.9
+    if prior.bounded:
+        assert prior.low <= draws.min() and draws.max() <= prior.high
