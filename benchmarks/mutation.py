@@ -18,7 +18,8 @@ Reproduce (2 CPU cores; the results persist in mutants/, so an interrupted run r
     pip install -e ".[test,mutation]"
     python benchmarks/mutation.py --jobs 2                          # 30 a module, 30 tests a mutant
     python benchmarks/mutation.py --modules 'dgflow_tf/engine.py'   # one module
-    python benchmarks/mutation.py --modules 'dgflow_tf/engine.py' --rerun-survivors   # after new tests
+    python benchmarks/mutation.py --modules 'dgflow_tf/engine.py' --rerun-survivors   # after new tests,
+                                                                    # against every test reaching them
     python benchmarks/mutation.py --report-only                     # tables from the results so far
     PYTHONPATH=benchmarks mutmut show NAME                          # one mutant's diff
 
@@ -111,7 +112,8 @@ def cap_tests(max_tests):
 
     A survivor in a function most tests reach (the engine's loop: 200 tests, 5 minutes) would
     otherwise rerun them all. Kept first: the tests of the module's own test files (a name part of
-    the module in the file's name: `test_engine.py` for `engine.py`), then the fastest. The uncapped
+    the module in the file's name: `test_engine.py` for `engine.py`), then the fastest. `None`
+    restores every test (for reruns of the few survivors). The uncapped
     mapping is kept beside it, so a new cap starts from all of them.
     """
     with open(STATS, encoding="utf-8") as handle:
@@ -126,6 +128,11 @@ def cap_tests(max_tests):
     with open(FULL_STATS, "w", encoding="utf-8") as handle:
         json.dump(full, handle)
     durations = stats["duration_by_test"]
+    if max_tests is None:
+        stats["tests_by_mangled_function_name"] = full
+        with open(STATS, "w", encoding="utf-8") as handle:
+            json.dump(stats, handle, indent=1)
+        return
     for function, names in full.items():
         parts = [part.rstrip("s") for part in function.split(".")[1:-1] if part.strip("_")]
         parts = [part.strip("_") for part in parts]
@@ -139,15 +146,16 @@ def cap_tests(max_tests):
         json.dump(stats, handle, indent=1)
 
 
-def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False):
-    """Runs every sampled mutant that has no result yet (or, if asked, only the survivors, again,
-    after tests were added for them); mutmut stores each result as it comes."""
+def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False, equivalent=()):
+    """Runs every sampled mutant that has no result yet (or, if asked, only the survivors that are
+    not known to be equivalent, again, after tests were added for them); mutmut stores each result
+    as it comes. `max_tests=None` runs every test that reaches a mutant's function."""
     wanted = ("survived", "no tests") if rerun_survivors else ("not run",)
     pending = [
         name
         for module, names in chosen.items()
         for name in names
-        if STATUS.get(modules[module][name][0]) in wanted
+        if STATUS.get(modules[module][name][0]) in wanted and name not in equivalent
     ]
     print(f"{len(pending)} sampled mutants to run", flush=True)
     if pending and not os.path.exists(STATS):
@@ -257,8 +265,9 @@ def write(rows, survivors, equivalent, args, wall):
         "`--rerun-survivors` runs the survivors again after tests were added for them); this table "
         f"was written by `{report['command']}`. Each module's sample is {args.per_module} of mutmut's "
         f"mutants drawn with seed {args.seed} (all of them for a smaller module). Each mutant runs at "
-        "most `--max-tests` (30; 60 in a rerun of survivors) of the tests mutmut found reaching its "
-        "function: first those of the module's own test files, then the fastest. Score: killed or "
+        "most `--max-tests` (30) of the tests mutmut found reaching its function: first those of the "
+        "module's own test files, then the fastest; a rerun of survivors (after tests were written for "
+        "them) runs every test that reaches them, and skips the equivalent ones. Score: killed or "
         "timed out, over "
         "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
         "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores.",
@@ -302,7 +311,10 @@ def main(argv=None):
     parser.add_argument("--modules", default="dgflow_tf/*", help="glob of module paths to run (default all)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument(
-        "--max-tests", type=int, default=30, help="tests run per mutant, of those reaching it (default 30)"
+        "--max-tests",
+        type=int,
+        default=None,
+        help="tests run per mutant, of those reaching it (default 30; every one with --rerun-survivors)",
     )
     parser.add_argument("--report-only", action="store_true", help="tabulate the results so far; run nothing")
     parser.add_argument(
@@ -312,8 +324,10 @@ def main(argv=None):
     )
     parser.add_argument("--output", default=os.path.join(HERE, "results", "mutation"), help="path stem")
     args = parser.parse_args(argv)
-    if min(args.per_module, args.jobs, args.max_tests) < 1:
+    if min(args.per_module, args.jobs, 1 if args.max_tests is None else args.max_tests) < 1:
         parser.error("--per-module, --jobs and --max-tests must be at least 1")
+    if args.max_tests is None and not args.rerun_survivors:
+        args.max_tests = 30
     args.argv = sys.argv[1:] if argv is None else list(argv)
     start = time.perf_counter()
     if not args.report_only:
@@ -324,13 +338,13 @@ def main(argv=None):
     chosen = sample(modules, args.per_module, args.seed, args.modules)
     if not chosen:
         parser.error(f"--modules {args.modules!r} matches no module with mutants")
-    if not args.report_only:
-        run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors)
-        modules = read_results()
     equivalent = {}
     if os.path.exists(EQUIVALENT):
         with open(EQUIVALENT, encoding="utf-8") as handle:
             equivalent = json.load(handle)
+    if not args.report_only:
+        run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors, equivalent)
+        modules = read_results()
     # The table covers every module's sample, whichever --modules this call ran.
     everything = sample(modules, args.per_module, args.seed, "dgflow_tf/*")
     rows, survivors = tabulate(everything, modules, equivalent)
