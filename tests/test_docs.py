@@ -182,6 +182,11 @@ def test_api_pages_document_each_object_once_and_hide_engine_plumbing(site, tmp_
     for plumbing in ("flow_parts", "flow", "run_batch"):
         assert f'id="dgflow_tf.refinement.RefinementModel.{plumbing}"' not in dom
     assert 'id="dgflow_tf.refinement.RefinementModel.calibrate"' in dom
+    # The host-side methods come from a mixin (dgflow_tf.predictor) and are shown on the model;
+    # what keras.Model itself provides is not.
+    for method in ("predict", "refine", "generate", "sample_latents", "export", "evaluations_per_sample"):
+        assert dom.count(f'id="dgflow_tf.refinement.RefinementModel.{method}"') == 1, method
+    assert 'id="dgflow_tf.refinement.RefinementModel.fit"' not in dom
 
 
 _MEASURE = """
