@@ -53,7 +53,11 @@ class CorrectorFit(NamedTuple):
 def corrector_network(sample_shape, width=32, seed=0):
     """The default corrector `c`: a small conv net for images, an MLP for vectors.
 
-    Its last layer starts at zero, so before training `d_pre + c = d_pre`.
+    Images: a 3x3 convolution with `width` channels, a 4x4 convolution of
+    stride 2 with `2 * width` channels (both `"same"` padding, each followed
+    by a LeakyReLU of slope 0.2), then a dense logit. Vectors: two tanh dense
+    layers of `2 * width` units, then a dense logit. The logit layer starts at
+    zero, so before training `d_pre + c = d_pre`.
 
     Args:
         sample_shape: shape of one sample, e.g. `(8, 8, 1)` or `(2,)`.

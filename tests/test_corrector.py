@@ -98,3 +98,62 @@ def test_training_leaves_the_callers_global_random_state_alone(gaussian_samples)
     finally:
         tf.random.set_seed(previous)
     assert np.random.random() == expected_numpy and random.random() == expected_python
+
+
+def _conv_same(x, kernel, bias, stride):
+    """NumPy 'same' convolution (TensorFlow's padding rule: the odd pixel of padding goes after)."""
+    size, height = kernel.shape[0], x.shape[1]
+    out = -(-height // stride)
+    pad = max((out - 1) * stride + size - height, 0)
+    x = np.pad(x, ((0, 0), (pad // 2, pad - pad // 2), (pad // 2, pad - pad // 2), (0, 0)))
+    result = np.zeros((x.shape[0], out, out, kernel.shape[-1]))
+    for i in range(out):
+        for j in range(out):
+            patch = x[:, i * stride : i * stride + size, j * stride : j * stride + size, :]
+            result[:, i, j] = np.einsum("nhwc,hwcd->nd", patch, kernel)
+    return result + bias
+
+
+def _leaky(x):
+    return np.where(x > 0, x, 0.2 * x)
+
+
+def test_default_image_corrector_is_the_documented_network():
+    net = corrector_network((8, 8, 1))
+    # Parameters of conv3x3(1 -> 32), conv4x4 stride 2 (32 -> 64) on 8x8 -> 4x4, dense(1024 -> 1).
+    assert net.count_params() == (9 * 1 * 32 + 32) + (16 * 32 * 64 + 64) + (4 * 4 * 64 + 1)
+    rng = np.random.default_rng(0)
+    net.set_weights([rng.normal(0.0, 0.3, w.shape).astype("float32") for w in net.get_weights()])
+    first, first_bias, second, second_bias, dense, dense_bias = net.get_weights()
+    x = rng.normal(size=(3, 8, 8, 1)).astype("float32")
+    h = _leaky(_conv_same(x.astype("float64"), first, first_bias, 1))
+    h = _leaky(_conv_same(h, second, second_bias, 2))
+    expected = h.reshape(3, -1) @ dense + dense_bias
+    np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-4, atol=1e-4)
+    assert net.name == "corrector"
+    assert corrector_network((5,), width=4).count_params() == (5 * 8 + 8) + (8 * 8 + 8) + (8 + 1)
+
+
+def test_the_validation_rows_are_held_out_after_the_seeded_shuffle(capsys):
+    # One epoch, everything in one batch: the recorded validation loss is the weighted logistic
+    # loss of the final corrector on the last 20 % of the shuffled rows, and nothing is printed.
+    rng = np.random.default_rng(4)
+    real, generated = rng.normal(1.0, 1.0, (50, 1)), rng.normal(0.0, 1.0, (30, 1))
+    keras.utils.set_random_seed(0)
+    fit = train_corrector(
+        real, generated, network=keras.Sequential([keras.layers.Dense(1)]), epochs=1, validation_split=0.25
+    )
+    assert capsys.readouterr().out == ""
+    samples = np.concatenate([real, generated])[np.random.default_rng(0).permutation(80)]
+    labels = np.concatenate([np.ones(50), np.zeros(30)])[np.random.default_rng(0).permutation(80)]
+    held_out, y = samples[-20:], labels[-20:]
+    logits = fit.corrector(held_out.astype("float32")).numpy()[:, 0].astype("float64")
+    losses = np.logaddexp(0.0, logits) - y * logits
+    weights = np.where(y == 1.0, 80 / (2 * 50), 80 / (2 * 30))
+    np.testing.assert_allclose(fit.history.history["val_loss"][0], np.mean(weights * losses), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["epochs", "batch_size", "patience", "seed"])
+def test_each_bad_training_setting_is_named(name):
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        train_corrector(np.zeros((10, 2)), np.ones((10, 2)), **{name: -1})
