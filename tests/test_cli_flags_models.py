@@ -293,6 +293,29 @@ def test_export_of_a_conditional_model_serves_the_librarys_samples(conditional_m
     np.testing.assert_allclose(served, model.predict((latents, labels), verbose=0), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.cli_flag("export", "--labels")
+def test_export_keeps_the_dtype_of_integer_labels(tmp_path):
+    # Class indices for an Embedding: the SavedModel must take int32 labels, as the .npy holds them.
+    keras.utils.set_random_seed(5)
+    z, label = keras.Input((2,)), keras.Input((), dtype="int32")
+    embedded = keras.layers.Embedding(3, 2)(label)
+    generator = keras.Model([z, label], keras.layers.Dense(2)(keras.layers.Concatenate()([z, embedded])))
+    x, label = keras.Input((2,)), keras.Input((), dtype="int32")
+    embedded = keras.layers.Embedding(3, 2)(label)
+    critic = keras.Model([x, label], keras.layers.Dense(1)(keras.layers.Concatenate()([x, embedded])))
+    generator.save(tmp_path / "generator.keras")
+    critic.save(tmp_path / "critic.keras")
+    labels = np.arange(NUM_SAMPLES, dtype="int32") % 3
+    np.save(tmp_path / "labels.npy", labels)
+    loaded = _export(tmp_path, tmp_path / "saved", "--labels", tmp_path / "labels.npy", "--latent-shape", "2")
+    model = RefinementModel(
+        generator, critic, conditional=True, latent_shape=(2,), step_size=STEP, num_steps=NUM_STEPS, seed=0
+    )
+    latents = model.sample_latents(NUM_SAMPLES, seed=3)
+    served = loaded.serve(tf.constant(latents), tf.constant(labels), tf.constant(0, tf.int64)).numpy()
+    np.testing.assert_allclose(served, model.predict((latents, labels), verbose=0), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.cli_flag("export", "--on-nonfinite")
 def test_export_freezes_nonfinite_samples_when_asked(overflowing_models, tmp_path):
     folder, generator, critic = overflowing_models
