@@ -235,3 +235,27 @@ def test_stream_under_a_mirrored_strategy_writes_the_default_runs_shards(tmp_pat
     assert code == 2
     assert "TF_CONFIG" in capsys.readouterr().err
     assert not (tmp_path / "workers").exists()
+
+
+def test_a_stream_worker_without_the_chiefs_directory_says_the_chief_wrote_it(
+    point_models, tmp_path, monkeypatch
+):
+    # streaming.refine_to_shards returns None on a worker that cannot see the chief's directory
+    # (tests/test_distributed.py runs real workers); the command then says where the result is.
+    folder, _, _ = point_models
+    monkeypatch.setattr(streaming, "refine_to_shards", lambda *args, **kwargs: None)
+    output = tmp_path / "shards"
+    code, text = _run(
+        "stream",
+        "--generator",
+        folder / "generator.keras",
+        "--critic",
+        folder / "critic.keras",
+        "--num-samples",
+        8,
+        "--output-dir",
+        output,
+        "--quiet",
+    )
+    assert code == 0
+    assert text.splitlines()[-1] == f"This worker's part of the run is done; the chief wrote {output}."
