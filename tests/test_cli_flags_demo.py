@@ -54,6 +54,8 @@ def test_demo_datasets_methods_and_seed_match_the_library(tmp_path):
     np.testing.assert_allclose(samples, _library(seed=3), rtol=1e-6, atol=1e-6)
     assert "on 25gaussians" in text and "on swissroll" not in text
     assert text.count("| DGflow-KL-latent |") == 1 and "| DOT |" not in text
+    assert "G/D evals: generator/critic forward passes per kept sample" in text  # the legend
+    assert "Rows without '-latent' refine in data space." in text
     other, _ = _demo(tmp_path / "b", "--seed", 4)
     assert not np.allclose(other, samples), "--seed did not change the samples"
 

@@ -74,6 +74,10 @@ def test_mnist_demo_prints_base_default_and_tuned_rows_and_writes_grids(tmp_path
     assert rows["DGflow-KL (step 0.03)"]["fid"] < rows["DGflow-KL (defaults)"]["fid"] < rows["base"]["fid"]
     # K = 25 steps: 26 generator evaluations per sample.
     assert [row["evals"] for row in rows.values()] == ["1", "26", "26"]
+    legend = out.getvalue().rstrip().splitlines()[-1]
+    assert legend.startswith("FID and KID: lower is better.") and legend.endswith(
+        "at most 10. G evals: generator (and critic) evaluations per sample."
+    )
     with open(tmp_path / "mnist-dcgan.png", "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
