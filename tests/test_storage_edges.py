@@ -6,6 +6,7 @@ import os
 import time
 
 import pytest
+import tensorflow as tf
 
 from dgflow_tf import storage
 
@@ -61,3 +62,58 @@ def test_a_lock_without_a_heartbeat_from_another_host_is_stale(tmp_path):
     (tmp_path / "lock.json").write_text(json.dumps({"host": "another-host.example", "pid": 1}))
     with storage.DirectoryLock(str(tmp_path)) as lock:
         assert lock.held
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_lock_a_writer_leaves_is_read_back_by_the_rules_it_was_written_for(tmp_path):
+    # The record our own writer leaves, moved to another host: its fresh heartbeat keeps it held.
+    writer = storage.DirectoryLock(str(tmp_path)).acquire()
+    record = json.loads((tmp_path / "lock.json").read_text())
+    (tmp_path / "lock.json").write_text(json.dumps({**record, "host": "another-host.example"}))
+    with pytest.raises(storage.DirectoryLockedError) as error:
+        storage.DirectoryLock(str(tmp_path)).acquire()
+    assert (
+        "A lock of a process that no longer runs on this host is taken over at once; one of another "
+        in str(error.value)
+    )
+    # The same record on this host, of a process that has exited: taken over at once.
+    (tmp_path / "lock.json").write_text(json.dumps({**record, "pid": _dead_pid()}))
+    taker = storage.DirectoryLock(str(tmp_path)).acquire()
+    assert json.loads((tmp_path / "lock.json").read_text())["token"] == taker.token != writer.token
+
+
+def test_a_released_lock_is_not_renewed_and_never_removes_a_successors(tmp_path):
+    first = storage.DirectoryLock(str(tmp_path)).acquire()
+    first.release()
+    first.heartbeat()  # after release: writes nothing
+    assert not (tmp_path / "lock.json").exists()
+    # A second writer's lock survives a late release by a first one that lost it.
+    first = storage.DirectoryLock(str(tmp_path)).acquire()
+    (tmp_path / "lock.json").unlink()  # e.g. removed by an operator as stale
+    second = storage.DirectoryLock(str(tmp_path)).acquire()
+    first.release()
+    assert json.loads((tmp_path / "lock.json").read_text())["token"] == second.token
+
+
+def test_on_an_object_store_a_lock_lost_to_a_concurrent_writer_is_not_held(monkeypatch):
+    # Object stores have no exclusive create: the writer reads its lock back, and another writer's
+    # record found there is a live lock.
+    directory = "ram://lock-race"
+    tf.io.gfile.makedirs(directory)
+    theirs = {"host": "another-host.example", "pid": 1, "token": "theirs", "heartbeat": time.time()}
+    write = storage.write_atomically
+
+    def lose_the_race(path, data):
+        write(path, json.dumps(theirs).encode())
+
+    monkeypatch.setattr(storage, "write_atomically", lose_the_race)
+    with pytest.raises(storage.DirectoryLockedError, match="another-host.example"):
+        storage.DirectoryLock(directory).acquire()
