@@ -38,6 +38,7 @@ import numpy as np
 
 from dgflow_tf import tuning
 from dgflow_tf._validation import check_positive_int
+from dgflow_tf.errors import caller_stacklevel
 
 #: The step sizes tried, as multiples of the `auto` step. `auto` is cautious by design (it must not
 #: hurt flat critics); the MNIST DCGAN's best step on its tuning seed was 15x it, hence up to 32x.
@@ -158,7 +159,7 @@ def calibrate(
             "calibrate: no step size refined the tuning batch better than no refinement, so "
             "num_steps is set to 0 (the model returns g(z) unchanged). The critic may not be "
             "informative enough for this generator, or the metric may not see the difference.",
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         model.set_settings(num_steps=0)
     else:

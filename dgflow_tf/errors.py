@@ -16,12 +16,31 @@ it turns NaN or Inf, so the other samples are refined exactly as if it were
 not in the batch.
 """
 
+import os
+import sys
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from dgflow_tf.config import ON_NONFINITE_POLICIES as ON_NONFINITE
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def caller_stacklevel():
+    """The `stacklevel` for `warnings.warn` that names the first line outside dgflow_tf: the user's.
+
+    A fixed number points inside the package whenever a warning is reached through more or fewer
+    of its own calls (`predict`, `refine` and the loaders all get there differently).
+
+    Examples:
+        >>> warnings.warn("...", stacklevel=caller_stacklevel())  # doctest: +SKIP
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _describe(sample_indices, steps, num_samples):
@@ -132,7 +151,7 @@ def raise_if_nonfinite(nonfinite_step, offset=0, policy="raise", samples=None):
             f"{_describe(bad + offset, nonfinite_step[bad], nonfinite_step.size)}. They were frozen at "
             "their last finite state (on_nonfinite='freeze').",
             NonFiniteRefinementWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return
     raise NonFiniteRefinementError(bad + offset, nonfinite_step[bad], nonfinite_step.size, samples)

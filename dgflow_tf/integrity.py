@@ -29,7 +29,7 @@ import zipfile
 
 import tensorflow as tf
 
-from dgflow_tf.errors import ModelFileError
+from dgflow_tf.errors import ModelFileError, caller_stacklevel
 
 _FIX = (
     "Copy or export the model again; if it was downloaded, delete the downloaded copy (for TF-Hub, "
@@ -107,7 +107,7 @@ def verify_savedmodel(path):
         warnings.warn(
             f"The SavedModel at {path!r} has an unreadable fingerprint.pb ({type(error).__name__}: {error}), "
             "so its graph cannot be checked against the checksum recorded when it was saved.",
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return []
     try:
@@ -133,7 +133,7 @@ def warn_fingerprint_mismatch(path, differing):
             f"The SavedModel at {path!r}: fingerprint.pb does not match the model in {differing}. The "
             "model loaded (its graph matches the recorded checksum, and its variables passed their own "
             "checksums), so fingerprint.pb itself is probably damaged.",
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 

@@ -3,6 +3,7 @@ archive raises one `ModelFileError` that names the path and the part, with the r
 
 import io
 import os
+import re
 import shutil
 import struct
 import zipfile
@@ -207,3 +208,50 @@ def test_a_damaged_saved_refiner_is_named(saved_refiner, tmp_path, member):
 def test_a_keras_file_of_another_model_is_not_a_refiner(keras_file):
     with pytest.raises(ValueError, match="not a RefinementModel"):
         loading.load_refinement_model(keras_file)
+
+
+def test_a_graph_that_differs_from_its_fingerprint_is_named_with_both_checksums(savedmodel, tmp_path):
+    # An intact, parseable saved_model.pb of another model: only the fingerprint tells.
+    class _Tripler(_Doubler):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(3.0 * tf.eye(2))
+
+    other = tmp_path / "other"
+    module = _Tripler()
+    tf.saved_model.save(
+        module, str(other), signatures={"serving_default": module.__call__.get_concrete_function()}
+    )
+    swapped = tmp_path / "swapped"
+    shutil.copytree(savedmodel, swapped)
+    shutil.copy(other / "saved_model.pb", swapped / "saved_model.pb")
+    with pytest.raises(ModelFileError, match=r"its graph \(saved_model.pb\) cannot be read") as caught:
+        loading.load_callable(swapped, "generator")
+    assert caught.value.part == "graph (saved_model.pb)"
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert re.fullmatch(
+        r"checksum \d+ differs from \d+, recorded in fingerprint.pb when the model was saved",
+        str(caught.value.__cause__),
+    )
+
+
+def test_the_fingerprint_warning_points_at_the_callers_line(savedmodel, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(savedmodel, damaged)
+    (damaged / "fingerprint.pb").write_bytes(b"\x00" * 20)
+    with pytest.warns(UserWarning, match="fingerprint.pb") as record:
+        loading.load_callable(damaged, "generator")
+    assert record[0].filename == __file__  # this line, not the library's internals
+
+
+def test_a_damaged_archive_names_the_readers_error(keras_file, tmp_path):
+    damaged = tmp_path / "damaged.keras"
+    raw = keras_file.read_bytes()
+    # The central directory's last entry zeroed, its end record intact: a zip reader starts and fails.
+    damaged.write_bytes(_damage_bytes(raw, "zero", len(raw) - 60, len(raw) - 22))
+    with pytest.raises(
+        ModelFileError, match=r"its zip archive \(truncated, or not a .keras file\)"
+    ) as caught:
+        loading.load_callable(damaged, "generator")
+    cause = caught.value.__cause__
+    assert f"({type(cause).__name__}: {cause})" in str(caught.value)

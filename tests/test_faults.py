@@ -205,3 +205,11 @@ def test_a_single_step_whose_output_turns_nonfinite_falls_back_to_the_start():
         result = _nan_beyond(1, "freeze").refine(np.array([[0.0], [0.94]], "float32"))
     np.testing.assert_allclose(result.samples[:, 0], [0.02, 0.94], rtol=1e-6)
     np.testing.assert_array_equal(result.nonfinite_step, [-1, 1])
+
+
+def test_warnings_point_at_the_users_line_whichever_path_raised_them():
+    # refine and predict reach the warning through different numbers of the library's own calls.
+    for call in (lambda: _model("freeze").refine(Z), lambda: _model("freeze").predict(Z, verbose=0)):
+        with pytest.warns(NonFiniteRefinementWarning) as record:
+            call()
+        assert [warning.filename for warning in record] == [__file__]

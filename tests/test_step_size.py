@@ -131,8 +131,9 @@ def test_calibrate_never_picks_a_setting_worse_than_no_refinement():
     repelling = critics.get(lambda x: 0.5 * tf.reduce_sum(tf.square(x), axis=-1))
     model = RefinementModel(generator, repelling, latent_shape=(2,), seed=0)
     real = np.random.default_rng(11).normal(size=(400, 2)).astype("float32")
-    with pytest.warns(UserWarning, match="num_steps is set to 0"):
+    with pytest.warns(UserWarning, match="num_steps is set to 0") as record:
         table = model.calibrate(real)
+    assert record[0].filename == __file__  # the caller's line, not calibration.py's
     assert table.rows[0]["num_steps"] == 0 and table.best is table.rows[0]
     assert all(row["score"] > table.rows[0]["score"] for row in table.rows[1:] if row["status"] == "ok")
     latents = model.sample_latents(50, seed=3)
