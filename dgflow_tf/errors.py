@@ -37,8 +37,14 @@ def caller_stacklevel():
     Examples:
         >>> warnings.warn("...", stacklevel=caller_stacklevel())  # doctest: +SKIP
     """
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+    def inside(frame):
+        return frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
+
+    frame = sys._getframe(1)
+    while frame is not None and not inside(frame):  # a wrapper (decorator, instrumentation) of this call
+        frame = frame.f_back
+    level = 1  # the frame that warns
+    while inside(frame):
         frame, level = frame.f_back, level + 1
     return level
 

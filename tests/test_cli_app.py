@@ -9,6 +9,7 @@ import pytest
 
 from dgflow_tf import cli
 from dgflow_tf.cli import evaluate
+from dgflow_tf.cli.app import _quiet_log_level
 
 
 def _fails_with(error, monkeypatch):
@@ -18,27 +19,41 @@ def _fails_with(error, monkeypatch):
     monkeypatch.setattr(evaluate, "run_evaluate", handler)
 
 
-def test_tensorflow_is_quiet_by_default_and_speaks_with_verbose():
+def test_tensorflow_is_quiet_by_default_and_speaks_with_verbose(tmp_path):
     # In a fresh interpreter: TensorFlow's C++ lines (oneDNN, CPU features, CUDA probes) are hidden
     # unless --verbose.
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     command = [sys.executable, "-m", "dgflow_tf.cli"]
+    # From another directory: the installed package, as users run it.
     quiet = subprocess.run(
-        [*command, "gaussian-demo", "--help"], env=environment, capture_output=True, text=True
+        [*command, "gaussian-demo", "--help"], env=environment, capture_output=True, text=True, cwd=tmp_path
     )
     assert quiet.returncode == 0 and "usage: dgflow-tf gaussian-demo" in quiet.stdout
     assert quiet.stderr == ""
     # Running ops too (TensorFlow probes for GPUs at the first one, and logs what it finds).
     run = [*command, "gaussian-demo", "--num-samples", "50", "--num-steps", "2"]
-    quiet = subprocess.run(run, env=environment, capture_output=True, text=True)
+    quiet = subprocess.run(run, env=environment, capture_output=True, text=True, cwd=tmp_path)
     assert quiet.returncode == 0 and quiet.stderr == ""
     verbose = subprocess.run(
-        [*command, "--verbose", "gaussian-demo", "--help"], env=environment, capture_output=True, text=True
+        [*command, "--verbose", "gaussian-demo", "--help"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert verbose.returncode == 0 and ".cc:" in verbose.stderr  # TensorFlow's own log lines
     # The same entry point inside a program that imported TensorFlow leaves its environment alone.
     with pytest.raises(SystemExit):
         cli.main(["gaussian-demo", "--help"], out=io.StringIO())
+
+
+def test_the_log_level_is_raised_to_errors_only_unless_the_user_chose_one():
+    environment = {}
+    _quiet_log_level(environment)
+    assert environment == {"TF_CPP_MIN_LOG_LEVEL": "3"}
+    chosen = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    _quiet_log_level(chosen)
+    assert chosen == {"TF_CPP_MIN_LOG_LEVEL": "0"}
 
 
 def test_a_program_that_imported_tensorflow_keeps_its_log_settings(monkeypatch, capsys):

@@ -241,7 +241,8 @@ def test_the_fingerprint_warning_points_at_the_callers_line(savedmodel, tmp_path
     (damaged / "fingerprint.pb").write_bytes(b"\x00" * 20)
     with pytest.warns(UserWarning, match="fingerprint.pb") as record:
         loading.load_callable(damaged, "generator")
-    assert record[0].filename == __file__  # this line, not the library's internals
+    # The caller's line, not the library's internals (mutmut's trampolines, when it runs, are callers too).
+    assert not record[0].filename.startswith(os.path.dirname(loading.__file__))
 
 
 def test_a_damaged_archive_names_the_readers_error(keras_file, tmp_path):

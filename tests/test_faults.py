@@ -5,10 +5,13 @@ The policy (dgflow_tf.errors): a sample that turns NaN or Inf is frozen at its l
 `"freeze"` returns the batch with a warning and per-sample flags.
 """
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import dgflow_tf
 from dgflow_tf import NonFiniteRefinementError, RefinementModel
 from dgflow_tf.errors import NonFiniteRefinementWarning
 
@@ -212,4 +215,5 @@ def test_warnings_point_at_the_users_line_whichever_path_raised_them():
     for call in (lambda: _model("freeze").refine(Z), lambda: _model("freeze").predict(Z, verbose=0)):
         with pytest.warns(NonFiniteRefinementWarning) as record:
             call()
-        assert [warning.filename for warning in record] == [__file__]
+        # Outside the package: the caller (under mutmut, its trampolines are callers too).
+        assert len(record) == 1 and not record[0].filename.startswith(os.path.dirname(dgflow_tf.__file__))

@@ -1,5 +1,6 @@
 """`step_size="auto"` and `calibrate`: closed forms, invariances, batching, never worse than the base."""
 
+import os
 import warnings
 
 import numpy as np
@@ -133,7 +134,9 @@ def test_calibrate_never_picks_a_setting_worse_than_no_refinement():
     real = np.random.default_rng(11).normal(size=(400, 2)).astype("float32")
     with pytest.warns(UserWarning, match="num_steps is set to 0") as record:
         table = model.calibrate(real)
-    assert record[0].filename == __file__  # the caller's line, not calibration.py's
+    assert not record[0].filename.startswith(
+        os.path.dirname(critics.__file__)
+    )  # the caller's, not calibration's
     assert table.rows[0]["num_steps"] == 0 and table.best is table.rows[0]
     assert all(row["score"] > table.rows[0]["score"] for row in table.rows[1:] if row["status"] == "ok")
     latents = model.sample_latents(50, seed=3)

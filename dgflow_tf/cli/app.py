@@ -34,10 +34,15 @@ def _stderr_dropped():
         os.close(null)
 
 
+def _quiet_log_level(environment):
+    """Raises TensorFlow's C++ log level to errors only in `environment`, unless the user set one."""
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def _import_tensorflow(verbose):
     if verbose or "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _quiet_log_level(os.environ)
     with _stderr_dropped():
         import tensorflow  # noqa: F401
 
