@@ -281,16 +281,20 @@ def _export(folder, output, *flags, generator="generator.keras", critic="critic.
     return tf.saved_model.load(str(output))
 
 
-@pytest.mark.cli_flag("export", "--labels", "--latent-shape")
-def test_export_of_a_conditional_model_serves_the_librarys_samples(conditional_models, tmp_path):
-    folder, generator, critic, labels = conditional_models
-    loaded = _export(folder, tmp_path / "saved", "--labels", folder / "labels.npy", "--latent-shape", "2")
+def _assert_serves_the_conditional_library(loaded, generator, critic, labels):
     model = RefinementModel(
         generator, critic, conditional=True, latent_shape=(2,), step_size=STEP, num_steps=NUM_STEPS, seed=0
     )
     latents = model.sample_latents(NUM_SAMPLES, seed=3)
     served = loaded.serve(tf.constant(latents), tf.constant(labels), tf.constant(0, tf.int64)).numpy()
     np.testing.assert_allclose(served, model.predict((latents, labels), verbose=0), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.cli_flag("export", "--labels", "--latent-shape")
+def test_export_of_a_conditional_model_serves_the_librarys_samples(conditional_models, tmp_path):
+    folder, generator, critic, labels = conditional_models
+    loaded = _export(folder, tmp_path / "saved", "--labels", folder / "labels.npy", "--latent-shape", "2")
+    _assert_serves_the_conditional_library(loaded, generator, critic, labels)
 
 
 @pytest.mark.cli_flag("export", "--labels")
@@ -308,12 +312,7 @@ def test_export_keeps_the_dtype_of_integer_labels(tmp_path):
     labels = np.arange(NUM_SAMPLES, dtype="int32") % 3
     np.save(tmp_path / "labels.npy", labels)
     loaded = _export(tmp_path, tmp_path / "saved", "--labels", tmp_path / "labels.npy", "--latent-shape", "2")
-    model = RefinementModel(
-        generator, critic, conditional=True, latent_shape=(2,), step_size=STEP, num_steps=NUM_STEPS, seed=0
-    )
-    latents = model.sample_latents(NUM_SAMPLES, seed=3)
-    served = loaded.serve(tf.constant(latents), tf.constant(labels), tf.constant(0, tf.int64)).numpy()
-    np.testing.assert_allclose(served, model.predict((latents, labels), verbose=0), rtol=1e-6, atol=1e-6)
+    _assert_serves_the_conditional_library(loaded, generator, critic, labels)
 
 
 @pytest.mark.cli_flag("export", "--on-nonfinite")
