@@ -419,3 +419,10 @@ def test_a_conditional_sigmoid_discriminator_serves_its_logit(tmp_path):
     # x w + b[label]: -3 + 0, 50 + 40, -30 - 5; sigmoid rounds the last two to 1 and 0 in float32.
     np.testing.assert_allclose(logits.numpy().reshape(-1), [-3.0, 90.0, -35.0], rtol=1e-6)
     np.testing.assert_allclose(tape.gradient(logits, x).numpy(), [[10.0, -20.0]] * 3, rtol=1e-6)
+
+
+def test_an_object_without_signatures_is_named_with_none_available():
+    from dgflow_tf.adapters.hub.signature import HubSignature
+
+    with pytest.raises(KeyError, match=r"no signature 'serving_default'\. Its signatures: \[\]"):
+        HubSignature(tf.Module(), signature="serving_default")
