@@ -267,7 +267,8 @@ def write(rows, survivors, equivalent, args, wall):
         f"mutants drawn with seed {args.seed} (all of them for a smaller module). Each mutant runs at "
         "most `--max-tests` (30) of the tests mutmut found reaching its function: first those of the "
         "module's own test files, then the fastest; a rerun of survivors (after tests were written for "
-        "them) runs every test that reaches them, and skips the equivalent ones. Score: killed or "
+        "them) runs every test that reaches them, or the first `--max-tests` in the same order when given, "
+        "and skips the equivalent ones. Score: killed or "
         "timed out, over "
         "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
         "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores.",
