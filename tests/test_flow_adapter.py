@@ -117,3 +117,40 @@ def test_realnvp_flow_density_matches_closed_form_at_initialisation():
     np.testing.assert_allclose(flow.distribution.log_prob(x).numpy(), expected, rtol=1e-4)
     # Its distribution is accepted by the adapter although TFP makes it non-composite.
     assert FlowGenerator(flow.distribution).latent_shape == (4,)
+
+
+def test_a_distribution_without_a_bijector_is_refused_by_type(flow):
+    # tfd.Independent has a `distribution` but no `bijector`: it is not a flow, and the
+    # error says what is accepted instead of failing later on a missing attribute.
+    wrapped = tfd.Independent(tfd.Normal(tf.zeros([DIM]), 1.0), 1)
+    with pytest.raises(TypeError, match=r"^`flow` must be a tfd.TransformedDistribution or a tfb.Bijector"):
+        FlowGenerator(wrapped)
+
+
+def test_bare_bijector_errors_name_the_argument_and_the_fix(flow):
+    with pytest.raises(ValueError) as missing:
+        FlowGenerator(flow.bijector)
+    assert str(missing.value) == (
+        "`latent_shape` is required when `flow` is a bare bijector: pass the shape of one "
+        "base-space sample, e.g. latent_shape=(64,), or pass a tfd.TransformedDistribution."
+    )
+    with pytest.raises(ValueError, match=r"`latent_shape` must be a positive integer.*latent_shape=0"):
+        FlowGenerator(flow.bijector, latent_shape=(DIM, 0))
+    with pytest.raises(ValueError, match=r"`num_samples` must be a positive integer.*num_samples=0"):
+        base_latents(flow, 0, seed=0)
+
+
+def test_unseeded_base_latents_are_fresh_draws(flow):
+    a, b = base_latents(flow, 64), base_latents(flow, 64)
+    assert a.shape == b.shape == (64, DIM) and not np.array_equal(a, b)
+
+
+def test_flow_model_knows_its_base_shape_and_names_its_generator(flow):
+    model = flow_refinement_model(flow, critic, num_steps=2, seed=0, dtype="float64")
+    assert model.generator.name == "flow_generator"
+    # The base shape comes from the flow, so the model draws its own latents and refuses
+    # latents of another shape before the bijector sees them.
+    assert model.latent_shape == (DIM,)
+    assert model.sample_latents(3, seed=0).shape == (3, DIM)
+    with pytest.raises(ValueError, match=r"must have shape \[batch, 4\] to match the generator's input"):
+        model.predict(np.zeros((3, DIM + 1)), verbose=0)
