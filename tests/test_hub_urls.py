@@ -8,6 +8,8 @@ import hashlib
 import http.server
 import io
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -26,6 +28,8 @@ class _Archives(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - the name BaseHTTPRequestHandler calls
         self.server.requested.append(self.path)
+        if self.server.on_request is not None:  # a test's look at the client's side mid-download
+            self.server.on_request()
         body = self.server.routes.get(self.path)
         if body is None:
             self.send_error(404)
@@ -43,7 +47,7 @@ class _Archives(http.server.BaseHTTPRequestHandler):
 @pytest.fixture()
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Archives)  # port 0: the OS picks a free one
-    httpd.routes, httpd.requested = {}, []
+    httpd.routes, httpd.requested, httpd.on_request = {}, [], None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -182,3 +186,65 @@ def test_download_url_follows_the_compressed_format_rule():
         and not hub_resolve.is_url("/a")
         and not hub_resolve.is_url("gs://b/m")
     )
+
+
+def test_the_default_cache_is_under_the_home_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert hub_resolve.cache_directory() == str(tmp_path / ".cache" / "dgflow_tf" / "hub")
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert hub_resolve.cache_directory() == str(tmp_path / "elsewhere")
+
+
+@pytest.mark.parametrize("scheme", ["file", "ram", "gs", "s3", "hdfs"])
+def test_file_system_paths_are_not_downloaded(scheme):
+    # tf.io.gfile reads these in place; only other schemes (http, https) are fetched into the cache.
+    assert not hub_resolve.is_url(f"{scheme}://bucket/models/gan")
+    assert hub_resolve.is_url("http://bucket/models/gan") and hub_resolve.is_url("https://bucket/m")
+
+
+def test_a_download_unpacks_inside_the_cache_so_the_module_appears_in_one_rename(
+    server, module_dir, tmp_path, monkeypatch
+):
+    # os.rename is atomic only within one file system: the scratch directory must be in the cache,
+    # not in the system's temporary directory (often another mount).
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
+    seen = []
+    server.on_request = lambda: seen.extend(path.name for path in cache.iterdir())
+    server.routes["/gan.tar.gz"] = _tar_gz(module_dir)
+    hub_resolve.resolve(f"{server.url}/gan.tar.gz")
+    assert len(seen) == 1 and seen[0].startswith(".download-")
+    assert [path.name for path in cache.iterdir()] == [
+        hashlib.sha1(f"{server.url}/gan.tar.gz".encode()).hexdigest()
+    ]
+
+
+def test_a_concurrent_download_that_finished_first_is_kept(server, module_dir, tmp_path, monkeypatch):
+    # Another process completes the same module while this one downloads: the rename into place
+    # fails on the existing directory, and the complete module found there is used, not an error.
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
+    url = f"{server.url}/gan.tar.gz"
+    target = cache / hashlib.sha1(url.encode()).hexdigest()
+    server.on_request = lambda: shutil.copytree(module_dir, target)
+    server.routes["/gan.tar.gz"] = _tar_gz(module_dir)
+    assert hub_resolve.resolve(url) == str(target)
+    assert (target / "saved_model.pb").read_bytes() == (module_dir / "saved_model.pb").read_bytes()
+    assert [path.name for path in cache.iterdir()] == [target.name]  # the scratch copy is gone
+
+
+def test_a_fingerprint_that_differs_only_in_its_variables_hash_warns_naming_the_module(module_dir, tmp_path):
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(module_dir, damaged)
+    fingerprint = fingerprint_pb2.FingerprintDef()
+    fingerprint.ParseFromString((damaged / "fingerprint.pb").read_bytes())
+    fingerprint.checkpoint_hash += 1  # the graph's checksum still matches, so the module loads
+    (damaged / "fingerprint.pb").write_bytes(fingerprint.SerializeToString())
+    expected = (
+        f"The SavedModel at {str(damaged)!r}: fingerprint.pb does not match the model in ['checkpoint_hash']"
+    )
+    with pytest.warns(UserWarning, match=re.escape(expected)):
+        hub_resolve.load_module(str(damaged))
