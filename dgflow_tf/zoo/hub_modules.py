@@ -230,7 +230,7 @@ CONDITIONAL_SIGMOID_WEIGHT = ((10.0,), (-20.0,))
 CONDITIONAL_SIGMOID_BIAS = (0.0, 40.0, -5.0)
 
 
-def save_conditional_sigmoid_gan(path):
+def save_conditional_sigmoid_gan(path, tf1_hub_format=False):
     """Writes a 2-D conditional GAN in S3GAN's TF1 layout, through TensorFlow's TF1 SavedModel builder.
 
     The generator signature takes `z` `[n, 2]` and `labels` `[n]` and returns
@@ -242,6 +242,9 @@ def save_conditional_sigmoid_gan(path):
 
     Args:
         path: output directory (replaced if it exists).
+        tf1_hub_format: write it as a TF1 Hub module instead, as compare_gan's
+            `model_N` exports are: one untagged MetaGraph and a
+            `tfhub_module.pb` (whose family prior is uniform).
 
     Returns:
         `path`.
@@ -274,6 +277,10 @@ def save_conditional_sigmoid_gan(path):
         with v1.Session(graph=graph) as session:
             session.run(v1.global_variables_initializer())
             builder = v1.saved_model.Builder(path)
-            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            tags = [] if tf1_hub_format else ["serve"]
+            builder.add_meta_graph_and_variables(session, tags, signature_def_map=signatures)
             builder.save()
+    if tf1_hub_format:  # tensorflow_hub's ModuleDef {format: FORMAT_V3}; loaders read only its presence
+        with open(os.path.join(path, "tfhub_module.pb"), "wb") as handle:
+            handle.write(b"\x08\x03")
     return path
