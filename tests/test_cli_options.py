@@ -1,8 +1,13 @@
 """The CLI's shared option helpers (`dgflow_tf.cli.options`) at their edges."""
 
+import io
+
+import numpy as np
 import pytest
 
+from dgflow_tf import cli
 from dgflow_tf.cli.options import check_output_directory
+from dgflow_tf.zoo import hub_modules
 
 
 def test_an_object_store_output_dir_is_never_checked_on_the_local_disk(tmp_path, monkeypatch):
@@ -17,3 +22,43 @@ def test_an_object_store_output_dir_is_never_checked_on_the_local_disk(tmp_path,
     with pytest.raises(FileExistsError, match=r"--output-dir file is an existing file"):
         check_output_directory("file")
     check_output_directory("new/deeper/out")  # nothing exists yet: fine
+
+
+def _refine(argv, capsys):
+    out = io.StringIO()
+    code = cli.main(["refine", *[str(arg) for arg in argv]], out=out)
+    return code, out.getvalue() + capsys.readouterr().err
+
+
+def test_hub_batch_size_picks_the_generators_metagraph_too(tmp_path, capsys):
+    weights = hub_modules.compare_gan_mlp_weights(latent_dim=3, image_shape=(2,), seed=0)
+    only_four = hub_modules.save_compare_gan_mlp(tmp_path / "four", weights, batch_sizes=(4,))
+    four_and_eight = hub_modules.save_compare_gan_mlp(tmp_path / "both", weights, batch_sizes=(4, 8))
+    # The critic's module has bs8, the generator's does not: asked for 8, the generator's load must
+    # fail (a generator left at its default would take its only MetaGraph, bs4, and run).
+    argv = ["--generator", only_four, "--critic", four_and_eight, "--num-samples", 8, "--num-steps", 1]
+    code, output = _refine([*argv, "--hub-batch-size", 8, "--output-dir", tmp_path / "out"], capsys)
+    assert code != 0 and "no 'gen' MetaGraph for batch_size=8: ['bs4']" in output
+    code, output = _refine([*argv, "--hub-batch-size", 4, "--output-dir", tmp_path / "out"], capsys)
+    assert code == 0, output
+
+
+def test_a_tf1_hub_modules_family_prior_and_labels_are_read_from_the_loaded_generator(tmp_path, capsys):
+    # The TF1 Hub format with generator and discriminator signatures is compare_gan's model_N family,
+    # whose z is uniform on [-1, 1] (adapters.hub.family_prior).
+    module = hub_modules.save_conditional_sigmoid_gan(tmp_path / "module", tf1_hub_format=True)
+    argv = ["--generator", module, "--num-samples", 12, "--output-dir", tmp_path / "out"]
+    code, output = _refine(argv, capsys)
+    assert code != 0 and "the generator is conditional: pass --labels LABELS.npy" in output
+    np.save(tmp_path / "labels.npy", np.arange(12, dtype="int32") % 3)
+    steps, step = 5, 0.01
+    argv += ["--labels", tmp_path / "labels.npy", "--num-steps", steps, "--step-size", step]
+    code, output = _refine([*argv, "--entropy-weight", 0], capsys)
+    assert code == 0, output
+    # g(z) = z and logit x w + b[label]: the KL drift is w, so the latents drawn were refined - K eta w,
+    # and with no --latent-prior they come from the family's uniform prior (24 normal draws would all
+    # fall in [-1, 1] with probability 0.68 ** 24, about 1e-4).
+    drawn = np.load(tmp_path / "out" / "refined.npy") - steps * step * np.array(
+        hub_modules.CONDITIONAL_SIGMOID_WEIGHT
+    ).reshape(1, 2)
+    assert drawn.shape == (12, 2) and np.all(np.abs(drawn) <= 1.0 + 1e-6)
