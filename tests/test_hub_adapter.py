@@ -1,5 +1,7 @@
 """The TF-Hub adapter, on small modules built here and loaded with `hub.load` (no downloads)."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -234,13 +236,16 @@ def _save_tf1(graph, path, signatures, tag_sets=(["serve"],)):
 
 def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
     _write_two_metagraph_export(tmp_path / "export")
-    listed = r"several MetaGraphs, with the tag sets \[\['serve'\], \['serve', 'tpu'\]\]"
+    named = re.escape(repr(str(tmp_path / "export")))
+    listed = named + r" holds several MetaGraphs, with the tag sets \[\['serve'\], \['serve', 'tpu'\]\]"
     with pytest.raises(ValueError, match=listed):
         hub_adapter.load_gan(tmp_path / "export")
-    with pytest.raises(ValueError, match=r"`tags` \['gpu'\] is not a MetaGraph"):
+    with pytest.raises(ValueError, match=r"`tags` \['gpu'\] is not a MetaGraph of " + named):
         hub_adapter.load_gan(tmp_path / "export", tags={"gpu"})
     gan = hub_adapter.load_gan(tmp_path / "export", tags={"serve"})
     assert gan.layout == "signatures"
+    # Named layers, so a summary or an error tells the two networks apart.
+    assert (gan.generator.name, gan.discriminator.name) == ("hub_generator", "hub_discriminator")
     z = np.array([[1.0, 1.0], [0.5, -1.0]], "float32")
     # Independent reference: the closed forms the graph was built from.
     np.testing.assert_allclose(gan.generator(z).numpy(), z @ np.diag([1.0, 2.0]), rtol=1e-6)
@@ -426,3 +431,87 @@ def test_an_object_without_signatures_is_named_with_none_available():
 
     with pytest.raises(KeyError, match=r"no signature 'serving_default'\. Its signatures: \[\]"):
         HubSignature(tf.Module(), signature="serving_default")
+
+
+def test_a_fixed_batch_conditional_module_gets_its_labels_chunked_with_the_images(tmp_path):
+    # compare_gan's S3GAN bs<N> exports: images and labels of a fixed batch of 4. The labels must be
+    # padded and split into the same chunks as the images: logit x w + b[label] is a closed form per row.
+    graph = tf.Graph()
+    with graph.as_default():
+        z = tf.compat.v1.placeholder(tf.float32, [4, 2], name="z")
+        images = tf.compat.v1.placeholder(tf.float32, [4, 2], name="images")
+        labels = tf.compat.v1.placeholder(tf.int32, [4], name="labels")
+        weight = tf.constant([[10.0], [-20.0]])
+        bias = tf.constant([0.0, 40.0, -5.0])
+        logits = tf.matmul(images, weight)[:, 0] + tf.gather(bias, labels)
+        signatures = {
+            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": 2.0 * z}),
+            "discriminator": tf.compat.v1.saved_model.predict_signature_def(
+                {"images": images, "labels": labels}, {"logits": logits}
+            ),
+        }
+    _save_tf1(graph, tmp_path / "module", signatures)
+    gan = hub_adapter.load_gan(tmp_path / "module", check_gradients=False)
+    assert gan.discriminator.fixed_batch_size == 4 and gan.discriminator.conditional
+    x = np.linspace(-1, 1, 14, dtype="float32").reshape(7, 2)  # 7 rows: chunks of 4, the last padded
+    classes = np.array([2, 0, 1, 1, 2, 0, 1], "int32")
+    expected = x @ np.array([10.0, -20.0]) + np.array([0.0, 40.0, -5.0])[classes]
+    np.testing.assert_allclose(gan.discriminator([x, classes]).numpy().reshape(-1), expected, rtol=1e-5)
+
+
+class _TwoInputs(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32), tf.TensorSpec([None, 2], tf.float32)])
+    def __call__(self, a, b):
+        return {"default": a + b}
+
+
+def test_a_signature_with_unknown_input_names_asks_for_input_key(tmp_path):
+    from dgflow_tf.adapters.hub.signature import HubSignature
+
+    module = _TwoInputs()
+    tf.saved_model.save(module, str(tmp_path / "two"), signatures={"serving_default": module.__call__})
+    loaded = tf.saved_model.load(str(tmp_path / "two"))
+    with pytest.raises(
+        ValueError,
+        match=r"^Cannot tell which of the signature's inputs \['a', 'b'\] to use: pass `input_key`\.$",
+    ):
+        HubSignature(loaded, signature="serving_default")
+    with pytest.raises(
+        ValueError, match=r"^`input_key`='c' is not one of the signature's inputs: \['a', 'b'\]$"
+    ):
+        HubSignature(loaded, signature="serving_default", input_key="c")
+
+
+def test_a_module_with_the_oldest_variable_op_is_refused_for_export_too(tmp_path):
+    # Graphs from TensorFlow before 1.0 hold `Variable` ops (`VariableV2`'s predecessor), initialised
+    # here by the MetaGraph's main_op on load. They are reference variables too: refining in Python
+    # works, a SavedModel written over them would not capture them.
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        z = v1.placeholder(tf.float32, [None, 2], name="z")
+        weight = tf.raw_ops.Variable(shape=[2, 2], dtype=tf.float32, name="w")
+        initialise = tf.raw_ops.Assign(ref=weight, value=tf.constant([[1.0, 0.0], [0.0, 2.0]]))
+        x = v1.placeholder(tf.float32, [None, 2], name="x")
+        signatures = {
+            "generator": v1.saved_model.predict_signature_def(
+                {"z": z}, {"default": tf.matmul(z, tf.identity(weight))}
+            ),
+            "discriminator": v1.saved_model.predict_signature_def(
+                {"x": x}, {"default": -tf.reduce_sum(x * x, axis=1, keepdims=True)}
+            ),
+        }
+        with v1.Session(graph=graph) as session:
+            session.run(initialise)
+            builder = v1.saved_model.Builder(str(tmp_path / "module"))
+            builder.add_meta_graph_and_variables(
+                session, ["serve"], signature_def_map=signatures, main_op=initialise.op
+            )
+            builder.save()
+    gan = hub_adapter.load_gan(tmp_path / "module")
+    assert gan.generator.uses_ref_variables and not gan.discriminator.uses_ref_variables
+    np.testing.assert_allclose(gan.generator(np.array([[1.0, 1.0]], "float32")).numpy(), [[1.0, 2.0]])
+    model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
+    with pytest.raises(ValueError, match="the generator .* reads TF1 reference variables"):
+        model.export(str(tmp_path / "exported"))
+    assert not (tmp_path / "exported").exists()
