@@ -320,8 +320,14 @@ def test_generate_and_sample_latents_name_what_is_missing():
     samples_only = RefinementModel(None, lambda x: x[:, 0], space="data", step_size=0.1)
     with pytest.raises(ValueError, match=r"refines samples directly \(generator=None\): there is nothing"):
         samples_only.generate(np.zeros((2, 2), "float32"))
-    with pytest.raises(ValueError, match="pass latent_shape=... to RefinementModel"):
+    with pytest.raises(ValueError) as unknown:
         samples_only.sample_latents(3)
+    assert str(unknown.value) == (
+        "The model does not know its latent shape: pass latent_shape=... to RefinementModel."
+    )
+    drawing = RefinementModel(lambda z: z, lambda x: x[:, 0], latent_shape=(2,), step_size=0.1)
+    with pytest.raises(ValueError, match=r"^`start` must be an integer >= 0\. Received: start=-1$"):
+        drawing.sample_latents(3, seed=0, start=-1)
 
 
 def test_each_kind_of_call_gets_its_own_compiled_refinement():
@@ -392,6 +398,8 @@ def test_the_generator_runs_in_inference_mode(conditional):
     inputs = (z, np.zeros((6, 2), "float32")) if conditional else z
     # Without dropout, d = -|x|^2 and g = identity: each deterministic step scales z by (1 - 2 eta).
     np.testing.assert_allclose(model.predict(inputs, verbose=0), z * 0.8**2, rtol=1e-6)
+    # The host-side generate too: g = identity.
+    np.testing.assert_allclose(model.generate(inputs), z, rtol=1e-6)
 
 
 def test_boundary_none_lets_samples_leave_a_bounded_priors_box():
@@ -407,3 +415,36 @@ def test_boundary_none_lets_samples_leave_a_bounded_priors_box():
     )
     refined = model.predict(np.full((4, 2), 0.5, "float32"), verbose=0)
     assert np.all(refined[:, 0] > 1.0)
+
+
+def test_a_keras_generator_declares_the_latent_shape_and_the_generator_is_named():
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model = RefinementModel(generator, lambda x: -tf.reduce_sum(x**2, axis=1), step_size=0.1)
+    # Read from the generator's Input, so the model draws its own latents with no latent_shape.
+    assert model.latent_shape == (3,) and model.sample_latents(4, seed=0).shape == (4, 3)
+    wrapped = RefinementModel(lambda z: 2.0 * z, lambda x: x[:, 0], latent_shape=(2,), step_size=0.1)
+    assert wrapped.generator.name == "generator"
+
+
+def test_auto_step_in_data_space_resolves_on_the_users_samples():
+    # With no generator there is no prior to draw a probe from: the rule must read predict's inputs.
+    x = np.random.default_rng(2).normal(size=(40, 2)).astype("float32")
+    model = RefinementModel(None, lambda s: -tf.reduce_sum(s**2, axis=1), space="data", num_steps=3, seed=0)
+    refined = model.predict(x, verbose=0)
+    assert np.isfinite(refined).all() and np.isfinite(model.step_size) and model.step_size > 0
+
+
+def test_predict_on_batch_takes_a_list_of_rows_as_one_batch():
+    # An unconditional model given a Python list of rows: the batch is the rows, not a row's length.
+    model = RefinementModel(
+        lambda z: z * tf.cast(tf.shape(z)[0], z.dtype) / 10.0,  # sees its batch's size
+        lambda x: -tf.reduce_sum(x**2, axis=1),
+        latent_shape=(2,),
+        step_size=0.05,
+        num_steps=2,
+        seed=0,
+    )
+    rows = np.random.default_rng(4).normal(size=(5, 2)).astype("float32")
+    whole = model.predict(rows, batch_size=5, verbose=0)
+    np.testing.assert_array_equal(model.predict_on_batch([list(row) for row in rows]), whole)
+    assert not np.allclose(model.predict(rows, batch_size=2, verbose=0), whole)
