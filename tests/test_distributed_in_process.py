@@ -60,3 +60,16 @@ def test_predict_gives_keras_callbacks_its_steps_and_verbosity():
         assert (recorder.seen["verbose"], recorder.seen["steps"]) == expected
     with pytest.raises(ValueError, match=r"`steps` must be a positive integer\. Received: steps=0"):
         model.predict(z, steps=0)
+
+
+def test_predict_inside_a_one_device_mirrored_scope_matches_predict_outside_it():
+    # Inside any strategy's scope predict goes through predict_distributed, with the model's seed:
+    # one replica must give the one-device samples bit for bit (noise keyed by seed and position).
+    model = RefinementModel(
+        lambda z: 2.0 * z, lambda x: -tf.reduce_sum(x * x, -1), latent_shape=(2,), num_steps=3, seed=7
+    )
+    z = np.random.default_rng(0).normal(size=(9, 2)).astype("float32")
+    outside = model.predict(z, batch_size=4, verbose=0)
+    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+        inside = model.predict(z, batch_size=4, verbose=0)
+    np.testing.assert_array_equal(inside, outside)
