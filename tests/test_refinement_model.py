@@ -287,6 +287,11 @@ def test_predict_on_batch_refines_the_whole_input_as_one_batch():
     z = np.random.default_rng(3).normal(size=(100, 2)).astype("float32")
     np.testing.assert_array_equal(model.predict_on_batch(z), model.predict(z, batch_size=100, verbose=0))
     assert not np.allclose(model.predict_on_batch(z), model.predict(z, batch_size=64, verbose=0))
+    # A Python list of rows (an unconditional model): the batch is the rows, not a row's length.
+    rows = z[:5]
+    whole = model.predict(rows, batch_size=5, verbose=0)
+    np.testing.assert_array_equal(model.predict_on_batch([list(row) for row in rows]), whole)
+    assert not np.allclose(model.predict(rows, batch_size=2, verbose=0), whole)
 
 
 def test_the_boundary_setting_reaches_the_flow():
@@ -432,19 +437,3 @@ def test_auto_step_in_data_space_resolves_on_the_users_samples():
     model = RefinementModel(None, lambda s: -tf.reduce_sum(s**2, axis=1), space="data", num_steps=3, seed=0)
     refined = model.predict(x, verbose=0)
     assert np.isfinite(refined).all() and np.isfinite(model.step_size) and model.step_size > 0
-
-
-def test_predict_on_batch_takes_a_list_of_rows_as_one_batch():
-    # An unconditional model given a Python list of rows: the batch is the rows, not a row's length.
-    model = RefinementModel(
-        lambda z: z * tf.cast(tf.shape(z)[0], z.dtype) / 10.0,  # sees its batch's size
-        lambda x: -tf.reduce_sum(x**2, axis=1),
-        latent_shape=(2,),
-        step_size=0.05,
-        num_steps=2,
-        seed=0,
-    )
-    rows = np.random.default_rng(4).normal(size=(5, 2)).astype("float32")
-    whole = model.predict(rows, batch_size=5, verbose=0)
-    np.testing.assert_array_equal(model.predict_on_batch([list(row) for row in rows]), whole)
-    assert not np.allclose(model.predict(rows, batch_size=2, verbose=0), whole)
