@@ -194,3 +194,51 @@ def test_input_errors_call_the_input_z_when_a_generator_maps_it_and_x_otherwise(
     model = RefinementModel(generator, lambda x: x[:, 0], space=space, latent_shape=(2,), step_size=0.1)
     with pytest.raises(ValueError, match=rf"`{name}` must have shape \[batch, 2\]"):
         model.predict(np.zeros((3, 5), "float32"), verbose=0)
+
+
+def test_numbers_given_as_strings_are_named_not_crashed_on():
+    from dgflow_tf._validation import check_non_negative_float, check_positive_float
+
+    with pytest.raises(
+        ValueError, match=r"^`step_size` must be a finite positive number\. Received: step_size='0.1'$"
+    ):
+        check_positive_float("0.1", "step_size")
+    with pytest.raises(
+        ValueError, match=r"^`entropy_weight` must be a finite number >= 0\. Received: entropy_weight='0'$"
+    ):
+        check_non_negative_float("0", "entropy_weight")
+    with pytest.raises(ValueError, match=r"^`entropy_weight` must be a finite number >= 0"):
+        RefinementModel(_generator(), _critic, entropy_weight=-0.5)
+
+
+def test_host_inputs_are_cast_to_the_models_dtype_and_overflow_is_named():
+    from dgflow_tf._validation import as_batch_tensor
+
+    cast = as_batch_tensor(np.array([[1.5, -2.0]], "float64"), "z", dtype=tf.float32)
+    assert cast.dtype == tf.float32 and cast.numpy().tolist() == [[1.5, -2.0]]
+    # 1e300 is finite in float64 and Inf in float32: the cast must not pass it on.
+    with pytest.raises(ValueError) as overflow:
+        as_batch_tensor(np.array([[1e300, 0.0]]), "z", dtype=tf.float32)
+    assert str(overflow.value) == (
+        "`z` has values beyond the range of the model's dtype float32 (largest finite: 3.4e+38). Rescale "
+        "the inputs or build the model with a wider dtype."
+    )
+    with pytest.raises(
+        TypeError, match=r"^`z` must be a floating-point array or tensor\. Received: list that"
+    ):
+        as_batch_tensor([[1.0], [1.0, 2.0]], "z")  # ragged rows: TensorFlow cannot convert them
+
+
+def test_a_missing_batch_axis_shows_the_shape_as_a_list_or_unknown():
+    from dgflow_tf._validation import check_batch_tensor
+
+    with pytest.raises(ValueError, match=r"Received: shape \[3\]\. For one sample use z\[None\]\.$"):
+        check_batch_tensor(tf.zeros([3]), "z")
+
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.float32)])
+    def unknown_rank(x):
+        check_batch_tensor(x, "x")
+        return x
+
+    with pytest.raises(ValueError, match=r"Received: shape <unknown>\. For one sample use x\[None\]\.$"):
+        unknown_rank(tf.zeros([2, 2]))
