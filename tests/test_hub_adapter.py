@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tf1_modules import save_tf1, write_tf1_gan, write_two_metagraph_export
 
 from dgflow_tf import RefinementModel, priors
 from dgflow_tf.adapters import hub as hub_adapter
@@ -201,41 +202,8 @@ def test_local_modules_load_without_tensorflow_hub(compare_gan_path):
     assert completed.stdout.split()[-1] == "False"
 
 
-def _write_two_metagraph_export(path, resource_variables=True, tag_sets=(["serve"], ["serve", "tpu"])):
-    """A SavedModel with `{serve}` and `{serve, tpu}` MetaGraphs (as a TPUEstimator export has),
-    written by TensorFlow's own TF1 builder: g(z) = z W, d(x) = -|x|^2. With
-    `resource_variables=False`, W is a TF1 reference variable (VariableV2), as in old TF1 modules;
-    `tag_sets=([],)` writes the TF1 Hub format's one untagged MetaGraph."""
-    graph = tf.Graph()
-    with graph.as_default():
-        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
-        weight = tf.compat.v1.get_variable(
-            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=resource_variables
-        )
-        samples = tf.matmul(z, weight)
-        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
-        logits = -tf.reduce_sum(x * x, axis=1, keepdims=True)
-        signatures = {
-            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": samples}),
-            "discriminator": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"default": logits}),
-        }
-        _save_tf1(graph, path, signatures, tag_sets)
-
-
-def _save_tf1(graph, path, signatures, tag_sets=(["serve"],)):
-    """Writes `graph` with its variables initialised through TensorFlow's TF1 SavedModelBuilder,
-    one MetaGraph per tag set, each with `signatures`."""
-    with tf.compat.v1.Session(graph=graph) as session:
-        session.run(tf.compat.v1.global_variables_initializer())
-        builder = tf.compat.v1.saved_model.Builder(str(path))
-        builder.add_meta_graph_and_variables(session, tag_sets[0], signature_def_map=signatures)
-        for tags in tag_sets[1:]:
-            builder.add_meta_graph(tags, signature_def_map=signatures)
-        builder.save()
-
-
 def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
-    _write_two_metagraph_export(tmp_path / "export")
+    write_two_metagraph_export(tmp_path / "export")
     named = re.escape(repr(str(tmp_path / "export")))
     listed = named + r" holds several MetaGraphs, with the tag sets \[\['serve'\], \['serve', 'tpu'\]\]"
     with pytest.raises(ValueError, match=listed):
@@ -254,7 +222,7 @@ def test_a_module_with_several_metagraphs_needs_tags_and_lists_them(tmp_path):
 
 
 def test_export_over_reference_variables_is_refused_before_anything_is_written(tmp_path):
-    _write_two_metagraph_export(tmp_path / "module", resource_variables=False)
+    write_two_metagraph_export(tmp_path / "module", resource_variables=False)
     gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
     assert gan.generator.uses_ref_variables and not gan.discriminator.uses_ref_variables
     model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
@@ -264,7 +232,7 @@ def test_export_over_reference_variables_is_refused_before_anything_is_written(t
         model.export(str(tmp_path / "exported"))
     assert not (tmp_path / "exported").exists()
     # With resource variables the same module exports, and the reloaded model refines as predict does.
-    _write_two_metagraph_export(tmp_path / "resource")
+    write_two_metagraph_export(tmp_path / "resource")
     gan = hub_adapter.load_gan(tmp_path / "resource", tags={"serve"})
     model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
     model.export(str(tmp_path / "exported"))
@@ -287,7 +255,7 @@ def test_a_sigmoid_discriminator_serves_its_logit_not_the_probability(tmp_path):
                 {"images": images}, {"prediction": prediction}
             ),
         }
-    _save_tf1(graph, tmp_path / "module", signatures)
+    save_tf1(graph, tmp_path / "module", signatures)
     gan = hub_adapter.load_gan(tmp_path / "module")
     assert gan.discriminator.serves_logit_of_probability
     x = tf.constant([[0.1, 0.2], [3.0, -1.0], [-1.0, 1.0]])
@@ -302,7 +270,7 @@ def test_a_sigmoid_discriminator_serves_its_logit_not_the_probability(tmp_path):
 def test_the_prior_follows_the_module_family(tmp_path):
     # compare_gan's model_N exports: TF1 Hub format (tfhub_module.pb, one untagged MetaGraph) with
     # generator and discriminator signatures, z uniform in [-1, 1].
-    _write_two_metagraph_export(tmp_path / "model_n", tag_sets=([],))
+    write_two_metagraph_export(tmp_path / "model_n", tag_sets=([],))
     # The bytes of tensorflow_hub's ModuleDef {format: FORMAT_V3}; the adapter reads only the file's presence.
     (tmp_path / "model_n" / "tfhub_module.pb").write_bytes(b"\x08\x03")
     gan = hub_adapter.load_gan(tmp_path / "model_n")
@@ -310,7 +278,7 @@ def test_the_prior_follows_the_module_family(tmp_path):
     model = hub_adapter.hub_refinement_model(gan, seed=0)
     assert model.latent_prior == priors.Uniform(-1, 1)
     # The same signatures as a plain SavedModel (no tfhub_module.pb): a TF2-style export, normal z.
-    _write_two_metagraph_export(tmp_path / "plain", tag_sets=(["serve"],))
+    write_two_metagraph_export(tmp_path / "plain", tag_sets=(["serve"],))
     assert hub_adapter.load_gan(tmp_path / "plain").latent_prior == "normal"
     assert hub_adapter.family_prior("compare_gan", True) == "normal"
     assert hub_adapter.family_prior("generator_only", True) == "normal"
@@ -336,7 +304,7 @@ def test_a_fixed_batch_spectral_norm_discriminator_pads_chunks_and_updates_its_u
                 {"images": images}, {"logits": logits}
             ),
         }
-    _save_tf1(graph, tmp_path / "module", signatures)
+    save_tf1(graph, tmp_path / "module", signatures)
     gan = hub_adapter.load_gan(tmp_path / "module", check_gradients=False)
     assert gan.generator.fixed_batch_size == 4 and gan.discriminator.fixed_batch_size == 4
     z = np.linspace(-1, 1, 20, dtype="float32").reshape(10, 2)  # 10 rows: chunks of 4, the last padded
@@ -348,7 +316,7 @@ def test_a_fixed_batch_spectral_norm_discriminator_pads_chunks_and_updates_its_u
 
 
 def test_tags_given_as_one_string_name_one_tag(tmp_path):
-    _write_two_metagraph_export(tmp_path / "export")
+    write_two_metagraph_export(tmp_path / "export")
     z = np.array([[1.0, 1.0]], "float32")
     by_string = hub_adapter.load_gan(tmp_path / "export", tags="serve")
     np.testing.assert_allclose(by_string.generator(z).numpy(), [[1.0, 2.0]], rtol=1e-6)
@@ -360,38 +328,15 @@ def test_tags_given_as_one_string_name_one_tag(tmp_path):
 def test_an_untagged_metagraph_beside_a_tagged_one_is_the_default(tmp_path):
     # TF1 Hub modules keep their default graph untagged; another tagged one beside it must not make
     # the loader ask for tags.
-    _write_two_metagraph_export(tmp_path / "module", tag_sets=([], ["serve"]))
+    write_two_metagraph_export(tmp_path / "module", tag_sets=([], ["serve"]))
     gan = hub_adapter.load_gan(tmp_path / "module")
     z = np.array([[0.5, -1.0]], "float32")
     np.testing.assert_allclose(gan.generator(z).numpy(), [[0.5, -2.0]], rtol=1e-6)
 
 
-def _write_tf1_gan(path, generator_sigmoid=False, discriminator_ref=False):
-    """g(z) = z W (or sigmoid(z W)), d(x) = x v, through TF1's builder; v a reference variable if asked."""
-    graph = tf.Graph()
-    with graph.as_default():
-        z = tf.compat.v1.placeholder(tf.float32, [None, 2], name="z")
-        weight = tf.compat.v1.get_variable(
-            "w", initializer=tf.constant([[1.0, 0.0], [0.0, 2.0]]), use_resource=True
-        )
-        samples = tf.matmul(z, weight)
-        if generator_sigmoid:
-            samples = tf.sigmoid(samples)
-        x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
-        v = tf.compat.v1.get_variable(
-            "v", initializer=tf.constant([[1.0], [-1.0]]), use_resource=not discriminator_ref
-        )
-        logits = tf.matmul(x, v)
-        signatures = {
-            "generator": tf.compat.v1.saved_model.predict_signature_def({"z": z}, {"default": samples}),
-            "discriminator": tf.compat.v1.saved_model.predict_signature_def({"x": x}, {"default": logits}),
-        }
-        _save_tf1(graph, path, signatures)
-
-
 def test_a_sigmoid_generator_keeps_its_output(tmp_path):
     # The logit-under-sigmoid pruning is for discriminators: a generator's sigmoid output is its sample.
-    _write_tf1_gan(tmp_path / "module", generator_sigmoid=True)
+    write_tf1_gan(tmp_path / "module", generator_sigmoid=True)
     gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
     z = np.array([[0.5, -1.0], [2.0, 0.25]], "float32")
     expected = 1.0 / (1.0 + np.exp(-(z @ np.diag([1.0, 2.0]))))
@@ -400,7 +345,7 @@ def test_a_sigmoid_generator_keeps_its_output(tmp_path):
 
 
 def test_export_checks_the_discriminator_for_reference_variables_too(tmp_path):
-    _write_tf1_gan(tmp_path / "module", discriminator_ref=True)
+    write_tf1_gan(tmp_path / "module", discriminator_ref=True)
     gan = hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
     assert gan.discriminator.uses_ref_variables and not gan.generator.uses_ref_variables
     model = hub_adapter.hub_refinement_model(gan, seed=0, step_size=0.01, num_steps=2)
@@ -450,7 +395,7 @@ def test_a_fixed_batch_conditional_module_gets_its_labels_chunked_with_the_image
                 {"images": images, "labels": labels}, {"logits": logits}
             ),
         }
-    _save_tf1(graph, tmp_path / "module", signatures)
+    save_tf1(graph, tmp_path / "module", signatures)
     gan = hub_adapter.load_gan(tmp_path / "module", check_gradients=False)
     assert gan.discriminator.fixed_batch_size == 4 and gan.discriminator.conditional
     x = np.linspace(-1, 1, 14, dtype="float32").reshape(7, 2)  # 7 rows: chunks of 4, the last padded
