@@ -36,22 +36,18 @@ def conditions_signature(model, spec=None):
 
 def _check_exportable(model):
     """Raises `ValueError`, before anything is written, if a part reads TF1 reference variables."""
-    stack, seen = [("generator", model.generator, 0), ("critic", model.critic, 0)], set()
-    while stack:
-        role, part, depth = stack.pop()
-        if part is None or id(part) in seen:
-            continue
-        seen.add(id(part))
-        if getattr(part, "uses_ref_variables", False):
-            raise ValueError(
-                f"Cannot export: the {role} ({getattr(part, 'signature_name', part)!r} signature of a TF1 "
-                "module) reads TF1 reference variables, which a SavedModel written from TF2 does not "
-                "capture: the exported model would fail with 'uninitialized value' when loaded. Refine "
-                "with predict or refine_to_shards instead, or re-export the module with resource "
-                "variables (tf.compat.v1.enable_resource_variables() before building its graph)."
-            )
-        if depth < 3 and isinstance(part, keras.layers.Layer):
-            stack += [(role, v, depth + 1) for v in vars(part).values() if isinstance(v, keras.layers.Layer)]
+    for role, network in (("generator", model.generator), ("critic", model.critic)):
+        # Every nested layer, also those a user's Keras model holds in lists (Sequential, Functional).
+        parts = [network, *network._flatten_layers(include_self=False)] if network is not None else []
+        for part in parts:
+            if getattr(part, "uses_ref_variables", False):
+                raise ValueError(
+                    f"Cannot export: the {role} ({part.signature_name!r} signature of a TF1 module) reads "
+                    "TF1 reference variables, which a SavedModel written from TF2 does not capture: the "
+                    "exported model would fail with 'uninitialized value' when loaded. Refine with "
+                    "predict or refine_to_shards instead, or re-export the module with resource "
+                    "variables (tf.compat.v1.enable_resource_variables() before building its graph)."
+                )
 
 
 def export_refinement(

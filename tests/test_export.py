@@ -118,3 +118,31 @@ def test_keras_file_round_trip(mlp_model, tmp_path):
     assert loaded.latent_prior == mlp_model.latent_prior and loaded.num_steps == 6
     z = mlp_model.sample_latents(11, seed=0)
     np.testing.assert_array_equal(loaded.predict(z, verbose=0), mlp_model.predict(z, verbose=0))
+
+
+def _reference_variable_gan(tmp_path):
+    from tf1_modules import write_tf1_gan
+
+    from dgflow_tf.adapters import hub as hub_adapter
+
+    write_tf1_gan(tmp_path / "module", discriminator_ref=True)
+    return hub_adapter.load_gan(tmp_path / "module", tags={"serve"})
+
+
+def test_export_refuses_reference_variables_anywhere_in_either_network(tmp_path):
+    gan = _reference_variable_gan(tmp_path)
+    expected = (
+        "Cannot export: the critic ('discriminator' signature of a TF1 module) reads TF1 reference "
+        "variables, which a SavedModel written from TF2 does not capture: the exported model would fail "
+        "with 'uninitialized value' when loaded. Refine with predict or refine_to_shards instead, or "
+        "re-export the module with resource variables (tf.compat.v1.enable_resource_variables() before "
+        "building its graph)."
+    )
+    # The hub layer as the critic itself, and inside a user's Keras model (held in its layer list).
+    wrapped = keras.Sequential([keras.Input((2,)), gan.discriminator, keras.layers.Rescaling(0.5)])
+    for critic in (gan.discriminator, wrapped):
+        model = RefinementModel(gan.generator, critic, latent_shape=(2,), step_size=0.01, num_steps=2)
+        with pytest.raises(ValueError) as caught:
+            model.export(str(tmp_path / "exported"))
+        assert str(caught.value) == expected
+        assert not (tmp_path / "exported").exists()
