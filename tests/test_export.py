@@ -71,7 +71,7 @@ def test_exported_savedmodel_serves_the_python_models_samples_exactly(mlp_model,
     assert np.abs(served - mlp_model.refine(z, seed=124).samples).max() > 1e-4
 
 
-def test_exported_conditional_model(tmp_path):
+def test_exported_conditional_model(tmp_path, capsys):
     keras.utils.set_random_seed(3)
     z, label = keras.Input((3,)), keras.Input((), dtype="int32")
     hidden = keras.layers.Concatenate()([z, keras.layers.Embedding(4, 2)(label)])
@@ -84,7 +84,12 @@ def test_exported_conditional_model(tmp_path):
     labels = (np.arange(9) % 4).astype("int32")
     # A conditional model cannot draw its own probe for step_size="auto": it resolves on inputs first.
     model.resolve_step_size(z, labels)
+    capsys.readouterr()
     model.export(tmp_path / "conditional", verbose=False)
+    assert capsys.readouterr().out == ""  # verbose=False: no endpoint summary
+    # TF Serving calls the signature by its inputs' names.
+    loaded = tf.saved_model.load(str(tmp_path / "conditional"))
+    assert sorted(loaded.signatures["serve"].structured_input_signature[1]) == ["conditions", "seed", "z"]
     served = _serve_in_fresh_process(tmp_path / "conditional", [z, labels], tmp_path, seed=7)
     np.testing.assert_array_equal(served, model.refine((z, labels), seed=7).samples)
 
