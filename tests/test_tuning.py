@@ -66,6 +66,7 @@ def test_a_diverging_step_size_stops_and_skips_its_longer_runs():
     assert statuses[(0.05, 80)] == "ok"
     assert statuses[(3.0, 20)] == "diverged"
     assert statuses[(3.0, 40)] == statuses[(3.0, 80)] == "skipped"
+    assert all(np.isnan(r["score"]) for r in result.rows if r["status"] != "ok")
     assert (3.0, 40) not in calls and (3.0, 80) not in calls  # stopped early: never run
     assert result.best["step_size"] == 0.05
     table = result.to_markdown()
@@ -125,6 +126,7 @@ def test_every_setting_diverging_is_an_error_naming_the_fix():
         ({"step_sizes": []}, ValueError, "`step_sizes` must be a non-empty sequence"),
         ({"step_sizes": [-0.1]}, ValueError, "step_sizes"),
         ({"step_sizes": [0.1], "num_steps": [0]}, ValueError, "num_steps"),
+        ({"step_sizes": [0.1], "num_steps": []}, ValueError, "^`num_steps` must be a non-empty sequence"),
         ({"step_sizes": 0.1}, ValueError, "`step_sizes` must be a non-empty sequence"),
         ({"step_sizes": [0.1], "grid": {"k": []}}, ValueError, "grid\\['k'\\]"),
     ],
@@ -137,3 +139,20 @@ def test_bad_arguments_are_named(kwargs, error, match):
 def test_build_and_score_must_be_callable():
     with pytest.raises(TypeError, match="`build` and `score` must be callables"):
         tuning.sweep(None, np.zeros((2, 2)), float, step_sizes=[0.1])
+
+
+def test_a_score_that_is_not_finite_marks_the_setting_diverged():
+    # The samples are fine but the metric returns Inf (e.g. a covariance that is singular for them):
+    # the row is recorded as diverged with a NaN score, and longer runs are skipped.
+    latents = PAIR.sample_latents(50, seed=4)
+    result = tuning.sweep(
+        _build,
+        latents,
+        lambda x: float("inf") if float(x.mean()) > -10 else 0.0,
+        step_sizes=[0.01],
+        num_steps=[2, 4],
+    )
+    assert [(r["status"], np.isnan(r["score"])) for r in result.rows] == [
+        ("diverged", True),
+        ("skipped", True),
+    ]

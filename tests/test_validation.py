@@ -101,12 +101,6 @@ def test_bad_batch_size(bad):
         model.predict(Z, batch_size=bad, verbose=0)
 
 
-def test_bad_trajectory_every():
-    model = RefinementModel(_generator(), _critic, num_steps=1)
-    with pytest.raises(ValueError, match="`trajectory_every` must be an integer >= 0"):
-        model.refine(Z, trajectory_every=-1)
-
-
 @pytest.mark.parametrize(
     "critic, error, pattern",
     [
