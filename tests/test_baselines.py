@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from dgflow_tf import RefinementModel
+from dgflow_tf import RefinementModel, noise
 from dgflow_tf.baselines import DDLS, DOT, DRS, MHGAN, drs_logit
 
 
@@ -69,6 +69,22 @@ def test_drs_errors():
         DRS(identity, zero_critic, gamma_quantile=1.5)
     with pytest.raises(ValueError, match="generator"):
         DRS(None, zero_critic)
+    with pytest.raises(ValueError, match=r"^`z` must have shape \[batch, 2\]"):
+        drs.fit(np.zeros((3, 5), "float32"))
+
+
+def test_prior_latents_are_standard_normal_in_the_asked_dtype_and_shape():
+    drs = DRS(identity, zero_critic, latent_shape=(2,), seed=0)
+    positions, seed = np.arange(4000), noise.sanitize_seed(0)
+    single = drs.prior_latents(seed, positions)
+    assert single.dtype == np.float32 and single.shape == (4000, 2)
+    # Each call shape and dtype is compiled separately: a float64 or a several-per-position draw
+    # after a float32 one must not reuse it.
+    wide = drs.prior_latents(seed, positions, dtype=tf.float64)
+    several = drs.prior_latents(seed, positions[:10], num_per_position=3)
+    assert wide.dtype == np.float64 and wide.shape == (4000, 2) and several.shape == (10, 3, 2)
+    for draws in (single, wide):
+        assert stats.kstest(draws.reshape(-1), "norm").pvalue > 1e-3
 
 
 # -- MH-GAN --------------------------------------------------------------------------------------
@@ -180,8 +196,15 @@ def test_dot_adam_steps_match_a_numpy_adam_with_momentum():
     # space, sqrt(|x - y|^2 + delta^2) - w.x / k_eff, whose gradient is written out by hand.
     w = np.array([0.5, -2.0])
     y = np.random.default_rng(8).normal(size=(6, 2))
-    dot = DOT(None, linear_critic(w.astype("float32")), space="data", num_steps=4, k_eff=2.0,
-              beta_1=0.5, learning_rate=0.05)
+    dot = DOT(
+        None,
+        linear_critic(w.astype("float32")),
+        space="data",
+        num_steps=4,
+        k_eff=2.0,
+        beta_1=0.5,
+        learning_rate=0.05,
+    )
     x, m, v = y.copy(), np.zeros_like(y), np.zeros_like(y)
     for t in range(1, 5):
         diff = x - y
@@ -300,3 +323,18 @@ def test_drs_with_the_exact_ratio_and_no_shift_keeps_samples_of_the_target():
     # The proposals themselves are uniform, not Beta(2, 1): the test can fail.
     uniform = generator(rng.normal(size=(3000, 1)).astype("float32")).numpy()[:, 0]
     assert stats.kstest(uniform, stats.beta(2, 1).cdf).pvalue < 1e-6
+
+
+def test_every_baseline_gives_the_same_samples_for_any_chunk_size():
+    # Randomness is keyed by (seed, position) and samples are independent, so how many go into one
+    # compiled call (batch_size) cannot change them. (DDLS is a RefinementModel: predict's batch_size.)
+    z = np.random.default_rng(6).normal(size=(10, 2)).astype("float32")
+    critic = linear_critic([1.0, -0.5])
+    builders = {
+        "MH-GAN": lambda b: MHGAN(identity, critic, latent_shape=(2,), chain_length=4, seed=1, batch_size=b),
+        "DOT": lambda b: DOT(identity, critic, num_steps=3, latent_shape=(2,), seed=1, batch_size=b),
+    }
+    for name, build in builders.items():
+        np.testing.assert_array_equal(build(3).refine(z).samples, build(1024).refine(z).samples, err_msg=name)
+    drs = [DRS(identity, critic, latent_shape=(2,), seed=1, batch_size=b).fit(z) for b in (3, 1024)]
+    np.testing.assert_array_equal(drs[0].refine(z).samples, drs[1].refine(z).samples)
