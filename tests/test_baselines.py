@@ -71,6 +71,16 @@ def test_drs_errors():
         DRS(None, zero_critic)
     with pytest.raises(ValueError, match=r"^`z` must have shape \[batch, 2\]"):
         drs.fit(np.zeros((3, 5), "float32"))
+    with pytest.raises(TypeError) as caught:
+        MHGAN(5, zero_critic)
+    assert str(caught.value) == (
+        "`generator` must be a callable mapping latents to samples. Received: generator=5 of type int"
+    )
+    with pytest.raises(
+        ValueError, match=r"^`batch_size` must be a positive integer\. Received: batch_size=0$"
+    ):
+        DOT(identity, zero_critic, latent_shape=(2,), batch_size=0)
+    assert drs.generator.name == "generator"  # the wrapped function, as in a RefinementModel
 
 
 def test_prior_latents_are_standard_normal_in_the_asked_dtype_and_shape():

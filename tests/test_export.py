@@ -151,3 +151,28 @@ def test_export_refuses_reference_variables_anywhere_in_either_network(tmp_path)
             model.export(str(tmp_path / "exported"))
         assert str(caught.value) == expected
         assert not (tmp_path / "exported").exists()
+
+
+def test_a_data_space_model_and_a_condition_spec_export_and_serve_as_refine(tmp_path):
+    critic = lambda x: -tf.reduce_sum(tf.square(x - 1.0), axis=-1)  # noqa: E731
+    samples_only = RefinementModel(None, critic, space="data", latent_shape=(2,), step_size=0.1, num_steps=3)
+    x = np.random.default_rng(0).normal(size=(5, 2)).astype("float32")
+    samples_only.export(str(tmp_path / "data"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "data")).serve(x, tf.constant(7, tf.int64))
+    np.testing.assert_allclose(served.numpy(), samples_only.refine(x, seed=7).samples, rtol=1e-6, atol=1e-6)
+    # A conditional generator that declares no inputs: the spec names and types the conditions input.
+    conditional = RefinementModel(
+        lambda inputs: inputs[0] + tf.cast(inputs[1][:, None], tf.float32),
+        lambda inputs: critic(inputs[0]),
+        conditional=True,
+        latent_shape=(2,),
+        step_size=0.1,
+        num_steps=3,
+    )
+    labels = np.arange(5, dtype="int32")
+    conditional.export(str(tmp_path / "labels"), verbose=False, condition_spec=tf.TensorSpec([5], tf.int32))
+    loaded = tf.saved_model.load(str(tmp_path / "labels"))
+    assert sorted(loaded.signatures["serve"].structured_input_signature[1]) == ["conditions", "seed", "z"]
+    served = loaded.serve(x, labels, tf.constant(7, tf.int64))
+    expected = conditional.refine((x, labels), seed=7).samples
+    np.testing.assert_allclose(served.numpy(), expected, rtol=1e-6, atol=1e-6)

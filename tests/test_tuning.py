@@ -156,3 +156,32 @@ def test_a_score_that_is_not_finite_marks_the_setting_diverged():
         ("diverged", True),
         ("skipped", True),
     ]
+
+
+def test_diverged_compares_with_a_multiple_of_the_reference_spread():
+    reference = np.array([[-0.01], [0.01]])  # centre 0, RMS spread 0.01
+    assert not tuning.diverged(np.full((3, 1), 0.09), reference)  # 9 spreads away
+    assert tuning.diverged(np.full((3, 1), 0.11), reference)  # 11 spreads: beyond the factor 10
+    assert tuning.diverged(np.full((3, 1), 0.05), reference, blowup=4.0)
+
+
+def test_the_plot_gets_one_labelled_curve_per_setting_and_says_which_way_is_better(monkeypatch, tmp_path):
+    drawn = {}
+
+    def sweep_curves(curves, path, ylabel=None, title=None):
+        drawn.update(curves=curves, ylabel=ylabel, title=title)
+        return path
+
+    monkeypatch.setattr(tuning.plotting, "sweep_curves", sweep_curves)
+    rows = [
+        {"step_size": 0.1, "num_steps": 10, "score": 1.0, "status": "ok", "seconds": 0.0},
+        {"step_size": 0.2, "num_steps": 10, "score": float("nan"), "status": "diverged", "seconds": 0.0},
+        {"step_size": 0.1, "num_steps": 20, "score": 0.5, "status": "ok", "seconds": 0.0},
+    ]
+    path = str(tmp_path / "sweep.png")
+    assert tuning.SweepResult(rows, "FID", higher_is_better=False).plot(path, title="t") == path
+    assert drawn == {
+        "curves": {"num_steps=10": [(0.1, 1.0), (0.2, None)], "num_steps=20": [(0.1, 0.5)]},
+        "ylabel": "FID (lower is better)",
+        "title": "t",
+    }
