@@ -113,3 +113,17 @@ def test_ot_distance_known_point_sets():
 def test_metric_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_metric_arguments_are_named_in_errors():
+    from dgflow_tf.metrics.text import js_divergence
+
+    modes = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"^`samples` must have 2 columns to match the other set"):
+        nearest_mode(np.zeros((4, 3)), modes)
+    with pytest.raises(ValueError, match=r"^`num_std` must be a finite positive number"):
+        high_quality_fraction(np.zeros((4, 2)), modes, std=0.1, num_std=0.0)
+    with pytest.raises(ValueError, match=r"^`reference` must have 2 columns to match the other set"):
+        kde_score(np.zeros((4, 2)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"^`n` must be a positive integer\. Received: n=0$"):
+        js_divergence(["abc"], ["abd"], n=0)
