@@ -98,3 +98,33 @@ def test_fid_of_test_halves_is_near_zero_and_a_missing_class_is_not(mnist_test):
 def test_mnist_metrics_refuses_other_shapes():
     with pytest.raises(ValueError, match=r"MNIST images \[n, 28, 28, 1\]. Received shape \(4, 8, 8, 1\)"):
         mnist.mnist_metrics(np.zeros((4, 8, 8, 1), np.float32))
+
+
+def test_mnist_metrics_defaults_match_each_metric_computed_by_hand(mnist_test):
+    samples = mnist_test[0][:1000]
+    got = mnist.mnist_metrics(samples, num_subsets=5, num_splits=4)
+    features, logits = mnist.mnist_features(samples)
+    reference = mnist._shipped()[1]
+    # FID from its closed form: tr sqrt(C1 C2) is the sum of the square roots of C1 C2's eigenvalues.
+    mean, covariance = features.mean(axis=0), np.cov(features, rowvar=False)
+    eigenvalues = np.linalg.eigvals(covariance @ reference["covariance"]).real
+    trace_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
+    fid = (
+        np.sum((mean - reference["mean"]) ** 2)
+        + np.trace(covariance + reference["covariance"])
+        - 2 * trace_root
+    )
+    assert got["fid"] == pytest.approx(fid, rel=1e-4)
+    # The classifier score over 4 splits of 250, each with its own marginal.
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    scores = []
+    for part in np.split(probabilities, 4):
+        marginal = part.mean(axis=0)
+        scores.append(np.exp(np.mean(np.sum(part * (np.log(part) - np.log(marginal)), axis=1))))
+    assert (got["score"], got["score_std"]) == pytest.approx((np.mean(scores), np.std(scores)), rel=1e-6)
+    # Precision and recall at the documented k = 3, KID with subsets drawn from seed 0.
+    reference_features = reference["features"].astype(np.float64)
+    assert (got["precision"], got["recall"]) == images.precision_recall(reference_features, features, k=3)
+    kid = images.kernel_distance(features, reference_features, 5, 1000, 0)
+    assert (got["kid"], got["kid_std"]) == pytest.approx(kid)
