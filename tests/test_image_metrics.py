@@ -158,6 +158,10 @@ def test_metrics_reject_bad_activations(a, b, match):
 def test_metric_argument_errors():
     with pytest.raises(ValueError, match="`num_splits` \\(20\\) must not exceed"):
         images.classifier_score(np.zeros((10, 3)), num_splits=20)
+    with pytest.raises(
+        ValueError, match=r"^`num_splits` must be a positive integer\. Received: num_splits=0$"
+    ):
+        images.classifier_score(np.zeros((10, 3)), num_splits=0)
     with pytest.raises(ValueError, match="`num_subsets` must be a positive integer"):
         images.kernel_distance(np.zeros((5, 2)), np.zeros((5, 2)), num_subsets=0)
     with pytest.raises(ValueError, match="`images` must be 4-D"):
@@ -171,3 +175,25 @@ def test_inception_v3_extractor_shapes_with_random_weights():
     extractor = images.inception_v3_extractor(weights=None)
     features, logits = extractor(np.zeros((2, 8, 8, 1), "float32"))
     assert features.shape == (2, 2048) and logits.shape == (2, 1000)
+
+
+def test_the_inception_extractor_defaults_to_the_fid_network(monkeypatch):
+    # FID's convention: ImageNet InceptionV3 at 299x299 with its 1000-way head. Keras's constructor is
+    # replaced, so nothing is downloaded; only the arguments it would get are checked.
+    import keras
+
+    seen = {}
+
+    def inception(**kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop before building")
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", inception)
+    with pytest.raises(RuntimeError, match="stop before building"):
+        images.inception_v3_extractor()
+    assert seen == {
+        "include_top": True,
+        "weights": "imagenet",
+        "input_shape": (299, 299, 3),
+        "classifier_activation": None,
+    }
