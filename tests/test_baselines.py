@@ -153,6 +153,18 @@ def test_ddls_with_zero_critic_samples_the_prior():
     assert stats.kstest(samples, stationary).pvalue > 0.01
 
 
+def test_ddls_with_a_fixed_step_mala_samples_the_prior_exactly(monkeypatch):
+    # With the acceptance step, the per-sample log prior enters each sample's own Metropolis ratio:
+    # a zero critic must give N(0, 1) from a start at 3, where unadjusted Langevin gives variance
+    # 1 / (1 - step/4). Step-size adaptation is turned off: adapting for ever biases the chain.
+    from dgflow_tf import solvers
+
+    monkeypatch.setattr(solvers, "ADAPTATION_RATE", 0.0)
+    ddls = DDLS(identity, zero_critic, step_size=0.2, num_steps=300, latent_shape=(1,), seed=0, solver="mala")
+    samples = ddls.refine(np.full((4000, 1), 3.0, "float32")).samples[:, 0]
+    assert stats.kstest(samples, "norm").pvalue > 0.01
+
+
 def test_ddls_step_is_dgflow_kl_plus_prior_pull():
     z = np.random.default_rng(3).normal(size=(64, 3)).astype("float32")
     critic = linear_critic([0.5, -1.0, 2.0])
