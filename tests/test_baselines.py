@@ -180,6 +180,13 @@ def test_ddls_step_is_dgflow_kl_plus_prior_pull():
     config = ddls.get_config()
     assert config["step_size"] == 0.02 and "entropy_weight" not in config
     assert DDLS.from_config(config).langevin_step_size == 0.02
+    # The settings it passes on to RefinementModel.
+    assert ddls.latent_shape == (3,) and ddls.sample_latents(2, seed=0).shape == (2, 3)
+    assert DDLS(identity, critic, latent_shape=(3,), jit_compile=False).get_config()["jit_compile"] is False
+    with pytest.raises(
+        ValueError, match=r"^`step_size` must be a finite positive number\. Received: step_size=-1"
+    ):
+        DDLS(identity, critic, step_size=-1, latent_shape=(3,))
 
 
 # -- DOT -----------------------------------------------------------------------------------------
