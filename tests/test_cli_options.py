@@ -41,6 +41,10 @@ def test_hub_batch_size_picks_the_generators_metagraph_too(tmp_path, capsys):
     assert code != 0 and "no 'gen' MetaGraph for batch_size=8: ['bs4']" in output
     code, output = _refine([*argv, "--hub-batch-size", 4, "--output-dir", tmp_path / "out"], capsys)
     assert code == 0, output
+    # And the other way round: the critic's module lacks the size.
+    swapped = ["--generator", four_and_eight, "--critic", only_four, "--num-samples", 8, "--num-steps", 1]
+    code, output = _refine([*swapped, "--hub-batch-size", 8, "--output-dir", tmp_path / "out2"], capsys)
+    assert code != 0 and "no 'gen' MetaGraph for batch_size=8: ['bs4']" in output
 
 
 def test_a_tf1_hub_modules_family_prior_and_labels_are_read_from_the_loaded_generator(tmp_path, capsys):

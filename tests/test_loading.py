@@ -59,6 +59,8 @@ def test_the_batch_size_picks_a_compare_gan_metagraph(tmp_path):
     module = hub_modules.save_compare_gan_mlp(tmp_path / "module", weights, batch_sizes=(4, 8))
     assert load_callable(module, "generator").fixed_batch_size == 8  # the largest by default
     assert load_callable(module, "generator", batch_size=4).fixed_batch_size == 4
+    # compare_gan's layout names its layers as the signature layout does.
+    assert load_callable(module, "discriminator", batch_size=4).name == "hub_discriminator"
 
 
 def test_a_text_format_savedmodel_loads(single_signature, tmp_path):
