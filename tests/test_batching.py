@@ -45,6 +45,19 @@ def test_map_batches_passes_none_through_and_stops_after_num_batches():
     assert calls == [None, None]
 
 
+def test_map_batches_of_no_rows_calls_fn_once_and_keeps_its_trailing_shape_and_dtype():
+    calls = []
+
+    def widen(x):
+        calls.append(x.shape)
+        return tf.concat([tf.cast(x, tf.float64), tf.zeros([tf.shape(x)[0], 1], tf.float64)], axis=1)
+
+    # Zero rows still make one (empty) call, so the result has fn's columns and dtype, not (0,).
+    result = map_batches(widen, [np.zeros((0, 3), np.float32)], batch_size=4)
+    assert calls == [(0, 3)]
+    assert result.shape == (0, 4) and result.dtype == np.float64
+
+
 @pytest.mark.parametrize("batch_size", [0, -2, 1.5, True])
 def test_map_batches_names_a_bad_batch_size(batch_size):
     with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer\. Received: batch_size="):
