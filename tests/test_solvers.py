@@ -52,8 +52,9 @@ def _identity():
 def test_mala_samples_the_flows_fixed_point_where_euler_is_biased():
     # d(z) = -a |z|^2 / 2 with KL: the flow's fixed point exp(d / gamma) is N(0, gamma / a) per
     # coordinate. Euler at eta * a = 1 has the stationary variance gamma / (a (1 - eta a / 2)),
-    # twice that; MALA's acceptance test removes most of the bias (not all: each sample adapts its own
-    # step to its acceptance, so the chain is adaptive, not exact MALA; measured 8 % low).
+    # twice that; MALA's acceptance test removes most of the bias (not all in 150 steps: each sample
+    # adapts its own step to its acceptance, at a rate that decays after 10 steps; measured 3 % low,
+    # 10 % with adaptation at a constant rate).
     a, gamma = 4.0, 0.05
     critic = critics.get(lambda x: -0.5 * a * tf.reduce_sum(tf.square(x), axis=-1))
     start = np.random.default_rng(1).normal(size=(3000, 2)).astype("float32")
@@ -65,7 +66,30 @@ def test_mala_samples_the_flows_fixed_point_where_euler_is_biased():
     target = np.sqrt(gamma / a)
     assert np.var(euler) == pytest.approx(2 * target**2, rel=0.1)
     assert stats.kstest(mala.reshape(-1) / target, "norm").pvalue > 1e-3
-    assert np.var(mala) == pytest.approx(target**2, rel=0.12)
+    assert np.var(mala) == pytest.approx(target**2, rel=0.06)
+
+
+def test_mala_adaptation_diminishes_so_a_long_chain_reaches_its_target():
+    # A flat critic and a standard normal prior at gamma = 1 (DDLS's energy): the target is N(0, 1).
+    # Chains start at 3. Adapting every step at a constant rate for 300 steps left the spread 13 %
+    # short (std 0.874, KS p 9e-6: a sample's step keeps reacting to where it is); with the rate
+    # decaying as 1/k after 10 steps it is within sampling error (std 0.967, p 0.43).
+    n = 4000
+    out = solvers.simulate_mala(
+        lambda z: z,
+        critics.get(lambda x: 0.0 * tf.reduce_sum(x, axis=-1)),
+        divergences.get("KL"),
+        tf.fill([n, 1], 3.0),
+        tf.range(n, dtype=tf.int64),
+        tf.constant([1, 2]),
+        step_size=0.1,
+        entropy_weight=1.0,
+        num_steps=300,
+        log_prior=lambda z: -0.5 * tf.reduce_sum(tf.square(z), axis=-1),
+    )
+    samples = out["samples"].numpy().reshape(-1)
+    assert stats.kstest(samples, "norm").pvalue > 0.01
+    assert np.std(samples) == pytest.approx(1.0, abs=0.05)
 
 
 def test_mala_same_seed_same_samples_at_any_batch_size():
@@ -117,9 +141,18 @@ def test_mala_under_a_flat_critic_accepts_every_proposal_and_records_its_traject
     z = np.random.default_rng(3).normal(size=(5, 2))
     positions, seed = tf.range(5, dtype=tf.int64) + 7, noise.sanitize_seed(11)
     outputs = solvers.simulate_mala(
-        lambda x: x, critics.get(lambda x: 0.0 * x[:, 0]), divergences.get("KL"), tf.constant(z),
-        positions, seed, step_size=0.04, entropy_weight=0.5, num_steps=3, trajectory_every=2,
-        target_acceptance=0.6, adaptation_rate=0.5,
+        lambda x: x,
+        critics.get(lambda x: 0.0 * x[:, 0]),
+        divergences.get("KL"),
+        tf.constant(z),
+        positions,
+        seed,
+        step_size=0.04,
+        entropy_weight=0.5,
+        num_steps=3,
+        trajectory_every=2,
+        target_acceptance=0.6,
+        adaptation_rate=0.5,
     )
     xi = noise.step_noise(seed, positions, 3, [2], tf.float64).numpy()
     eta, states = 0.04, [z]
