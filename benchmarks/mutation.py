@@ -37,6 +37,8 @@ import subprocess
 import sys
 import time
 
+import mutation_store
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MUTANTS = os.path.join(ROOT, "mutants")
@@ -86,11 +88,12 @@ def read_results():
     return modules
 
 
-def sample(modules, per_module, seed, pattern):
-    """A seeded sample of each module's mutant names: the same code and seed give the same sample."""
+def sample(modules, per_module, seed, patterns):
+    """A seeded sample of each module's mutant names (of the modules matching any of `patterns`, fnmatch
+    globs): the same code and seed give the same sample."""
     chosen = {}
     for module, mutants in modules.items():
-        if not fnmatch.fnmatch(module, pattern) or not mutants:
+        if not any(fnmatch.fnmatch(module, pattern) for pattern in patterns) or not mutants:
             continue
         names = sorted(mutants)
         picked = random.Random(f"{seed}:{module}").sample(names, min(per_module, len(names)))
@@ -146,10 +149,11 @@ def cap_tests(max_tests):
         json.dump(stats, handle, indent=1)
 
 
-def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False, equivalent=()):
+def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False, equivalent=(), carried=()):
     """Runs every sampled mutant that has no result yet (or, if asked, only the survivors that are
-    not known to be equivalent, again, after tests were added for them); mutmut stores each result
-    as it comes. `max_tests=None` runs every test that reaches a mutant's function."""
+    not known to be equivalent, again, after tests were added for them, with `carried`: the previous
+    table's survivors in modules with no verdict here); mutmut stores each result as it comes.
+    `max_tests=None` runs every test that reaches a mutant's function."""
     wanted = ("survived", "no tests") if rerun_survivors else ("not run",)
     pending = [
         name
@@ -157,6 +161,10 @@ def run_pending(chosen, modules, jobs, max_tests, rerun_survivors=False, equival
         for name in names
         if STATUS.get(modules[module][name][0]) in wanted and name not in equivalent
     ]
+    if rerun_survivors:
+        pending += [
+            name for name in carried if name in set().union(*chosen.values()) and name not in equivalent
+        ]
     print(f"{len(pending)} sampled mutants to run", flush=True)
     if pending and not os.path.exists(STATS):
         # mutmut maps functions to tests (its "stats" run of the whole selection) before its first
@@ -202,9 +210,21 @@ def _diff(name):
     return " / ".join(line[0] + " " + line[1:].strip() for line in changed)
 
 
+def _commit(*paths):
+    """The short hash of HEAD (or of the last commit that changed `paths`); None outside git."""
+    command = (
+        ["git", "log", "-1", "--format=%h", "--", *paths]
+        if paths
+        else ["git", "rev-parse", "--short", "HEAD"]
+    )
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or None
+
+
 def tabulate(chosen, modules, equivalent):
     rows, survivors = [], []
     wall = read_seconds()
+    head = _commit()
     for module, names in chosen.items():
         counts = {"killed": 0, "timeout": 0, "survived": 0, "no tests": 0, "equivalent": 0, "other": 0}
         counts["not run"] = 0
@@ -226,13 +246,16 @@ def tabulate(chosen, modules, equivalent):
                 **counts,
                 "score": detected / scored if scored else None,
                 "seconds": wall.get(module, 0.0),
+                "measured_at": head,
             }
         )
     return rows, survivors
 
 
 def write(rows, survivors, equivalent, args, wall):
-    totals = {key: sum(row[key] for row in rows) for key in rows[0] if key not in ("module", "score")}
+    totals = {
+        key: sum(row[key] for row in rows) for key in rows[0] if key not in ("module", "score", "measured_at")
+    }
     scored = totals["sampled"] - totals["equivalent"] - totals["not run"]
     totals["score"] = (totals["killed"] + totals["timeout"]) / scored if scored else None
     below = [row["module"] for row in rows if row["score"] is not None and row["score"] < 0.9]
@@ -271,7 +294,11 @@ def write(rows, survivors, equivalent, args, wall):
         "and skips the equivalent ones. Score: killed or "
         "timed out, over "
         "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
-        "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores.",
+        "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores. Measured "
+        "at: the commit the module's verdicts were measured on. Verdicts are kept in "
+        "`benchmarks/results/mutation_verdicts.json` with the hash of each mutant's function, so a fresh "
+        "clone resumes; a module measured before they were kept shows its row of the table of that commit, "
+        "its survivors counted by their verdict since.",
         "",
         f"In all: {totals['sampled']} of {totals['mutants']} mutants sampled, {totals['killed']} killed, "
         f"{totals['timeout']} timed out, {totals['survived']} survived, {totals['no tests']} not "
@@ -280,15 +307,15 @@ def write(rows, survivors, equivalent, args, wall):
         f"{', '.join(f'`{m}`' for m in below) or 'none'}.",
         "",
         "| module | mutants | sampled | killed | timeout | survived | no tests | equivalent | not run "
-        "| score | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| score | seconds | measured at |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         seconds = f"{row['seconds']:.0f}" if row["seconds"] else ""  # blank: not measured
         lines.append(
             f"| `{row['module']}` | {row['mutants']} | {row['sampled']} | {row['killed']} | "
             f"{row['timeout']} | {row['survived']} | {row['no tests']} | {row['equivalent']} | "
-            f"{row['not run']} | {percent(row['score'])} | {seconds} |"
+            f"{row['not run']} | {percent(row['score'])} | {seconds} | {row.get('measured_at') or ''} |"
         )
     if survivors:
         lines += ["", "## Survivors", "", "| mutant | result | change |", "|---|---|---|"]
@@ -309,7 +336,12 @@ def main(argv=None):
     )
     parser.add_argument("--per-module", type=int, default=30, help="mutants sampled per module (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    parser.add_argument("--modules", default="dgflow_tf/*", help="glob of module paths to run (default all)")
+    parser.add_argument(
+        "--modules",
+        nargs="+",
+        default=["dgflow_tf/*"],
+        help="globs of module paths to run (default all; `*` also matches `/`)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument(
         "--max-tests",
@@ -333,22 +365,47 @@ def main(argv=None):
     start = time.perf_counter()
     if not args.report_only:
         generate(args.jobs)
+        print(f"{mutation_store.restore(MUTANTS)} verdicts restored from {mutation_store.VERDICTS}")
     modules = read_results()
     if not modules:
         parser.error("no mutants under mutants/: run without --report-only first")
     chosen = sample(modules, args.per_module, args.seed, args.modules)
     if not chosen:
-        parser.error(f"--modules {args.modules!r} matches no module with mutants")
+        parser.error(f"--modules {' '.join(args.modules)} matches no module with mutants")
     equivalent = {}
     if os.path.exists(EQUIVALENT):
         with open(EQUIVALENT, encoding="utf-8") as handle:
             equivalent = json.load(handle)
+    previous = {}
+    if os.path.exists(args.output + ".json"):
+        with open(args.output + ".json", encoding="utf-8") as handle:
+            previous = json.load(handle)
     if not args.report_only:
-        run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors, equivalent)
+        carried = mutation_store.carried_survivors(previous, modules)
+        run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors, equivalent, carried)
         modules = read_results()
-    # The table covers every module's sample, whichever --modules this call ran.
-    everything = sample(modules, args.per_module, args.seed, "dgflow_tf/*")
+        mutation_store.save(MUTANTS, modules)
+    # The table covers every module's sample, whichever --modules this call ran; modules without
+    # verdicts here keep their previous row.
+    everything = sample(modules, args.per_module, args.seed, ["dgflow_tf/*"])
     rows, survivors = tabulate(everything, modules, equivalent)
+    status_of = {
+        name: STATUS.get(code, "other") for results in modules.values() for name, (code, _) in results.items()
+    }
+    carried_rows, carried_survivors = mutation_store.rows_to_carry(
+        previous,
+        rows,
+        lambda name: status_of.get(name, "not run"),
+        equivalent,
+        _commit(args.output + ".json"),
+    )
+    carried_modules = {row["module"] for row in carried_rows}
+    rows = sorted(
+        [row for row in rows if row["module"] not in carried_modules] + carried_rows,
+        key=lambda r: r["module"],
+    )
+    survivors = [entry for entry in survivors if entry["module"] not in carried_modules] + carried_survivors
+    survivors.sort(key=lambda entry: entry["name"])
     write(rows, survivors, equivalent, args, time.perf_counter() - start)
 
 
