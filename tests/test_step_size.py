@@ -169,6 +169,17 @@ def test_calibrate_picks_the_best_scoring_setting_when_refinement_helps():
     assert metrics.ot_distance(refined, real) == pytest.approx(best["score"], rel=1e-6)
 
 
+def test_calibrate_in_data_space_scores_the_given_samples_as_the_base():
+    # No generator: the tuning batch is the samples themselves, at N(2, I); the data is N(0, I).
+    truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
+    model = RefinementModel(None, truth, space="data", seed=0, num_steps=10)
+    samples = (np.random.default_rng(13).normal(size=(200, 2)) + 2.0).astype("float32")
+    real = np.random.default_rng(14).normal(size=(200, 2)).astype("float32")
+    table = model.calibrate(real, latents=samples)
+    assert table.rows[0]["score"] == pytest.approx(metrics.ot_distance(samples, real), rel=1e-6)
+    assert table.best is not table.rows[0] and table.best["score"] < 0.5 * table.rows[0]["score"]
+
+
 def test_calibrate_refuses_real_samples_of_another_shape():
     model = RefinementModel(_Recentred(0.0), _quadratic_critic(1.0), latent_shape=(2,))
     with pytest.raises(ValueError, match="per-sample shape"):
