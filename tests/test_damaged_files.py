@@ -75,6 +75,22 @@ def test_every_damaged_savedmodel_part_is_named(savedmodel, tmp_path, how, name,
         assert caught.value.__cause__ is not None
 
 
+@pytest.mark.parametrize("how", ["truncate", "zero"])
+def test_a_damaged_graph_without_a_fingerprint_is_named_with_the_parsers_error(savedmodel, tmp_path, how):
+    # SavedModels written before TF 2.9 (and TF1 hub modules) have no fingerprint.pb, so only parsing
+    # the graph can tell that it is damaged; the message carries the protobuf parser's reason.
+    damaged = tmp_path / "damaged"
+    shutil.copytree(savedmodel, damaged)
+    (damaged / "fingerprint.pb").unlink()
+    graph = damaged / "saved_model.pb"
+    graph.write_bytes(_damage_bytes(graph.read_bytes(), how))
+    # Loaded as a refiner, the graph is parsed by nothing before tf.saved_model.load.
+    with pytest.raises(ModelFileError) as caught:
+        loading.load_refinement_model(damaged)
+    assert caught.value.part == "graph (saved_model.pb)"
+    assert re.search(r"its graph \(saved_model\.pb\) cannot be read \(DecodeError: .+\)", str(caught.value))
+
+
 def test_the_intact_savedmodel_loads_and_computes(savedmodel):
     np.testing.assert_array_equal(
         loading.load_callable(savedmodel, "generator")(tf.ones([1, 2])), [[2.0, 2.0]]
