@@ -168,6 +168,10 @@ def test_metric_argument_errors():
         images.extract(lambda x: (x, x), np.zeros((3, 8, 8)))
     with pytest.raises(ValueError, match="NaN or Inf"):
         images.extract(lambda x: (x, x), np.full((3, 8, 8, 1), np.nan))
+    with pytest.raises(
+        ValueError, match=r"^`batch_size` must be a positive integer\. Received: batch_size=0$"
+    ):
+        images.extract(lambda x: (x, x), np.zeros((3, 8, 8, 1)), batch_size=0)
 
 
 def test_inception_v3_extractor_shapes_with_random_weights():
