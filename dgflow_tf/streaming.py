@@ -60,7 +60,7 @@ def refine_to_shards(
     shard_size: int = 1000,
     batch_size: int = 64,
     verbose: int = 1,
-) -> dict | None:
+) -> dict:
     """Refines `num_samples` samples into `directory`, resuming a run found there.
 
     Args:
@@ -88,8 +88,8 @@ def refine_to_shards(
         `start`, `count`, `sha256` and its `nonfinite` samples (positions
         and steps, under `on_nonfinite="freeze"`). Across workers, every
         worker refines its part of each shard and only the chief writes;
-        the others return the chief's manifest once it is written (or
-        `None` if they cannot see `directory`).
+        the others return the chief's manifest once it is written (or,
+        if they cannot see `directory`, their own record of the shards).
 
     Raises:
         WorkerLostError: (a `ConnectionError`) when a multi-worker run loses a

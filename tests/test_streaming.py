@@ -65,6 +65,29 @@ class _Interrupt(Exception):
     pass
 
 
+def test_a_worker_that_is_not_the_chief_writes_nothing_and_returns_the_chiefs_manifest(tmp_path, monkeypatch):
+    from dgflow_tf import distributed
+
+    model, out = _model(), tmp_path / "out"
+    monkeypatch.setattr(distributed, "is_chief", lambda strategy=None: False)
+    # Before the chief has written: nothing appears, and the worker's own record of the shards comes back.
+    own = streaming.refine_to_shards(model, out, 30, shard_size=10, batch_size=10, verbose=0)
+    assert not out.exists() and len(own["shards"]) == 3
+    monkeypatch.undo()
+    written = streaming.refine_to_shards(model, out, 30, shard_size=10, batch_size=10, verbose=0)
+    assert [shard["sha256"] for shard in own["shards"]] == [shard["sha256"] for shard in written["shards"]]
+    # After it: the worker returns the manifest on disk and leaves every file as the chief wrote it.
+    (out / "manifest.json").write_text(
+        json.dumps(dict(json.loads((out / "manifest.json").read_text()), note="written by the chief"))
+    )
+    before = {name: os.stat(out / name).st_mtime_ns for name in os.listdir(out)}
+    monkeypatch.setattr(distributed, "is_chief", lambda strategy=None: False)
+    assert streaming.refine_to_shards(model, out, 30, shard_size=10, batch_size=10, verbose=0)["note"] == (
+        "written by the chief"
+    )
+    assert {name: os.stat(out / name).st_mtime_ns for name in os.listdir(out)} == before
+
+
 def test_interrupted_run_resumes_without_recomputing_finished_shards(tmp_path, monkeypatch):
     reference = streaming.refine_to_shards(
         _model(), tmp_path / "ref", 100, shard_size=10, batch_size=5, verbose=0
