@@ -23,6 +23,20 @@ def test_unknown_names_and_missing_files_name_the_fix(tmp_path):
         mnist_models.load_mnist_model("dcgan", 7, str(tmp_path))
 
 
+def test_missing_test_statistics_name_the_command_that_makes_them(tmp_path, capsys):
+    from dgflow_tf.zoo import mnist_classifier
+
+    missing = str(tmp_path / "none.npz")
+    with pytest.raises(FileNotFoundError) as caught:
+        mnist_classifier.load_test_statistics(missing)
+    command = "python -m dgflow_tf.zoo.mnist_classifier --statistics-only"
+    assert repr(missing) in str(caught.value) and f"`{command}`" in str(caught.value)
+    # The named flag is one the module's command line takes.
+    with pytest.raises(SystemExit):
+        mnist_classifier.main(["--help"])
+    assert "--statistics-only" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name", mnist_models.SHIPPED)
 def test_shipped_models_load_and_state_how_they_were_made(name):
     model = mnist_models.load_shipped_mnist_model(name)

@@ -1,6 +1,7 @@
 """MLP GANs and their trainers: reproducible from a seed, the gradient penalty in closed form."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -151,6 +152,30 @@ def test_trainer_reproduces_shipped_weights(dataset, loss):
     from dgflow_tf.metrics import ot_distance
 
     assert ot_distance(ours, reference) == pytest.approx(ot_distance(shipped, reference), abs=0.1)
+
+
+def test_saved_settings_name_the_run_its_digests_and_this_cpus_simd_flags(tmp_path):
+    generator, discriminator = mlp.mlp_generator(width=8), mlp.mlp_discriminator(width=8)
+    settings = {"steps": 7, "learning_rate": 0.5}
+    paths = toy_gans.save_toy_gan(
+        generator, discriminator, str(tmp_path), "swissroll", "wgan-gp", 5, settings
+    )
+    assert all(os.path.exists(path) for path in paths)
+    info = toy_gans.training_info("swissroll", "wgan-gp", 5, directory=str(tmp_path))
+    assert {key: info[key] for key in ("dataset", "loss", "seed", "steps", "learning_rate")} == {
+        "dataset": "swissroll",
+        "loss": "wgan-gp",
+        "seed": 5,
+        "steps": 7,
+        "learning_rate": 0.5,
+    }
+    assert info["generator_digest"] == toy_gans.weights_digest(generator)
+    assert info["discriminator_digest"] == toy_gans.weights_digest(discriminator)
+    # The SIMD flags, read here from /proc/cpuinfo independently.
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = set(re.search(r"^flags\s*:(.*)$", handle.read(), re.MULTILINE).group(1).split())
+        assert info["cpu_kind"].split() == sorted(f for f in flags if re.match("(avx|amx|fma)", f))
 
 
 def test_weights_directory_is_packaged():
