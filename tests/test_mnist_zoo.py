@@ -1,5 +1,6 @@
 """The MNIST reference models: architectures, the shipped seed-0 weights, and the MNIST experiment."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -14,6 +15,26 @@ def test_vae_stages_halve_the_side_each():
     assert any(layer.output.shape[1:3] == (7, 7) for layer in model.decoder.layers[1:])
     with pytest.raises(ValueError, match=r"divisible by 2\*\*stages = 8"):
         vae.ConvolutionalVAE(image_size=28, stages=3)
+
+
+def test_vae_negative_elbo_is_the_gaussian_likelihood_plus_the_closed_form_kl():
+    model = vae.ConvolutionalVAE(latent_dim=3, image_size=8, width=4, observation_std=0.3, seed=5)
+    images = np.random.default_rng(0).uniform(size=(6, 8, 8, 1)).astype("float32")
+    loss, kl = (t.numpy().astype("float64") for t in model.negative_elbo(images))
+    # Independently: the same first draw of a seed generator seeded alike, then NumPy.
+    mean, log_variance = (t.numpy().astype("float64") for t in model.encoder(images))
+    noise = keras.random.normal(mean.shape, seed=keras.random.SeedGenerator(5)).numpy()
+    reconstruction = model.decoder(mean + np.exp(0.5 * log_variance) * noise).numpy()
+    expected_kl = 0.5 * np.sum(mean**2 + np.exp(log_variance) - 1.0 - log_variance, axis=1)
+    squared_error = np.sum((images - reconstruction) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(kl, expected_kl, rtol=1e-5)
+    np.testing.assert_allclose(loss, squared_error / (2 * 0.3**2) + expected_kl, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["latent_dim", "image_size", "channels", "width", "stages"])
+def test_vae_names_a_bad_size(name):
+    with pytest.raises(ValueError, match=rf"^`{name}` must be a positive integer\. Received: {name}=0$"):
+        vae.ConvolutionalVAE(**{name: 0})
 
 
 def test_unknown_names_and_missing_files_name_the_fix(tmp_path):

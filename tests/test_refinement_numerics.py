@@ -173,6 +173,23 @@ def test_gaussian_deterministic_flow_matches_closed_form(gaussian_pair):
     np.testing.assert_allclose(refined, expected, rtol=1e-9, atol=1e-12)
 
 
+def test_refined_moments_of_a_shifted_scaled_model_match_the_geometric_series():
+    # The flow is x' = r x + eta c + sqrt(2 gamma eta) xi with r = 1 + eta a: after K steps the mean is
+    # r^K (mu - x*) + x* and the variance r^(2K) s^2 + 2 gamma eta (1 - r^(2K)) / (1 - r^2).
+    pair = GaussianPair(
+        data_mean=[1.0, -0.5], data_std=[0.5, 0.7], model_mean=[0.3, 2.0], model_std=[1.5, 0.8]
+    )
+    eta, gamma, k = 0.02, 0.05, 30
+    a = 1.0 / np.array([1.5, 0.8]) ** 2 - 1.0 / np.array([0.5, 0.7]) ** 2
+    c = np.array([1.0, -0.5]) / np.array([0.5, 0.7]) ** 2 - np.array([0.3, 2.0]) / np.array([1.5, 0.8]) ** 2
+    r, fixed_point = 1.0 + eta * a, -c / a
+    mean = r**k * (np.array([0.3, 2.0]) - fixed_point) + fixed_point
+    variance = r ** (2 * k) * np.array([1.5, 0.8]) ** 2 + 2 * gamma * eta * (1 - r ** (2 * k)) / (1 - r**2)
+    got_mean, got_std = pair.refined_moments(eta, gamma, k)
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(got_std, np.sqrt(variance), rtol=1e-12)
+
+
 def test_gaussian_stochastic_flow_moments_match_closed_form(gaussian_pair):
     n = 20000
     latents = gaussian_pair.sample_latents(n, seed=1)
