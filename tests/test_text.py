@@ -1,5 +1,6 @@
 """Text: the JS-n metric against hand-computed n-gram distributions, the corpus and the character GAN."""
 
+import json
 import math
 
 import numpy as np
@@ -80,6 +81,37 @@ def test_tiny_character_gan_trains_saves_reloads_and_decodes(tmp_path):
         char_gan.load_char_gan(1, "tiny", tmp_path)
     with pytest.raises(ValueError, match="Unknown size 'huge'"):
         char_gan.train_char_gan(size="huge")
+
+
+def test_train_or_load_caches_only_the_default_training_and_then_loads_it(tmp_path, monkeypatch):
+    from dgflow_tf.experiments import text as text_experiment
+    from dgflow_tf.zoo import char_gan
+
+    monkeypatch.setitem(char_gan.SIZES, "tiny", {"width": 8, "blocks": 1, "critic_steps": 5, "batch_size": 8})
+    trained = []
+    train = char_gan.train_char_gan
+    monkeypatch.setattr(char_gan, "train_char_gan", lambda *a, **k: trained.append(k) or train(*a, **k))
+    cache = tmp_path / "cache"
+    # No cache: trained, nothing written.
+    text_experiment.train_or_load(1, "tiny")
+    assert len(trained) == 1 and not cache.exists()
+    # The default training is saved, then loaded instead of trained again.
+    first = text_experiment.train_or_load(1, "tiny", str(cache))
+    files = sorted(path.name for path in cache.iterdir())
+    assert len(trained) == 2 and files == [
+        "char-gan-tiny-seed1.critic.weights.h5",
+        "char-gan-tiny-seed1.generator.weights.h5",
+        "char-gan-tiny-seed1.json",
+    ]
+    stamps = {path.name: path.stat().st_mtime_ns for path in cache.iterdir()}
+    again = text_experiment.train_or_load(1, "tiny", str(cache))
+    assert len(trained) == 2 and again.info == json.loads((cache / files[2]).read_text())
+    for a, b in zip(first.generator.get_weights(), again.generator.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Another number of critic steps is another model: trained, and the cached one left as it was.
+    text_experiment.train_or_load(1, "tiny", str(cache), critic_steps=3)
+    assert trained[-1]["critic_steps"] == 3 and len(trained) == 3
+    assert {path.name: path.stat().st_mtime_ns for path in cache.iterdir()} == stamps
 
 
 def test_text_benchmark_runs_small_and_resumes(tmp_path):
