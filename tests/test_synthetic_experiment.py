@@ -99,6 +99,27 @@ def test_wgan_gp_settings_are_those_the_tuning_seed_chose():
             assert {key: settings[key] for key in chosen} == chosen, (dataset, method)
 
 
+@pytest.mark.parametrize("gan", ["nsgan", "wgan-gp"])
+@pytest.mark.parametrize("dataset", ["25gaussians", "swissroll"])
+def test_every_method_has_the_protocols_budget_space_and_entropy(gan, dataset):
+    # The protocol the tables state: K = 25 for every gradient method (equal evaluations), gamma =
+    # 0.01 (the paper's), each method in the space its name says, MH-GAN's chains of MH_CHAIN_LENGTH.
+    for method in synthetic.METHODS[1:]:
+        settings = synthetic.method_settings(method, gan, dataset)
+        if method.startswith(("DGflow", "DOT", "DDLS")):
+            assert settings["num_steps"] == 25, method
+        if method.startswith(("DGflow", "DOT")):
+            assert settings["space"] == ("latent" if method.endswith("-latent") else "data"), method
+        if method.startswith("DGflow"):
+            assert settings["entropy_weight"] == 0.01 and settings["step_size"] > 0, method
+        if method == "DDLS":
+            assert set(settings) == {"num_steps", "step_size"} and settings["step_size"] > 0
+        if method == "DRS":
+            assert set(settings) == {"gamma_quantile"}
+        if method == "MH-GAN":
+            assert settings == {"chain_length": synthetic.MH_CHAIN_LENGTH}
+
+
 def test_scatter_grid_writes_png(tmp_path):
     path = scatter_grid({"a": np.zeros((5, 2)), "b": np.ones((5, 2))}, str(tmp_path / "plot.png"))
     with open(path, "rb") as handle:
