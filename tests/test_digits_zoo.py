@@ -26,6 +26,11 @@ def test_digits_split_is_stratified_and_seeded():
     np.testing.assert_array_equal(test_y, datasets.digits_split(seed=0)[3])
     with pytest.raises(ValueError, match="`test_fraction` must be in"):
         datasets.digits_split(test_fraction=1.5)
+    # The images come in the dtype asked for (float32 by default), both halves.
+    assert train_x.dtype == test_x.dtype == np.float32
+    wide = datasets.digits_split(seed=0, dtype="float64")
+    assert wide[0].dtype == wide[2].dtype == np.float64
+    np.testing.assert_allclose(wide[2], test_x, rtol=1e-6)
 
 
 def test_shipped_classifier_accuracy_is_what_its_file_says():

@@ -73,6 +73,12 @@ def test_toy_settings_follow_the_wgan_gp_authors_toy_protocol():
         toy_gans.settings_for("hinge")
 
 
+def test_wgan_gp_trainer_defaults_are_gulrajani_et_als():
+    # Gulrajani et al. (2017), Algorithm 1: lambda = 10 and n_critic = 5.
+    trainer = gan_training.WGANGP(mlp.mlp_generator(width=8), mlp.mlp_discriminator(width=8))
+    assert (trainer.gradient_penalty_weight, trainer.critic_steps) == (10.0, 5)
+
+
 def test_train_toy_gan_builds_the_loss_defaults():
     generator, critic, history = toy_gans.train_toy_gan(
         "25gaussians", "wgan-gp", seed=0, steps=10, num_data=512, batch_size=64, verbose=0
