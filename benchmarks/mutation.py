@@ -46,6 +46,7 @@ STATS = os.path.join(MUTANTS, "mutmut-stats.json")
 FULL_STATS = os.path.join(MUTANTS, "mutmut-stats-uncapped.json")
 TIMES = os.path.join(MUTANTS, "mutation-seconds.json")  # wall seconds spent per module
 EQUIVALENT = os.path.join(HERE, "mutation_equivalent.json")
+BELOW_REASONS = os.path.join(HERE, "mutation_below_reasons.json")  # why a module scores under 90 %
 
 # mutmut's exit codes (mutmut.stats.status_by_exit_code), grouped as this table counts them.
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout"}
@@ -317,6 +318,19 @@ def write(rows, survivors, equivalent, args, wall):
             f"{row['timeout']} | {row['survived']} | {row['no tests']} | {row['equivalent']} | "
             f"{row['not run']} | {percent(row['score'])} | {seconds} | {row.get('measured_at') or ''} |"
         )
+    reasons = {}
+    if os.path.exists(BELOW_REASONS):
+        with open(BELOW_REASONS, encoding="utf-8") as handle:
+            reasons = json.load(handle)
+    if below:
+        lines += ["", "## Modules below 90 %, and why", "", "| module | score | why |", "|---|---:|---|"]
+        score = {row["module"]: row["score"] for row in rows}
+        for module in below:
+            why = reasons.get(module, "not yet examined")
+            lines.append(f"| `{module}` | {percent(score[module])} | {why} |")
+    report["below_90_percent_reasons"] = {module: reasons.get(module) for module in below}
+    with open(args.output + ".json", "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=1)
     if survivors:
         lines += ["", "## Survivors", "", "| mutant | result | change |", "|---|---|---|"]
         for entry in survivors:
