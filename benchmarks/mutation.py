@@ -45,6 +45,7 @@ MUTANTS = os.path.join(ROOT, "mutants")
 STATS = os.path.join(MUTANTS, "mutmut-stats.json")
 FULL_STATS = os.path.join(MUTANTS, "mutmut-stats-uncapped.json")
 TIMES = os.path.join(MUTANTS, "mutation-seconds.json")  # wall seconds spent per module
+GENERATED_AT = os.path.join(MUTANTS, "generated-at-commit.txt")  # the commit the mutants and tests came from
 EQUIVALENT = os.path.join(HERE, "mutation_equivalent.json")
 BELOW_REASONS = os.path.join(HERE, "mutation_below_reasons.json")  # why a module scores under 90 %
 
@@ -73,6 +74,11 @@ def _environment():
 def generate(jobs):
     """Has mutmut write (or refresh) the mutants of every module under mutants/."""
     subprocess.run([sys.executable, "-c", _GENERATE, str(jobs)], cwd=ROOT, env=_environment(), check=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "dgflow_tf", "tests"], cwd=ROOT, capture_output=True
+    )
+    with open(GENERATED_AT, "w", encoding="utf-8") as handle:
+        handle.write((_commit() or "") + ("+changes" if dirty.stdout.strip() else ""))
 
 
 def read_results():
@@ -225,7 +231,10 @@ def _commit(*paths):
 def tabulate(chosen, modules, equivalent):
     rows, survivors = [], []
     wall = read_seconds()
-    head = _commit()
+    head = None
+    if os.path.exists(GENERATED_AT):
+        with open(GENERATED_AT, encoding="utf-8") as handle:
+            head = handle.read().strip() or None
     for module, names in chosen.items():
         counts = {"killed": 0, "timeout": 0, "survived": 0, "no tests": 0, "equivalent": 0, "other": 0}
         counts["not run"] = 0
@@ -247,7 +256,7 @@ def tabulate(chosen, modules, equivalent):
                 **counts,
                 "score": detected / scored if scored else None,
                 "seconds": wall.get(module, 0.0),
-                "measured_at": head,
+                "measured_at": head if len(names) > counts["not run"] else None,
             }
         )
     return rows, survivors
@@ -296,7 +305,8 @@ def write(rows, survivors, equivalent, args, wall):
         "timed out, over "
         "the sampled mutants that ran and are not equivalent. Seconds: wall time of mutmut's runs of the "
         "module's mutants (shared by mutant count when modules ran together), on 2 CPU cores. Measured "
-        "at: the commit the module's verdicts were measured on. Verdicts are kept in "
+        "at: the commit whose package and tests were mutated and run (`+changes`: with uncommitted edits; "
+        "seconds are blank where the run was stopped before it recorded them). Verdicts are kept in "
         "`benchmarks/results/mutation_verdicts.json` with the hash of each mutant's function, so a fresh "
         "clone resumes; a module measured before they were kept shows its row of the table of that commit, "
         "its survivors counted by their verdict since.",
@@ -398,7 +408,7 @@ def main(argv=None):
         carried = mutation_store.carried_survivors(previous, modules)
         run_pending(chosen, modules, args.jobs, args.max_tests, args.rerun_survivors, equivalent, carried)
         modules = read_results()
-        mutation_store.save(MUTANTS, modules)
+    mutation_store.save(MUTANTS, modules)  # after --report-only too: what mutants/ holds is kept
     # The table covers every module's sample, whichever --modules this call ran; modules without
     # verdicts here keep their previous row.
     everything = sample(modules, args.per_module, args.seed, ["dgflow_tf/*"])
