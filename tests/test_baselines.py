@@ -156,7 +156,8 @@ def test_ddls_with_zero_critic_samples_the_prior():
 def test_ddls_with_a_fixed_step_mala_samples_the_prior_exactly(monkeypatch):
     # With the acceptance step, the per-sample log prior enters each sample's own Metropolis ratio:
     # a zero critic must give N(0, 1) from a start at 3, where unadjusted Langevin gives variance
-    # 1 / (1 - step/4). Step-size adaptation is turned off: adapting for ever biases the chain.
+    # 1 / (1 - step/4). Step-size adaptation is turned off, so the chain is exact MALA (the
+    # diminishing adaptation is tested in test_solvers.py).
     from dgflow_tf import solvers
 
     monkeypatch.setattr(solvers, "ADAPTATION_RATE", 0.0)
