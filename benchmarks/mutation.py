@@ -269,6 +269,10 @@ def write(rows, survivors, equivalent, args, wall):
     scored = totals["sampled"] - totals["equivalent"] - totals["not run"]
     totals["score"] = (totals["killed"] + totals["timeout"]) / scored if scored else None
     below = [row["module"] for row in rows if row["score"] is not None and row["score"] < 0.9]
+    reasons = {}
+    if os.path.exists(BELOW_REASONS):
+        with open(BELOW_REASONS, encoding="utf-8") as handle:
+            reasons = json.load(handle)
     import mutmut
 
     report = {
@@ -283,6 +287,7 @@ def write(rows, survivors, equivalent, args, wall):
         "below_90_percent": below,
         "survivors": survivors,
         "equivalent": {name: reason for name, reason in equivalent.items()},
+        "below_90_percent_reasons": {module: reasons.get(module) for module in below},
     }
     with open(args.output + ".json", "w", encoding="utf-8") as handle:
         json.dump(report, handle, indent=1)
@@ -328,19 +333,12 @@ def write(rows, survivors, equivalent, args, wall):
             f"{row['timeout']} | {row['survived']} | {row['no tests']} | {row['equivalent']} | "
             f"{row['not run']} | {percent(row['score'])} | {seconds} | {row.get('measured_at') or ''} |"
         )
-    reasons = {}
-    if os.path.exists(BELOW_REASONS):
-        with open(BELOW_REASONS, encoding="utf-8") as handle:
-            reasons = json.load(handle)
     if below:
         lines += ["", "## Modules below 90 %, and why", "", "| module | score | why |", "|---|---:|---|"]
         score = {row["module"]: row["score"] for row in rows}
         for module in below:
             why = reasons.get(module, "not yet examined")
             lines.append(f"| `{module}` | {percent(score[module])} | {why} |")
-    report["below_90_percent_reasons"] = {module: reasons.get(module) for module in below}
-    with open(args.output + ".json", "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=1)
     if survivors:
         lines += ["", "## Survivors", "", "| mutant | result | change |", "|---|---|---|"]
         for entry in survivors:

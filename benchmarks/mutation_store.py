@@ -44,18 +44,19 @@ def restore(mutants_dir, path=VERDICTS):
         meta = _read(meta_path)
         hashes = meta.get("hash_by_function_name", {})
         codes, durations = meta["exit_code_by_key"], meta.setdefault("durations_by_key", {})
+        restored_here = 0
         for name, (code, seconds) in kept["verdicts"].items():
             function = _function_of(module, name)
-            unchanged = hashes.get(function) is not None and hashes.get(function) == kept["hashes"].get(
-                function
-            )
-            if unchanged and name in codes and codes[name] is None:
+            unchanged = hashes.get(function) is not None and hashes[function] == kept["hashes"].get(function)
+            if unchanged and codes.get(name, 0) is None:
                 codes[name] = code
                 if seconds is not None:
                     durations[name] = seconds
-                restored += 1
-        with open(meta_path, "w", encoding="utf-8") as handle:
-            json.dump(meta, handle, indent=4)
+                restored_here += 1
+        if restored_here:  # leave mutmut's file untouched when nothing changes in it
+            with open(meta_path, "w", encoding="utf-8") as handle:
+                json.dump(meta, handle, indent=4)
+        restored += restored_here
     return restored
 
 
@@ -72,9 +73,8 @@ def save(mutants_dir, modules, path=VERDICTS):
         entry = kept.setdefault(module, {"hashes": {}, "verdicts": {}})
         for name, verdict in ran.items():
             function = _function_of(module, name)
-            if entry["hashes"].get(function) != hashes.get(
-                function
-            ):  # the function changed: drop its old ones
+            # A function whose source changed since: its earlier verdicts no longer hold.
+            if entry["hashes"].get(function) != hashes.get(function):
                 entry["verdicts"] = {
                     old: value
                     for old, value in entry["verdicts"].items()
