@@ -25,6 +25,7 @@ PRIORS = ("normal", "uniform", "truncated_normal")
 BOUNDARIES = ("reflect", "clip", "none")
 ON_NONFINITE_POLICIES = ("raise", "freeze")
 SOLVERS = ("euler", "mala")
+STEP_SCHEDULES = ("constant", "linear")
 JIT_COMPILE = (True, False, "auto")
 
 #: The paper's Algorithm 1 (KL, gamma = 0.01, K = 25, Euler-Maruyama), except the step size: the
@@ -44,6 +45,7 @@ DEFAULTS = {
     "on_nonfinite": "raise",
     "jit_compile": "auto",
     "solver": "euler",
+    "step_schedule": "constant",
 }
 
 
@@ -69,6 +71,7 @@ class RefinementConfig:
     on_nonfinite: str
     jit_compile: object
     solver: str
+    step_schedule: str
 
     @classmethod
     def create(cls, **arguments):
@@ -81,13 +84,15 @@ class RefinementConfig:
                 positive finite number, a
                 negative `entropy_weight` or `num_steps`, or an unknown
                 `divergence`, `space`, `latent_prior`, `boundary`,
-                `on_nonfinite`, `jit_compile` or `solver`, or `solver="mala"`
-                with `entropy_weight=0`.
+                `on_nonfinite`, `jit_compile`, `solver` or `step_schedule`, or
+                `solver="mala"` with `entropy_weight=0` or a schedule other than
+                `"constant"`.
         """
         # Imported here: they need TensorFlow, and import this module's choice lists themselves.
         from dgflow_tf import divergences as divergences_lib
         from dgflow_tf import noise as noise_lib
         from dgflow_tf import priors as priors_lib
+        from dgflow_tf import schedules as schedules_lib
         from dgflow_tf import step_size as step_size_lib
         from dgflow_tf._validation import check_non_negative_float, check_non_negative_int
         from dgflow_tf.errors import check_on_nonfinite
@@ -108,6 +113,12 @@ class RefinementConfig:
             raise ValueError(
                 "solver='mala' needs entropy_weight > 0: its acceptance test compares the step with "
                 "the noise it adds. Use solver='euler' for the deterministic flow."
+            )
+        step_schedule = schedules_lib.check_schedule(values["step_schedule"])
+        if solver == "mala" and step_schedule != "constant":
+            raise ValueError(
+                f"step_schedule={step_schedule!r} applies to solver='euler'; solver='mala' adapts each "
+                "sample's step itself. Use step_schedule='constant' with solver='mala'."
             )
         num_steps = check_non_negative_int(values["num_steps"], "num_steps")
         divergence = divergences_lib.get(values["divergence"])
@@ -140,6 +151,7 @@ class RefinementConfig:
             on_nonfinite=on_nonfinite,
             jit_compile=jit_compile,
             solver=solver,
+            step_schedule=step_schedule,
         )
 
     def replace(self, **changes):
@@ -175,14 +187,15 @@ class RefinementConfig:
             "on_nonfinite": self.on_nonfinite,
             "jit_compile": self.jit_compile,
             "solver": self.solver,
+            "step_schedule": self.step_schedule,
         }
 
     def manifest_settings(self, dtype, step_size=None):
         """The settings a streaming manifest records and a resumed run must match.
 
         The keys are those of the first release's manifests, so shard
-        directories written then still resume; `solver` is recorded only
-        when it is not Euler's. `step_size` is the resolved float of an
+        directories written then still resume; `solver` and `step_schedule`
+        are recorded only when they are not the defaults. `step_size` is the resolved float of an
         `"auto"` setting (the number that determines the output).
         """
         from dgflow_tf import divergences as divergences_lib
@@ -200,6 +213,7 @@ class RefinementConfig:
             "on_nonfinite": self.on_nonfinite,
             "dtype": dtype,
             **({} if self.solver == "euler" else {"solver": self.solver}),
+            **({} if self.step_schedule == "constant" else {"step_schedule": self.step_schedule}),
         }
 
 

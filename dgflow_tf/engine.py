@@ -12,7 +12,8 @@ its Euler-Maruyama discretisation is the paper's Algorithm 1:
 
 with `d` the critic's log density ratio, `s` the divergence's drift scale,
 `eta` the step size, `gamma` the entropy weight and `xi_k ~ N(0, I)`. In data
-space the same update acts on `x` (`g` the identity).
+space the same update acts on `x` (`g` the identity). A step schedule
+(`schedules`) may vary `eta` from step to step at the same total time.
 
 This module is that algorithm, top to bottom:
 
@@ -29,9 +30,11 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from dgflow_tf import noise as noise_lib
+from dgflow_tf import schedules
 
 
 def drift(
@@ -100,26 +103,42 @@ def drift(
 def langevin_step(velocity, *, step_size, entropy_weight, noise):
     """One Euler-Maruyama step of `dz = v(z) dt + sqrt(2 gamma) dW`.
 
-        z' = z + eta * v(z) + sqrt(2 * gamma * eta) * xi_k
+        z' = z + eta_k * v(z) + sqrt(2 * gamma * eta_k) * xi_k
 
     Args:
         velocity: callable `z -> (v(z), g(z), d(g(z)))`, e.g. `drift` bound to
             a generator, critic and divergence.
-        step_size: positive float, `eta`.
+        step_size: positive float, `eta` for every step, or a `[K]` array of
+            each step's size (`schedules.step_sizes`).
         entropy_weight: float >= 0, `gamma`; `0` takes no noise.
         noise: callable `k -> xi_k` of the shape of `z` (drawn at step `k`).
 
     Returns:
         A step `step(z, k) -> (z', g(z), d(g(z)))`.
     """
-    noise_std = math.sqrt(2.0 * entropy_weight * step_size)
+    if np.ndim(step_size) == 0:
+        noise_std = math.sqrt(2.0 * entropy_weight * step_size)
+
+        def step_and_noise_scale(k, dtype):
+            return tf.constant(step_size, dtype), tf.constant(noise_std, dtype)
+
+    else:
+        sizes = np.asarray(step_size, np.float64)
+        noise_std = float(entropy_weight)  # > 0 exactly when there is noise
+
+        def step_and_noise_scale(k, dtype):
+            return (
+                tf.gather(tf.constant(sizes, dtype), k),
+                tf.gather(tf.constant(np.sqrt(2.0 * entropy_weight * sizes), dtype), k),
+            )
 
     def step(states, k):
         dtype = states.dtype
+        eta, scale = step_and_noise_scale(k, dtype)
         v, samples, logits = velocity(states)
-        proposal = states + tf.constant(step_size, dtype) * v
+        proposal = states + eta * v
         if noise_std > 0.0:
-            proposal = proposal + tf.constant(noise_std, dtype) * noise(k)
+            proposal = proposal + scale * noise(k)
         return proposal, samples, logits
 
     return step
@@ -268,6 +287,7 @@ def simulate(
     trajectory_every=0,
     log_prior=None,
     constrain=None,
+    step_schedule="constant",
 ):
     """DGflow: `num_steps` Euler-Maruyama steps of the drift from `states`, in one graph loop.
 
@@ -289,11 +309,16 @@ def simulate(
         constrain: optional callable applied to the states after every step,
             e.g. `priors.constrain` for a bounded latent prior. Defaults to
             `None`.
+        step_schedule: how the total time `step_size * num_steps` is spread
+            over the steps: `"constant"` or `"linear"` (`schedules`).
+            Defaults to `"constant"`.
 
     Returns:
         `run`'s dict.
     """
     event_shape, dtype = states.shape[1:], states.dtype
+    if step_schedule != "constant":
+        step_size = schedules.step_sizes(step_size, num_steps, step_schedule)
     step = langevin_step(
         lambda z: drift(generator, critic, divergence, z, log_prior),
         step_size=step_size,

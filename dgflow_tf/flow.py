@@ -85,4 +85,6 @@ def refine_batch(model, latents, positions, seed, conditions=None, trajectory_ev
         trajectory_every=trajectory_every,
         log_prior=model.log_prior,
         constrain=parts.constrain,
+        # MALA adapts each sample's step itself; the configuration allows it no schedule.
+        **({"step_schedule": model.step_schedule} if model.solver == "euler" else {}),
     )

@@ -125,6 +125,12 @@ class RefinementModel(Predictor, keras.Model):
             test and every sample adapts its own step size
             (`dgflow_tf.solvers`), at the same cost per step. Needs
             `entropy_weight > 0`. Defaults to `"euler"`.
+        step_schedule: how Euler's steps spread the total time
+            `step_size * num_steps`: `"constant"` (the paper's equal steps) or
+            `"linear"` (steps that shrink to a fifth, so that samples settle
+            on the critic's modes; at 10 steps about the quality of 25 equal
+            ones, `dgflow_tf.schedules`). `step_size` stays the mean step.
+            Defaults to `"constant"`.
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`).
 
     Raises:
@@ -133,8 +139,9 @@ class RefinementModel(Predictor, keras.Model):
             type.
         ValueError: for a `step_size` neither `"auto"` nor positive and finite, a negative
             `entropy_weight` or `num_steps`, an unknown `divergence`,
-            `space`, `latent_prior`, `boundary` or `on_nonfinite`, or a
-            missing generator in latent space.
+            `space`, `latent_prior`, `boundary`, `on_nonfinite`, `solver` or
+            `step_schedule`, a schedule with `solver="mala"`, or a missing
+            generator in latent space.
 
     Examples:
         >>> generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
@@ -167,6 +174,7 @@ class RefinementModel(Predictor, keras.Model):
         on_nonfinite: Literal["raise", "freeze"] = "raise",
         jit_compile: bool | Literal["auto"] = "auto",
         solver: Literal["euler", "mala"] = "euler",
+        step_schedule: Literal["constant", "linear"] = "constant",
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -189,6 +197,7 @@ class RefinementModel(Predictor, keras.Model):
             on_nonfinite=on_nonfinite,
             jit_compile=jit_compile,
             solver=solver,
+            step_schedule=step_schedule,
         )
         # The resolved divergence and prior are attributes too, so TensorFlow tracks what they hold.
         self.divergence = self.config.divergence
@@ -202,6 +211,7 @@ class RefinementModel(Predictor, keras.Model):
 
     # Hyperparameters, read from the configuration.
     solver = property(lambda self: self.config.solver)
+    step_schedule = property(lambda self: self.config.step_schedule)
 
     @property
     def step_size(self):

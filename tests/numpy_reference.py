@@ -53,11 +53,14 @@ class TanhMLPs:
         return DRIFT_SCALES[divergence](self.critic(self.generator(z)))[:, None] * self.latent_grad(z)
 
     def refine_latent(self, z, divergence, step_size, num_steps, entropy_weight=0.0, noise=None):
-        """Algorithm 1; `noise` is `[batch, num_steps, latent_dim]` standard normals (or None)."""
+        """Algorithm 1; `noise` is `[batch, num_steps, latent_dim]` standard normals (or None).
+
+        `step_size` is one float, or a sequence of each step's size (a step schedule)."""
+        sizes = np.broadcast_to(np.asarray(step_size, np.float64), [num_steps])
         for k in range(num_steps):
-            z = z + step_size * self.latent_drift(z, divergence)
+            z = z + sizes[k] * self.latent_drift(z, divergence)
             if noise is not None:
-                z = z + np.sqrt(2.0 * entropy_weight * step_size) * noise[:, k]
+                z = z + np.sqrt(2.0 * entropy_weight * sizes[k]) * noise[:, k]
         return self.generator(z), z
 
     def refine_data(self, x, divergence, step_size, num_steps):

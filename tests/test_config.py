@@ -32,3 +32,22 @@ def test_manifests_record_the_solver_only_when_it_is_not_euler():
     mala = RefinementConfig.create(step_size=0.1, solver="mala").manifest_settings("float32")
     assert set(mala) == FIRST_RELEASE_KEYS | {"solver"} and mala["solver"] == "mala"
     assert euler["step_size"] == 0.1 and euler["latent_shape"] == [2] and euler["dtype"] == "float32"
+
+
+def test_manifests_record_the_step_schedule_only_when_it_is_not_constant():
+    constant = RefinementConfig.create(step_size=0.1).manifest_settings("float32")
+    assert set(constant) == FIRST_RELEASE_KEYS
+    linear = RefinementConfig.create(step_size=0.1, step_schedule="linear").manifest_settings("float32")
+    assert set(linear) == FIRST_RELEASE_KEYS | {"step_schedule"} and linear["step_schedule"] == "linear"
+
+
+def test_a_schedule_with_mala_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match="Use step_schedule='constant' with solver='mala'"):
+        RefinementConfig.create(step_size=0.1, solver="mala", step_schedule="linear")
+    assert RefinementConfig.create(step_size=0.1, solver="mala").step_schedule == "constant"
+
+
+def test_an_unknown_step_schedule_is_named_with_the_choices():
+    with pytest.raises(ValueError) as caught:
+        RefinementConfig.create(step_schedule="cosine")
+    assert str(caught.value) == "Unknown step_schedule 'cosine'. Expected one of: ['constant', 'linear']"

@@ -108,6 +108,7 @@ def refinement_model(args, generator, critic, **overrides):
         "entropy_weight": args.entropy_weight,
         "num_steps": getattr(args, "num_steps", config.DEFAULTS["num_steps"]),
         "solver": args.solver,
+        "step_schedule": args.step_schedule,
         **overrides,
     }
     return RefinementModel(
@@ -208,6 +209,13 @@ def add_model_options(parser, need_generator=True, step_options=True, seed_optio
         default=defaults["solver"],
         help="euler: the paper's Euler-Maruyama steps; mala: Metropolis-adjusted steps with a step size "
         "per sample, same cost per step",
+    )
+    flow.add_argument(
+        "--step-schedule",
+        choices=config.STEP_SCHEDULES,
+        default=defaults["step_schedule"],
+        help="constant: equal steps; linear: Euler's steps shrink to a fifth at the same total time "
+        "(fewer steps for the same quality)",
     )
     flow.add_argument(
         "--entropy-weight",
