@@ -9,7 +9,7 @@ import tensorflow as tf
 from numpy_reference import TanhMLPs
 
 import dgflow_tf
-from dgflow_tf import divergences, noise
+from dgflow_tf import divergences, noise, schedules
 from dgflow_tf.zoo import toy_gans
 
 DIVERGENCES = ["KL", "JS", "logD", "chi2"]
@@ -32,9 +32,19 @@ def test_drift_matches_numpy(nets, divergence):
     np.testing.assert_allclose(logits.numpy(), nets.critic(nets.generator(z)), rtol=1e-12)
 
 
+def _closed_form_step_sizes(schedule, step_size, num_steps):
+    """Equal steps, or the linear schedule's: from 2 eta / (1 + f) down to f times that, mean eta."""
+    if schedule == "constant":
+        return np.full(num_steps, step_size)
+    first = 2.0 * step_size / (1.0 + schedules.FINAL_FRACTION)
+    return np.linspace(first, schedules.FINAL_FRACTION * first, num_steps)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "linear"])
 @pytest.mark.parametrize("divergence", ["KL", "JS"])
-def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence):
-    # z_{k+1} = z_k + eta s grad d + sqrt(2 gamma eta) xi_k, xi_k the library's keyed noise of step k.
+def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence, schedule):
+    # z_{k+1} = z_k + eta_k s grad d + sqrt(2 gamma eta_k) xi_k, xi_k the library's keyed noise of step k:
+    # each step's noise is scaled by its own step.
     generator, critic = nets.keras_models("float64")
     z = np.random.default_rng(6).normal(size=(12, 3))
     positions = tf.range(12, dtype=tf.int64) + 40
@@ -50,16 +60,22 @@ def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence):
         entropy_weight=0.2,
         num_steps=6,
         trajectory_every=2,
+        step_schedule=schedule,
     )
     xi = noise.step_noise(seed, positions, 6, [3], tf.float64).numpy()
-    samples, states = nets.refine_latent(z, divergence, 0.05, 6, entropy_weight=0.2, noise=xi)
+    sizes = _closed_form_step_sizes(schedule, 0.05, 6)
+    samples, states = nets.refine_latent(z, divergence, sizes, 6, entropy_weight=0.2, noise=xi)
     np.testing.assert_allclose(outputs["states"].numpy(), states, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(outputs["samples"].numpy(), samples, rtol=1e-10, atol=1e-12)
     # The trajectory records steps 0, 2, 4, 6.
-    _, at_four = nets.refine_latent(z, divergence, 0.05, 4, entropy_weight=0.2, noise=xi)
+    _, at_four = nets.refine_latent(z, divergence, sizes[:4], 4, entropy_weight=0.2, noise=xi)
     np.testing.assert_allclose(outputs["state_trajectory"].numpy()[2], at_four, rtol=1e-10, atol=1e-12)
     assert outputs["state_trajectory"].shape[0] == 4
     np.testing.assert_array_equal(outputs["nonfinite_step"].numpy(), -1)
+    if schedule != "constant":
+        # Equal steps of the same mean land elsewhere: the schedule is applied.
+        _, equal = nets.refine_latent(z, divergence, 0.05, 6, entropy_weight=0.2, noise=xi)
+        assert np.abs(states - equal).max() > 1e-3
 
 
 def test_predict_on_batch_is_predict_of_one_batch():
