@@ -1,4 +1,4 @@
-"""Quality per evaluation: Euler at its tuned step, Euler with `step_size="auto"`, and MALA.
+"""Quality per evaluation: Euler (equal or linearly shrinking steps) tuned and `auto`, and MALA.
 
 What a user meets first is the default, so this benchmark asks two things of
 the 2-D GANs (the paper's Table 1 WGAN-GPs on 25 Gaussians, seeds 0, 1 and 2,
@@ -11,14 +11,17 @@ classifier's features against the 1,797 digits they were trained on):
 2. How does quality grow with the budget, counted in drift evaluations per
    sample (one generator and critic forward and backward pass each: Euler's K
    steps cost K, MALA's K steps cost K + 1 because it also evaluates the
-   start), for Euler tuned per budget, Euler `auto`, and MALA `auto`?
+   start), for Euler tuned per budget and Euler `auto`, each with equal steps
+   and with `step_schedule="linear"`, and MALA `auto`?
 
 Tuning follows `benchmarks/synthetic.py`: every choice is made on seed 100
 (its own latents and held-out data; for the 25-Gaussian WGAN-GP and the
 digits GANs also its own GAN, trained with seed 100), by the best KDE score
 (digits: FID), and reported on the other seeds. The tuned Euler step is
-chosen per budget from `STEP_GRID`; MALA's target acceptance and adaptation
-rate from `MALA_GRID` at 10 evaluations. `auto` is the library's rule as
+chosen per budget from `STEP_GRID` (for each schedule); MALA's target
+acceptance and adaptation rate from `MALA_GRID`, and the linear schedule's
+final fraction (`schedules.FINAL_FRACTION`) from `FRACTION_GRID`, both at
+10 evaluations with the `auto` step on the 25-Gaussian WGAN-GP. `auto` is the library's rule as
 shipped, whose constants `auto_rule_sweep.py` chose on the same seed. The zoo's
 swiss-roll and NS-GAN models have one trained seed, so they are tuned on
 seed 100's latents and data with the seed-0 GAN.
@@ -42,7 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from dgflow_tf import RefinementModel, critics, datasets, plotting, solvers  # noqa: E402
+from dgflow_tf import RefinementModel, critics, datasets, plotting, schedules, solvers  # noqa: E402
 from dgflow_tf import step_size as step_size_lib  # noqa: E402
 from dgflow_tf.errors import NonFiniteRefinementError  # noqa: E402
 from dgflow_tf.experiments import synthetic  # noqa: E402
@@ -53,6 +56,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUDGETS = (2, 5, 10, 25)
 STEP_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 MALA_GRID = [(target, rate) for target in (0.5, 0.75, 0.9) for rate in (1.0, 3.0)]
+#: The linear schedule's last step as a fraction of its first; not 0, whose last step would cost an
+#: evaluation and move nothing.
+FRACTION_GRID = (0.1, 0.2, 0.5)
+SCHEDULES = ("constant", "linear")
+METHODS = ("base", "Euler tuned", "Euler auto", "Euler linear tuned", "Euler linear auto", "MALA auto")
 TUNING_SEED, NUM_SAMPLES = 100, 1000
 #: (data set, GAN kind, evaluation seeds). Only the 25-Gaussian WGAN-GP has GANs of several seeds.
 MODELS = [
@@ -133,7 +141,7 @@ def steps_for(solver, budget):
 
 def tune(models, cache, say):
     """Every choice of this benchmark, on seed 100; returns them and the sweep's rows."""
-    rows, chosen = [], {"euler": {}, "mala": None}
+    rows, chosen = [], {"euler": {}, "mala": None, "final_fraction": None}
     g100 = {(ds, gan): load(ds, gan, TUNING_SEED, cache) for ds, gan, _ in models}
 
     def record(kind, ds, gan, setting, result):
@@ -141,19 +149,42 @@ def tune(models, cache, say):
         say(f"tune {kind} {ds} {gan} {setting}: score {score(result):.3f}")
         return score(result)
 
+    ds, gan = models[0][:2]
+    generator, critic = g100[(ds, gan)]
+    scores = {}
+    for fraction in FRACTION_GRID:
+        schedules.FINAL_FRACTION = fraction
+        scores[fraction] = record(
+            "linear",
+            ds,
+            gan,
+            {"final_fraction": fraction},
+            measure(generator, critic, ds, TUNING_SEED, step_schedule="linear", num_steps=10),
+        )
+    chosen["final_fraction"] = schedules.FINAL_FRACTION = max(scores, key=scores.get)
     for (ds, gan), (generator, critic) in g100.items():
-        for budget in BUDGETS:
-            scores = {
-                eta: record(
-                    "euler",
-                    ds,
-                    gan,
-                    {"budget": budget, "step_size": eta},
-                    measure(generator, critic, ds, TUNING_SEED, step_size=eta, num_steps=budget),
-                )
-                for eta in STEP_GRID
-            }
-            chosen["euler"][f"{ds}/{gan}/{budget}"] = max(scores, key=scores.get)
+        for schedule in SCHEDULES:
+            kind = "euler" if schedule == "constant" else f"euler {schedule}"
+            for budget in BUDGETS:
+                scores = {
+                    eta: record(
+                        kind,
+                        ds,
+                        gan,
+                        {"budget": budget, "step_size": eta},
+                        measure(
+                            generator,
+                            critic,
+                            ds,
+                            TUNING_SEED,
+                            step_size=eta,
+                            num_steps=budget,
+                            step_schedule=schedule,
+                        ),
+                    )
+                    for eta in STEP_GRID
+                }
+                chosen["euler"][f"{ds}/{gan}/{schedule}/{budget}"] = max(scores, key=scores.get)
     ds, gan = models[0][:2]
     generator, critic = g100[(ds, gan)]
     scores = {}
@@ -173,6 +204,7 @@ def tune(models, cache, say):
 def evaluate(models, chosen, cache, say):
     rows = []
     solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = chosen["mala"]
+    schedules.FINAL_FRACTION = chosen["final_fraction"]
     for ds, gan, seeds in models:
         for seed in seeds:
             generator, critic = load(ds, gan, seed, cache)
@@ -181,10 +213,14 @@ def evaluate(models, chosen, cache, say):
                 {**row, "method": "base", "budget": 0, **measure(generator, critic, ds, seed, num_steps=0)}
             )
             for budget in BUDGETS:
-                eta = chosen["euler"][f"{ds}/{gan}/{budget}"]
+                eta = chosen["euler"][f"{ds}/{gan}/constant/{budget}"]
+                eta_linear = chosen["euler"][f"{ds}/{gan}/linear/{budget}"]
+                linear = {"step_schedule": "linear", "num_steps": budget}
                 for method, settings in (
                     ("Euler tuned", {"step_size": eta, "num_steps": budget}),
                     ("Euler auto", {"num_steps": budget}),
+                    ("Euler linear tuned", {"step_size": eta_linear, **linear}),
+                    ("Euler linear auto", linear),
                     ("MALA auto", {"solver": "mala", "num_steps": steps_for("mala", budget)}),
                 ):
                     result = measure(generator, critic, ds, seed, **settings)
@@ -211,8 +247,11 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
         f"{time.strftime('%Y-%m-%d')}). {NUM_SAMPLES} samples per run; budgets count drift evaluations "
         "per sample (Euler: K; MALA: K + 1). `auto` is the shipped rule "
         f"(displacement {step_size_lib.DISPLACEMENT}, time cap {step_size_lib.TIME_CAP}; "
-        "`auto_rule_sweep.md`); chosen on seed 100 by KDE (digits: FID): MALA's target acceptance and "
-        f"rate {chosen['mala']}, and Euler's step per budget (last table).",
+        '`auto_rule_sweep.md`); `linear` is `step_schedule="linear"` (steps shrinking to '
+        f"{chosen['final_fraction']} of the first at the same total time). Chosen on seed 100 by KDE "
+        f"(digits: FID): MALA's target acceptance and rate {chosen['mala']} and the linear schedule's "
+        f"final fraction {chosen['final_fraction']} (both at 10 evaluations, 25-Gaussian WGAN-GP), and "
+        "Euler's step per budget and schedule (last table).",
         "",
     ]
     groups = {}
@@ -228,7 +267,7 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
             + " | step size |"
         )
         lines.append("|---|---:|" + "---:|" * len(metrics) + "---:|")
-        for method in ("base", "Euler tuned", "Euler auto", "MALA auto"):
+        for method in METHODS:
             for budget in sorted({row["budget"] for row in group if row["method"] == method}):
                 cells = [row for row in group if row["method"] == method and row["budget"] == budget]
                 digits = {"hq": 1, "kde": 3, "ot": 4, "fid": 3}
@@ -247,7 +286,7 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
     ]
     for row in tuning_rows:
         setting = ", ".join(
-            f"{k}={row[k]}" for k in ("budget", "step_size", "displacement", "target", "rate") if k in row
+            f"{k}={row[k]}" for k in ("budget", "step_size", "final_fraction", "target", "rate") if k in row
         )
         lines.append(f"| {row['kind']} | {row['dataset']} | {row['gan']} | {setting} | {score(row):.3f} |")
     return "\n".join(lines) + "\n"

@@ -127,8 +127,8 @@ class RefinementModel(Predictor, keras.Model):
             `entropy_weight > 0`. Defaults to `"euler"`.
         step_schedule: how Euler's steps spread the total time
             `step_size * num_steps`: `"constant"` (the paper's equal steps) or
-            `"linear"` (steps that shrink to a fifth, so that samples settle
-            on the critic's modes; at 10 steps about the quality of 25 equal
+            `"linear"` (steps that shrink to a tenth, so that samples settle
+            on the critic's modes; at 10 steps close to the quality of 25 equal
             ones, `dgflow_tf.schedules`). `step_size` stays the mean step.
             Defaults to `"constant"`.
         **kwargs: standard `keras.Model` arguments (`name`, `dtype`).

@@ -60,7 +60,7 @@ def _numpy_cone_flow(x, sizes):
 
 def test_a_shrinking_step_settles_on_a_sharp_mode_that_equal_steps_overshoot():
     # Data space, no noise: x' = x - 4 eta_k sign(x). Equal steps 0.04 jump by 0.16 and end up to
-    # 0.16 from the mode; the linear schedule's last step is a fifth of its first, so it ends nearer.
+    # 0.16 from the mode; the linear schedule's last step is a tenth of its first, so it ends nearer.
     x0 = np.linspace(0.55, 1.45, 10)[:, None]
     distance = {}
     for schedule in ("constant", "linear"):

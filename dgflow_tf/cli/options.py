@@ -214,7 +214,7 @@ def add_model_options(parser, need_generator=True, step_options=True, seed_optio
         "--step-schedule",
         choices=config.STEP_SCHEDULES,
         default=defaults["step_schedule"],
-        help="constant: equal steps; linear: Euler's steps shrink to a fifth at the same total time "
+        help="constant: equal steps; linear: Euler's steps shrink to a tenth at the same total time "
         "(fewer steps for the same quality)",
     )
     flow.add_argument(
