@@ -26,7 +26,6 @@ This module is that algorithm, top to bottom:
 - `simulate`: DGflow's step with its per-step noise, run K times.
 """
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -116,29 +115,18 @@ def langevin_step(velocity, *, step_size, entropy_weight, noise):
     Returns:
         A step `step(z, k) -> (z', g(z), d(g(z)))`.
     """
-    if np.ndim(step_size) == 0:
-        noise_std = math.sqrt(2.0 * entropy_weight * step_size)
-
-        def step_and_noise_scale(k, dtype):
-            return tf.constant(step_size, dtype), tf.constant(noise_std, dtype)
-
-    else:
-        sizes = np.asarray(step_size, np.float64)
-        noise_std = float(entropy_weight)  # > 0 exactly when there is noise
-
-        def step_and_noise_scale(k, dtype):
-            return (
-                tf.gather(tf.constant(sizes, dtype), k),
-                tf.gather(tf.constant(np.sqrt(2.0 * entropy_weight * sizes), dtype), k),
-            )
+    sizes = np.asarray(step_size, np.float64)
+    noise_stds = np.sqrt(2.0 * entropy_weight * sizes)
 
     def step(states, k):
         dtype = states.dtype
-        eta, scale = step_and_noise_scale(k, dtype)
+        eta, noise_std = tf.constant(sizes, dtype), tf.constant(noise_stds, dtype)
+        if sizes.ndim:  # a schedule: this step's entries
+            eta, noise_std = tf.gather(eta, k), tf.gather(noise_std, k)
         v, samples, logits = velocity(states)
         proposal = states + eta * v
-        if noise_std > 0.0:
-            proposal = proposal + scale * noise(k)
+        if entropy_weight > 0.0:
+            proposal = proposal + noise_std * noise(k)
         return proposal, samples, logits
 
     return step
