@@ -34,9 +34,16 @@ plus the refresh's):
         --num-samples 1000 --tuning-samples 500 \
         --refresh "DGflow-KL (defaults)" "DGflow-KL (calibrate)"
 
+Separately trained GANs (the DCGAN family; each evaluation seed its own GAN,
+tuned on a GAN of its own too), written beside the main table:
+
+    python benchmarks/mnist.py --families dcgan --seeds 0 1 2 --model-seeds 0 1 2 \
+        --tuning-model-seed 100 --num-samples 1000 --tuning-samples 500 \
+        --output benchmarks/results/mnist_gan_seeds
+
 Writes `results/mnist.{json,md}`, `results/mnist_tuning.json` and one PNG
 grid per family, base beside each refined row on the same latents, in
-`results/mnist/`.
+`results/mnist/` (the summaries take the name of `--output`'s folder).
 """
 
 import argparse
@@ -175,21 +182,32 @@ def _write_atomically(path, record):
     os.replace(path + ".partial", path)
 
 
-def _refresh(family, done, args, model_seeds):
-    """`done` with the rows of `args.refresh` rerun on every seed, in their places."""
+def _refresh(family, done, args, model_seeds, settings):
+    """`done` with the rows of `args.refresh` rerun on every seed, in their places.
+
+    A method the earlier run did not have is tuned first (same grid, rule and journal) and its
+    rows are added.
+    """
     started = time.perf_counter()
-    choices = done["tuning"]["choices"]
+    added = [method for method in args.refresh if method not in done["settings"][0]]
+    tuning = done["tuning"]
+    if added:
+        journal = os.path.join(args.output, f"{family}-sweep.jsonl")
+        choices, sweep = tune(
+            family, _model(family, args.tuning_model_seed), args.tuning_samples, added, journal
+        )
+        tuning = {"choices": {**tuning["choices"], **choices}, "sweep": tuning["sweep"] + sweep}
     fresh = {}
     for seed, model_seed in zip(args.seeds, model_seeds, strict=True):
         model = _model(family, model_seed)
         new_rows, _ = mnist.compare_mnist(
-            model, list(args.refresh), seed, args.num_samples, choices, progress=_say
+            model, list(args.refresh), seed, args.num_samples, tuning["choices"], progress=_say
         )
         for row in new_rows:
             fresh[(row["method"], seed)] = {**row, "family": family, "model_seed": model_seed}
-    rows = [fresh.get((row["method"], row["seed"]), row) for row in done["rows"]]
+    rows = [fresh.pop((row["method"], row["seed"]), row) for row in done["rows"]]
     seconds = (done.get("seconds") or 0.0) + time.perf_counter() - started
-    return {**done, "rows": rows, "seconds": seconds}
+    return {"settings": settings, "rows": rows + list(fresh.values()), "tuning": tuning, "seconds": seconds}
 
 
 def main(argv=None):
@@ -234,10 +252,16 @@ def main(argv=None):
         if os.path.exists(done_path):
             with open(done_path, encoding="utf-8") as file:
                 done = json.load(file)
-            if done["settings"] == settings:
+            # A refresh may add methods the earlier run lacked; every other setting must match.
+            same = done["settings"] == settings or (
+                args.refresh
+                and done["settings"][1:] == settings[1:]
+                and set(done["settings"][0]) <= set(args.methods)
+            )
+            if same:
                 _say(f"{family}: read back from {done_path}")
                 if args.refresh:
-                    done = _refresh(family, done, args, model_seeds)
+                    done = _refresh(family, done, args, model_seeds, settings)
                     _write_atomically(done_path, done)
                 rows += done["rows"]
                 tuning[family] = done["tuning"]
@@ -288,16 +312,17 @@ def main(argv=None):
         "tuning_samples": args.tuning_samples,
         "rows": rows,
     }
-    results = os.path.dirname(args.output.rstrip("/"))
-    with open(os.path.join(results, "mnist.json"), "w", encoding="utf-8") as file:
+    # The summary files are named after the output folder: results/mnist -> results/mnist.{json,md}.
+    results, name = os.path.split(args.output.rstrip("/"))
+    with open(os.path.join(results, f"{name}.json"), "w", encoding="utf-8") as file:
         json.dump(record, file, indent=1, default=float)
-    with open(os.path.join(results, "mnist_tuning.json"), "w", encoding="utf-8") as file:
+    with open(os.path.join(results, f"{name}_tuning.json"), "w", encoding="utf-8") as file:
         json.dump(tuning, file, indent=1, default=float)
     chosen = "; ".join(
         f"{family}: " + ", ".join(f"{m} {list(v.values())[0]}" for m, v in t["choices"].items())
         for family, t in tuning.items()
     )
-    with open(os.path.join(results, "mnist.md"), "w", encoding="utf-8") as file:
+    with open(os.path.join(results, f"{name}.md"), "w", encoding="utf-8") as file:
         file.write(
             f"Command: `{record['command']}` on {record['machine']}; wall time per family (tuning "
             "sweep, calibration and evaluation; a family finished by an earlier run is read back): "

@@ -132,3 +132,26 @@ def test_the_vae_gets_the_dcgan_discriminator_plus_a_corrector(mnist_dir, monkey
     expected = np.asarray(d_pre(images)).reshape(-1) + np.asarray(corrector(images)).reshape(-1)
     np.testing.assert_allclose(np.asarray(corrected.discriminator(images)).reshape(-1), expected, rtol=1e-5)
     assert corrected.info["corrector"]["images"] == 256
+
+
+def test_the_data_space_row_moves_pixels_along_the_discriminator_gradient(monkeypatch):
+    # One noiseless step, re-derived with a plain tape: x1 = g(z) + eta * grad_x d(g(z)) (KL: s = 1).
+    # The latent-space update gives other images, so a row that ignored `space` would fail here.
+    import tensorflow as tf
+
+    monkeypatch.setattr(mnist_experiment, "NUM_STEPS", 1)
+    monkeypatch.setattr(mnist_experiment, "ENTROPY_WEIGHT", 0.0)
+    model = mnist_models.load_shipped_mnist_model("dcgan")
+    latents = model.sample_latents(3, seed=2)
+    start = tf.constant(np.asarray(model.generate(latents)))
+    with tf.GradientTape() as tape:
+        tape.watch(start)
+        logits = tf.reduce_sum(model.discriminator(start, training=False))
+    expected = start.numpy() + 0.05 * tape.gradient(logits, start).numpy()
+    samples, generator_evals, critic_evals = mnist_experiment._run(
+        "DGflow-KL (data)", model, latents, 0, {"step_size": 0.05}
+    )
+    np.testing.assert_allclose(np.asarray(samples), expected, atol=1e-5)
+    assert (generator_evals, critic_evals) == (1, 1)
+    latent_samples, *_ = mnist_experiment._run("DGflow-KL", model, latents, 0, {"step_size": 0.05})
+    assert np.abs(np.asarray(latent_samples) - expected).max() > 1e-2

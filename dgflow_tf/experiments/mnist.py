@@ -17,6 +17,8 @@ evaluations per sample for every iterative method:
   latents) is paid once per model and is not in the per-sample count.
 - `DGflow-KL`, `DGflow-JS`, `DGflow-logD`: latent-space DGflow at a step
   size chosen on the tuning seed (`benchmarks/mnist.py --tune`).
+- `DGflow-KL (data)`: DGflow-KL in pixel space (`space="data"`), started
+  at `g(z)`: one generator evaluation, then `NUM_STEPS` critic steps.
 - `DOT`: latent-space discriminator optimal transport, same number of steps.
 - `DDLS`: Langevin in latent space on `log p0(z) + d(g(z))`.
 - `DRS`: rejection sampling with a burn-in of `DRS_BURN_IN` proposals.
@@ -65,6 +67,7 @@ METHODS = (
     "DGflow-KL",
     "DGflow-JS",
     "DGflow-logD",
+    "DGflow-KL (data)",
     "DOT",
     "DDLS",
     "DRS",
@@ -90,6 +93,7 @@ KNOBS = {
     "DGflow-KL": "step_size",
     "DGflow-JS": "step_size",
     "DGflow-logD": "step_size",
+    "DGflow-KL (data)": "step_size",
     "DOT": "learning_rate",
     "DDLS": "step_size",
     "DRS": "gamma_quantile",
@@ -200,11 +204,12 @@ def _run(method, model, latents, seed, settings):
                 model.generator, gradient_critic, seed=seed, step_size=step_size, num_steps=num_steps
             )
         else:
-            divergence = method.split("-")[1]
+            divergence, _, space = method.removeprefix("DGflow-").partition(" ")
             refiner = RefinementModel(
                 model.generator,
                 gradient_critic,
                 divergence=divergence,
+                space="data" if space == "(data)" else "latent",
                 entropy_weight=ENTROPY_WEIGHT,
                 num_steps=NUM_STEPS,
                 seed=seed,
