@@ -161,3 +161,37 @@ def test_dgflow_lowers_js4_of_the_cpu_character_gan():
     assert base["method"] == "base" and refined["method"] == "DGflow"
     assert refined["js4"] < base["js4"] - 0.02
     assert len(samples["DGflow"]) == 1000
+
+
+def test_compare_text_rows_are_the_generators_own_and_the_refined_samples(monkeypatch):
+    # Wiring of experiments.text (mutmut survivors): the GAN is asked for with the caller's cache
+    # and training length, the base row decodes g(z) itself, the DGflow row the refined latents,
+    # and each row names its seed and time; 2,000 samples unless told otherwise.
+    from dgflow_tf.experiments import text as text_experiment
+    from dgflow_tf.zoo import char_gan
+
+    monkeypatch.setitem(char_gan.SIZES, "tiny", {"width": 8, "blocks": 1, "critic_steps": 5, "batch_size": 8})
+    model = char_gan.train_char_gan(seed=0, size="tiny", critic_steps=5)
+    asked = []
+    monkeypatch.setattr(text_experiment, "train_or_load", lambda *args: asked.append(args) or model)
+    messages = []
+    rows, samples = text_experiment.compare_text(
+        4, size="tiny", cache_dir="somewhere", critic_steps=5, progress=messages.append
+    )
+    assert asked == [(4, "tiny", "somewhere", 5)]
+    assert messages == ["seed 4: character GAN", "seed 4: base", "seed 4: DGflow"]
+    latents = model.sample_latents(2000, text_experiment._LATENTS + 4)
+    assert samples["base"] == model.decode(model.generate(latents))
+    assert len(samples["DGflow"]) == 2000 and samples["DGflow"] != samples["base"]
+    assert [(row["seed"], row["method"]) for row in rows] == [(4, "base"), (4, "DGflow")]
+    assert all(row["seconds"] > 0 for row in rows)
+
+
+def test_train_or_load_trains_the_cpu_size_by_default(monkeypatch):
+    from dgflow_tf.experiments import text as text_experiment
+    from dgflow_tf.zoo import char_gan
+
+    sizes = []
+    monkeypatch.setattr(char_gan, "train_char_gan", lambda seed, size, critic_steps: sizes.append(size))
+    text_experiment.train_or_load(0)
+    assert sizes == ["cpu"]
