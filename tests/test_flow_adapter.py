@@ -119,6 +119,24 @@ def test_realnvp_flow_density_matches_closed_form_at_initialisation():
     assert FlowGenerator(flow.distribution).latent_shape == (4,)
 
 
+def test_realnvp_flow_has_finite_gradients_where_its_sigmoid_saturates():
+    # Latent-space refinement of the MNIST flow reached pre-sigmoid values near 300, where
+    # tfb.Sigmoid's gradient is NaN in float32. At initialisation x = a sigmoid(z) + b, so
+    # dx/dz = a s (1 - s): 0 far out, a / 4 at 0 (NumPy, float64).
+    flow = RealNVPFlow(event_shape=(2, 2, 1), num_couplings=2, hidden_units=8, seed=0)
+    z = tf.constant([[0.0, 30.0, 100.0, 300.0], [-300.0, -100.0, 1000.0, 5.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        x = flow.bijector.forward(z)
+    gradient = tape.gradient(x, z).numpy()
+    a = 2.0 / (1.0 - 2.0 * flow.alpha)
+    s = 1.0 / (1.0 + np.exp(-z.numpy().astype("float64")))
+    np.testing.assert_allclose(gradient, a * s * (1 - s), atol=1e-6)
+    # The permutations reorder the coordinates: compare each row's values as sets.
+    expected = np.sort(a * s - 1.0 - flow.alpha * a, axis=1)
+    np.testing.assert_allclose(np.sort(x.numpy().reshape(2, 4), axis=1), expected, atol=1e-6)
+
+
 def test_a_distribution_without_a_bijector_is_refused_by_type(flow):
     # tfd.Independent has a `distribution` but no `bijector`: it is not a flow, and the
     # error says what is accepted instead of failing later on a missing attribute.

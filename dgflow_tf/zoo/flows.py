@@ -8,6 +8,10 @@ image shape:
 
     x = reshape(2 (sigmoid(h) - alpha) / (1 - 2 alpha) - 1),  h = couplings(z)
 
+computed as the equal `tanh(h / 2) / (1 - 2 alpha)`: TFP's `Sigmoid`
+bijector has a NaN gradient once `h` passes about 88 (its `exp` overflows
+in float32), which latent-space refinement reaches far from the data.
+
 so samples lie in `(-1 - e, 1 + e)` with `e = 2 alpha / (1 - 2 alpha)`, like the
 other models' images. `RealNVPFlow.distribution` is a plain
 `tfd.TransformedDistribution`, which `dgflow_tf.adapters.flows` refines in
@@ -135,11 +139,9 @@ class RealNVPFlow(keras.Model):
                 tfb.RealNVP(num_masked=self.dim // 2, shift_and_log_scale_fn=shift_and_log_scale_fn)
             )
             couplings.append(tfb.Permute(permutation))
-        to_range = [
-            tfb.Shift(-1.0 - 2.0 * self.alpha / (1.0 - 2.0 * self.alpha)),
-            tfb.Scale(2.0 / (1.0 - 2.0 * self.alpha)),
-            tfb.Sigmoid(),
-        ]
+        # 2 (sigmoid(h) - alpha) / (1 - 2 alpha) - 1 = tanh(h / 2) / (1 - 2 alpha), with a finite
+        # gradient where tfb.Sigmoid's is NaN (h > 88 in float32).
+        to_range = [tfb.Scale(1.0 / (1.0 - 2.0 * self.alpha)), tfb.Tanh(), tfb.Scale(0.5)]
         reshape = tfb.Reshape(event_shape_out=self.event_shape_, event_shape_in=(self.dim,))
         # Chain applies its last bijector first.
         bijector = tfb.Chain([reshape, *to_range, *reversed(couplings)])
