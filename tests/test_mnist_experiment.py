@@ -101,3 +101,18 @@ def test_rows_name_their_model_seed_and_budget(dcgan, short):
     # K = 2 latent steps: the generator and the critic at each, and g(z_K) at the end.
     assert [(row["generator_evals"], row["critic_evals"]) for row in rows] == [(1.0, 0.0), (3.0, 2.0)]
     assert samples["DGflow-KL"].shape == (20, 28, 28, 1) and rows[1]["diverged"] == 0
+
+
+def test_a_method_that_returns_nan_samples_is_a_diverged_row_not_a_crash(dcgan, monkeypatch):
+    # DOT, DRS and MH-GAN have no non-finite check of their own; their NaN samples must not reach
+    # the metrics (which refuse them) but be reported like a DGflow divergence.
+    def nan_dot(method, model, latents, seed, settings):
+        samples = np.asarray(model.generate(latents)).copy()
+        samples[[1, 4]] = np.nan
+        return samples, 1.0, 25.0
+
+    monkeypatch.setattr(mnist_experiment, "_run", nan_dot)
+    rows, samples = mnist_experiment.compare_mnist(
+        dcgan, ["DOT"], SEED, num_samples=20, settings={"DOT": {"learning_rate": 0.01}}, num_subsets=2
+    )
+    assert rows[0]["diverged"] == 2 and np.isnan(rows[0]["fid"]) and "DOT" not in samples

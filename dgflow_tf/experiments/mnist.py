@@ -25,10 +25,11 @@ evaluations per sample for every iterative method:
 - `MH-GAN`: independence Metropolis-Hastings, `NUM_STEPS` proposals a chain,
   started at the generator's own sample (not at a real image).
 
-The VAE has no discriminator: `with_corrector(vae)` gives it the shipped
-DCGAN's discriminator as `d_pre` plus a density-ratio corrector trained on
-`CORRECTOR_IMAGES` training images against as many VAE samples (the method,
-section 4), and every method then uses `d_pre + c` as the VAE's critic.
+The VAE and the flow have no discriminator: `with_corrector(model)` gives
+each the shipped DCGAN's discriminator as `d_pre` plus a density-ratio
+corrector trained on `CORRECTOR_IMAGES` training images against as many of
+the model's samples (the method, section 4), and every method then uses
+`d_pre + c` as its critic. The flow's latents are its 784-dimensional base.
 
 A WGAN-GP critic is read as `d` directly (`critics.WassersteinCritic`) by
 the gradient methods; DRS and MH-GAN calibrate it (and the GANs' logits) on
@@ -123,18 +124,19 @@ def _calibration(model, num, seed):
     return fit_logit_calibration(*values)
 
 
-def with_corrector(vae, d_pre=None, seed=0):
-    """`vae` with a critic: `d_pre` (the shipped DCGAN's discriminator) plus a corrector trained for it.
+def with_corrector(model, d_pre=None, seed=0):
+    """`model` with a critic: `d_pre` (the shipped DCGAN's discriminator) plus a corrector trained for it.
 
     Args:
-        vae: the `zoo.mnist_models` VAE (its `discriminator` is `None`).
+        model: a `zoo.mnist_models` model without a discriminator (the VAE
+            or the flow).
         d_pre: a discriminator trained on MNIST for another model. Defaults
             to the shipped DCGAN's.
         seed: keys the training images, the VAE samples and the corrector's
             weights. Defaults to `0`.
 
     Returns:
-        A copy of `vae` whose `discriminator` is the critic `d_pre + c`, and
+        A copy of `model` whose `discriminator` is the critic `d_pre + c`, and
         whose `info["corrector"]` holds the corrector's training settings.
     """
     from dgflow_tf.zoo import mnist_models
@@ -146,7 +148,7 @@ def with_corrector(vae, d_pre=None, seed=0):
     started = time.perf_counter()
     fit = train_corrector(
         _training_images()[rows],
-        vae.sample(CORRECTOR_IMAGES, _CORRECTOR + seed),
+        model.sample(CORRECTOR_IMAGES, _CORRECTOR + seed),
         d_pre=d_pre,
         epochs=CORRECTOR_EPOCHS,
         seed=seed,
@@ -158,7 +160,7 @@ def with_corrector(vae, d_pre=None, seed=0):
         "seconds": time.perf_counter() - started,
         "d_pre": d_pre_source,
     }
-    return dataclasses.replace(vae, discriminator=fit.critic, info={**vae.info, "corrector": corrector})
+    return dataclasses.replace(model, discriminator=fit.critic, info={**model.info, "corrector": corrector})
 
 
 _calibrated_steps = {}
@@ -259,8 +261,8 @@ def compare_mnist(
     Returns:
         `(rows, samples)`: one dict per method (the metrics of
         `mnist_metrics`, `generator_evals`, `critic_evals`, `seconds`,
-        `diverged`) and `{method: images}`. A refinement that turned
-        samples NaN has NaN metrics and `diverged` set to their number.
+        `diverged`) and `{method: images}`. A method that turned samples
+        NaN or infinite has NaN metrics and `diverged` set to their number.
 
     Raises:
         ValueError: for an unknown method, a model without a discriminator,
@@ -290,6 +292,11 @@ def compare_mnist(
             output, diverged = None, len(error.sample_indices)
             generator_evals = critic_evals = float(NUM_STEPS)
         seconds = time.perf_counter() - start
+        if output is not None:
+            # Methods without DGflow's check (DOT, DRS, MH-GAN) may return NaN samples: the same verdict.
+            finite = np.isfinite(np.asarray(output)).reshape(len(latents), -1).all(axis=1)
+            if not finite.all():
+                output, diverged = None, int(np.sum(~finite))
         if output is None:
             metrics = dict.fromkeys(
                 ("fid", "kid", "kid_std", "precision", "recall", "score", "score_std"), np.nan
