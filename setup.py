@@ -40,7 +40,8 @@ setup(
     # digits classifier (0.8 MB) that gives offline FID/KID its features.
     # The 2-D WGAN-GPs' weights add about 8.5 MB (the paper's Table 1 models, 512-unit MLPs).
     # MNIST: the classifier (1.9 MB) and the test set's features (1.1 MB), so samples are scored
-    # without the data, and the seed-0 conv models (weights/mnist, about 8.5 MB) for the demo.
+    # without the data, and the seed-0 models (weights/mnist, 13.4 MB: the conv GANs and VAE,
+    # 9.3 MB, for the demo; the RealNVP flow, 4.1 MB, for the flow rows and guide).
     package_data={
         "dgflow_tf.zoo": ["weights/*.weights.h5", "weights/*.json", "weights/*.npz", "weights/mnist/*"]
     },

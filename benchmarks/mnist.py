@@ -1,8 +1,8 @@
 """The paper's image table on MNIST: DGflow and the baselines on conv GANs, scored on the test set.
 
 For each GAN family of `dgflow_tf.zoo.mnist_models` (DCGAN, SN-GAN and
-WGAN-GP at 28x28, trained on the 60,000 training images) and for the VAE
-(`--families vae`: its critic is the shipped DCGAN's discriminator plus a
+WGAN-GP at 28x28, trained on the 60,000 training images) and for the VAE and
+the RealNVP flow (`--families vae flow`: their critic is the shipped DCGAN's discriminator plus a
 density-ratio corrector, `experiments.mnist.with_corrector`), every method of
 `dgflow_tf.experiments.mnist.METHODS` refines the same latents at an equal
 budget of K = 25 generator and critic evaluations per sample (DRS: what its
@@ -74,15 +74,15 @@ def _say(message):
 
 @functools.cache
 def _model(family, seed):
-    """The family's GAN of `seed` (0: shipped); the VAE comes with its corrector, trained once per run."""
+    """The family's model of `seed` (0: shipped); the VAE and the flow get a corrector, once per run."""
     model = (
         mnist_models.load_shipped_mnist_model(family)
         if seed == 0
         else mnist_models.train_or_load(family, seed, CACHE, verbose=2)
     )
-    if family == "vae":
+    if model.discriminator is None:  # the VAE and the flow
         model = mnist.with_corrector(model, seed=seed)
-        _say(f"vae seed {seed}: corrector trained: {model.info['corrector']}")
+        _say(f"{family} seed {seed}: corrector trained: {model.info['corrector']}")
     return model
 
 

@@ -287,7 +287,7 @@ def register(commands):
         "--mnist-models",
         nargs="+",
         default=list(MNIST_MODELS),
-        choices=[name for name in mnist_models.NAMES if name != "vae"],
+        choices=[name for name in mnist_models.NAMES if name not in ("vae", "flow")],
         help="with --data mnist: which shipped GANs",
     )
     demo.add_argument(

@@ -14,6 +14,11 @@ latents and the data order) and states its settings and training time in
 - `"vae"`: `zoo.vae.ConvolutionalVAE` at 28x28 (two stride-2 stages, so
   the dense layers stay small); the decoder mean is the
   generator and it has no discriminator (train a density-ratio corrector).
+- `"flow"`: `zoo.flows.RealNVPFlow` over the 784 pixels (affine couplings of
+  dense networks, 256 pixel levels dequantised), maximum likelihood; its
+  forward map from the 784-dimensional normal base is the generator
+  (`adapters.flows.FlowGenerator`) and, like the VAE, it has no
+  discriminator.
 
 The package ships the seed-0 weights of every model in `SHIPPED`
 (`load_shipped_mnist_model`); other seeds are trained and cached by
@@ -33,11 +38,13 @@ import keras
 
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
+from dgflow_tf.adapters.flows import FlowGenerator
 from dgflow_tf.zoo import dcgan, gan_training, saved_weights
 from dgflow_tf.zoo.digits_models import DigitsModel
+from dgflow_tf.zoo.flows import RealNVPFlow
 from dgflow_tf.zoo.vae import ConvolutionalVAE
 
-NAMES = ("dcgan", "sn-gan", "wgan-gp", "vae")
+NAMES = ("dcgan", "sn-gan", "wgan-gp", "vae", "flow")
 IMAGE_SHAPE = (28, 28, 1)
 GAN_LATENT_DIM = 32
 VAE_LATENT_DIM = 16
@@ -47,7 +54,12 @@ DEFAULTS = {
     "sn-gan": {"epochs": 5, "batch_size": 64, "width": 32},
     "wgan-gp": {"epochs": 6, "batch_size": 64, "width": 32},
     "vae": {"epochs": 10, "batch_size": 128, "width": 16},
+    # width: each coupling network's hidden units.
+    "flow": {"epochs": 20, "batch_size": 128, "width": 128},
 }
+#: Coupling layers of the flow, and the pixel levels it dequantises (MNIST's 8-bit grey).
+FLOW_COUPLINGS = 6
+FLOW_LEVELS = 256
 SHIPPED_DIRECTORY = os.path.join(os.path.dirname(__file__), "weights", "mnist")
 SHIPPED = NAMES
 
@@ -67,6 +79,14 @@ def canonical_name(name):
 def _build(name, seed, width):
     if name == "vae":
         return ConvolutionalVAE(latent_dim=VAE_LATENT_DIM, image_size=28, width=width, seed=seed, stages=2)
+    if name == "flow":
+        return RealNVPFlow(
+            event_shape=IMAGE_SHAPE,
+            num_couplings=FLOW_COUPLINGS,
+            hidden_units=width,
+            levels=FLOW_LEVELS,
+            seed=seed,
+        )
     generator = dcgan.dcgan_generator(GAN_LATENT_DIM, width=width, channels=1, image_size=28)
     discriminator = dcgan.dcgan_discriminator(
         width=width, channels=1, image_size=28, spectral_norm=name == "sn-gan"
@@ -79,6 +99,9 @@ def _build(name, seed, width):
 def _wrap(name, seed, trainer, info):
     if name == "vae":
         return DigitsModel(name, seed, trainer.decoder, (VAE_LATENT_DIM,), None, trainer, info)
+    if name == "flow":
+        generator = FlowGenerator(trainer.distribution, name="flow_generator")
+        return DigitsModel(name, seed, generator, generator.latent_shape, None, trainer, info)
     return DigitsModel(name, seed, trainer.generator, (GAN_LATENT_DIM,), trainer.discriminator, trainer, info)
 
 
