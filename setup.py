@@ -41,7 +41,7 @@ setup(
     # The 2-D WGAN-GPs' weights add about 8.5 MB (the paper's Table 1 models, 512-unit MLPs).
     # MNIST: the classifier (1.9 MB) and the test set's features (1.1 MB), so samples are scored
     # without the data, and the seed-0 models (weights/mnist, 13.4 MB: the conv GANs and VAE,
-    # 9.3 MB, for the demo; the RealNVP flow, 4.1 MB, for the flow rows and guide).
+    # 9.3 MB, for the demo; the RealNVP flow, 4.1 MB, for the MNIST flow rows).
     package_data={
         "dgflow_tf.zoo": ["weights/*.weights.h5", "weights/*.json", "weights/*.npz", "weights/mnist/*"]
     },
@@ -57,12 +57,14 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        # pytest runs the suite (pytest-timeout gives every test a limit) and hypothesis its
-        # property-based tests; ruff lints it (configured in pyproject.toml); jupytext, nbclient
+        # pytest runs the suite (pytest-timeout gives every test a limit; pytest-xdist spreads it
+        # over two processes, since much of it waits on subprocesses or runs single-threaded
+        # Python) and hypothesis its property-based tests; ruff lints it (configured in pyproject.toml); jupytext, nbclient
         # and ipykernel execute the notebooks headlessly in the suite.
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.2",
+            "pytest-xdist>=3.5",
             "hypothesis>=6.100",
             "ruff>=0.5",
             "jupytext>=1.16",
