@@ -116,3 +116,18 @@ def test_a_method_that_returns_nan_samples_is_a_diverged_row_not_a_crash(dcgan, 
         dcgan, ["DOT"], SEED, num_samples=20, settings={"DOT": {"learning_rate": 0.01}}, num_subsets=2
     )
     assert rows[0]["diverged"] == 2 and np.isnan(rows[0]["fid"]) and "DOT" not in samples
+
+
+def test_drs_and_mh_gan_draw_latents_of_a_flow_whose_generator_declares_no_shape(dcgan, short, monkeypatch):
+    # The MNIST flow's generator is a bijector layer with no input shape; DRS draws fresh latents
+    # after its first round and MH-GAN its proposals, so both need the model's latent shape.
+    import dataclasses
+
+    monkeypatch.setattr(mnist_experiment, "DRS_BURN_IN", 16)
+    flow = mnist_models.load_shipped_mnist_model("flow")
+    model = dataclasses.replace(flow, discriminator=dcgan.discriminator)
+    latents = model.sample_latents(8, seed=1)
+    samples, generator_evals, _ = mnist_experiment._run("DRS", model, latents, SEED, {"gamma_quantile": 0.95})
+    assert np.asarray(samples).shape == (8, 28, 28, 1) and generator_evals > 1  # it drew further rounds
+    samples, *_ = mnist_experiment._run("MH-GAN", model, latents, SEED, {})
+    assert np.asarray(samples).shape == (8, 28, 28, 1)

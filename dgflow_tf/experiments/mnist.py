@@ -230,10 +230,17 @@ def _run(method, model, latents, seed, settings):
             return slope * critic(samples, training=False) + intercept
 
         if method == "DRS":
-            drs = DRS(model.generator, calibrated, seed=seed, **settings)
+            # The model's latent shape: a flow's generator declares none, and both draw latents.
+            drs = DRS(model.generator, calibrated, seed=seed, latent_shape=model.latent_shape, **settings)
             result = drs.fit(model.sample_latents(DRS_BURN_IN, _BURN_IN + seed)).refine(latents)
         else:
-            result = MHGAN(model.generator, calibrated, chain_length=NUM_STEPS, seed=seed).refine(latents)
+            result = MHGAN(
+                model.generator,
+                calibrated,
+                chain_length=NUM_STEPS,
+                seed=seed,
+                latent_shape=model.latent_shape,
+            ).refine(latents)
     return result.samples, result.generator_evaluations, result.critic_evaluations
 
 
