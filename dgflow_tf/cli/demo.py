@@ -259,7 +259,6 @@ def register(commands):
     """Adds the `demo` and `gaussian-demo` commands to the subparsers `commands`."""
     from dgflow_tf import datasets
     from dgflow_tf.experiments.synthetic import METHODS
-    from dgflow_tf.zoo import mnist_models
 
     two_d = _two_d_defaults()  # the defaults --data mnist refuses to see changed
     demo = commands.add_parser(
@@ -287,7 +286,7 @@ def register(commands):
         "--mnist-models",
         nargs="+",
         default=list(MNIST_MODELS),
-        choices=[name for name in mnist_models.NAMES if name not in ("vae", "flow")],
+        choices=MNIST_MODELS,
         help="with --data mnist: which shipped GANs",
     )
     demo.add_argument(

@@ -132,7 +132,7 @@ def with_corrector(model, d_pre=None, seed=0):
             or the flow).
         d_pre: a discriminator trained on MNIST for another model. Defaults
             to the shipped DCGAN's.
-        seed: keys the training images, the VAE samples and the corrector's
+        seed: keys the training images, the model's samples and the corrector's
             weights. Defaults to `0`.
 
     Returns:
