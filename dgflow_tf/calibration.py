@@ -43,7 +43,7 @@ from dgflow_tf.errors import caller_stacklevel
 #: The step sizes tried, as multiples of the `auto` step. `auto` is cautious by design (it must not
 #: hurt flat critics); the MNIST DCGAN's best step on its tuning seed was 15x it, hence up to 32x.
 STEP_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-#: At most this many real samples (and as many tuning latents) enter the default score.
+#: The default tuning batch: at most this many latents, and as many real samples in the default score.
 MAX_SAMPLES = 1000
 #: The tuning latents' seed, apart from the refinement seeds users report with.
 CALIBRATION_SEED = 7_919
@@ -60,6 +60,37 @@ def _ot_score(real):
     return score
 
 
+class _ProgressBar:
+    """A Keras progress bar over the settings showing the best score so far; forwards rows to `progress`."""
+
+    def __init__(self, total, name, higher_is_better, verbose, progress):
+        import keras
+
+        self.name = f"best {name}"
+        self.bar = keras.utils.Progbar(
+            total, verbose=verbose, stateful_metrics=[self.name], unit_name="setting"
+        )
+        self.sign, self.progress = -1.0 if higher_is_better else 1.0, progress
+        self.done, self.best = 0, math.inf
+
+    def __call__(self, row):
+        if row["status"] == "ok" and math.isfinite(row["score"]):
+            self.best = min(self.best, self.sign * row["score"])
+        self.update(self.done + 1)
+        if self.progress is not None:
+            self.progress(row)
+
+    def update(self, done):
+        self.done = done
+        best = [(self.name, self.sign * self.best)] if math.isfinite(self.best) else []
+        self.bar.update(done, values=best)
+
+    def finish(self):
+        # Settings the sweep skipped (larger steps at more K after a divergence) report no row.
+        if self.done < self.bar.target:
+            self.update(self.bar.target)
+
+
 def calibrate(
     model: "RefinementModel",
     real_samples: np.ndarray,
@@ -70,15 +101,17 @@ def calibrate(
     step_sizes: Sequence[float] | None = None,
     num_steps: Sequence[int] | None = None,
     seed: int = CALIBRATION_SEED,
-    progress: Callable[[str], None] | None = None,
+    num_samples: int = MAX_SAMPLES,
+    verbose: int = 1,
+    progress: Callable[[dict], None] | None = None,
 ) -> tuning.SweepResult:
     """Chooses `model`'s step size (and number of steps) on a tuning batch; sets and returns it.
 
     Args:
         model: a `RefinementModel`.
         real_samples: `[n, ...]` real data in the generator's output space
-            (the first `MAX_SAMPLES` are used by the default metric).
-        latents: the tuning batch. Defaults to `min(n, MAX_SAMPLES)` latents
+            (the first `num_samples` are used by the default metric).
+        latents: the tuning batch. Defaults to `min(n, num_samples)` latents
             drawn from the model's prior with `seed`.
         metric: callable from refined samples to a number. Defaults to the
             optimal-transport distance to `real_samples`.
@@ -89,7 +122,15 @@ def calibrate(
         num_steps: step counts to try. Defaults to the model's `num_steps`.
         seed: the tuning latents' and the noise's seed. Defaults to
             `CALIBRATION_SEED`.
-        progress: optional callable `(row) -> None` after each setting.
+        num_samples: positive int, the size of the default tuning batch and
+            of the default score's reference. Defaults to `MAX_SAMPLES`; the
+            cost is one refinement of this many samples per setting tried, so
+            lower it for a large model (a 784-dimensional flow took minutes
+            per setting at 1,000).
+        verbose: 1 for a progress bar over the settings (with the best score
+            so far), 0 for none. Defaults to 1.
+        progress: optional callable `(row) -> None` after each setting, no
+            refinement first.
 
     Returns:
         A `tuning.SweepResult` whose first row (`step_size` 0, `num_steps`
@@ -97,7 +138,8 @@ def calibrate(
 
     Raises:
         ValueError: for real samples whose per-sample shape differs from the
-            generator's output, or that are empty or not finite.
+            generator's output, or that are empty or not finite; for a
+            `num_samples` that is not a positive int or a `verbose` not 0 or 1.
     """
     real = np.asarray(real_samples)
     if real.ndim == 0 or len(real) == 0 or not np.all(np.isfinite(real)):
@@ -105,8 +147,11 @@ def calibrate(
             "`real_samples` must be a non-empty array of finite values, one row per sample. "
             f"Received an array of shape {real.shape}."
         )
+    num_samples = check_positive_int(num_samples, "num_samples")
+    if verbose not in (0, 1):
+        raise ValueError(f"`verbose` must be 0 or 1. Received: verbose={verbose!r}")
     if latents is None:
-        latents = model.sample_latents(min(len(real), MAX_SAMPLES), seed=seed)
+        latents = model.sample_latents(min(len(real), num_samples), seed=seed)
     base = model.generate(latents) if model.generator is not None else np.asarray(latents)
     if base.shape[1:] != real.shape[1:]:
         raise ValueError(
@@ -115,7 +160,7 @@ def calibrate(
         )
     name = "score"
     if metric is None:
-        metric, higher_is_better, name = _ot_score(real[:MAX_SAMPLES]), False, "OT distance"
+        metric, higher_is_better, name = _ot_score(real[:num_samples]), False, "OT distance"
     steps = (
         [model.num_steps or 1]
         if num_steps is None
@@ -132,6 +177,7 @@ def calibrate(
         settings = {**model.config.arguments(), "step_size": step_size, "num_steps": num_steps, "seed": seed}
         return type(model)(model.generator, model.critic, **settings)
 
+    bar = _ProgressBar(1 + len(step_sizes) * len(steps), name, higher_is_better, verbose, progress)
     start = time.perf_counter()
     base_score = float(metric(base))
     base_row = {
@@ -141,6 +187,7 @@ def calibrate(
         "status": "ok",
         "seconds": time.perf_counter() - start,
     }
+    bar(base_row)
     result = tuning.sweep(
         build,
         latents,
@@ -149,9 +196,10 @@ def calibrate(
         num_steps=steps,
         metric=name,
         higher_is_better=higher_is_better,
-        reference=real[:MAX_SAMPLES],
-        progress=progress,
+        reference=real[:num_samples],
+        progress=bar,
     )
+    bar.finish()
     result.rows.insert(0, base_row)
     best = result.best  # the first of equals: no refinement wins ties
     if best is base_row or not math.isfinite(best["score"]):

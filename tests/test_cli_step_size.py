@@ -83,6 +83,36 @@ def test_calibrate_sets_the_step_the_library_chooses(point_models, tmp_path):
     )
 
 
+@pytest.mark.cli_flag("refine", "--calibrate-samples")
+def test_calibrate_samples_sets_the_tuning_batch(point_models, tmp_path):
+    folder, generator, critic = point_models
+    real = np.random.default_rng(5).normal(size=(200, 2)).astype("float32") * 0.5
+    np.save(tmp_path / "real.npy", real)
+    flags = ("--calibrate", tmp_path / "real.npy", "--calibrate-samples", 60)
+    code, text = _refine(folder, tmp_path / "run", *flags)
+    assert code == 0, text
+    assert "Calibrating the step size on 60 samples" in text
+
+    def library(num_samples):
+        model = RefinementModel(generator, critic, num_steps=6, seed=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = model.calibrate(real, num_samples=num_samples, verbose=0)
+        return model, table
+
+    model, table = library(60)
+    # The base row's score (OT distance of 60 tuning samples to 60 real ones) differs from the default's.
+    base_score = f"| 0 | 0 | {table.rows[0]['score']:.4g}"
+    assert base_score in text.replace("**", "")
+    assert f"| 0 | 0 | {library(1000)[1].rows[0]['score']:.4g}" not in text.replace("**", "")
+    latents = np.load(tmp_path / "run" / "latents.npy")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "run" / "refined.npy"), model.predict(latents, batch_size=64, verbose=0)
+    )
+    with pytest.raises(SystemExit):
+        _refine(folder, tmp_path / "bad", "--calibrate-samples", 0)
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

@@ -193,6 +193,38 @@ def test_calibrate_refuses_real_samples_of_another_shape():
         model.calibrate(np.zeros((10, 2), "float32"), num_steps=[5, 0])
 
 
+def test_calibrate_num_samples_sizes_the_tuning_batch_and_the_reference():
+    generator = _Recentred(2.0)
+    truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
+    model = RefinementModel(generator, truth, latent_shape=(2,), seed=0, num_steps=5)
+    real = np.random.default_rng(15).normal(size=(300, 2)).astype("float32")
+    table = model.calibrate(real, num_samples=40, step_sizes=[0.05], verbose=0)
+    # The base row: 40 tuning latents against the first 40 real samples, recomputed independently.
+    latents = model.sample_latents(40, seed=calibration.CALIBRATION_SEED)
+    assert table.rows[0]["score"] == pytest.approx(metrics.ot_distance(latents + 2.0, real[:40]), rel=1e-6)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="num_samples"):
+            model.calibrate(real, num_samples=bad, verbose=0)
+    with pytest.raises(ValueError, match="`verbose` must be 0 or 1"):
+        model.calibrate(real, verbose=2)
+
+
+def test_calibrate_shows_a_bar_with_the_best_score_so_far(capsys):
+    generator = _Recentred(2.0)
+    truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
+    model = RefinementModel(generator, truth, latent_shape=(2,), seed=0, num_steps=5)
+    real = np.random.default_rng(16).normal(size=(100, 2)).astype("float32")
+    rows = []
+    table = model.calibrate(real, step_sizes=[0.01, 0.1], progress=rows.append)
+    shown = capsys.readouterr().out
+    # One tick per setting, no refinement first; the last shows the lowest distance of all rows.
+    assert "3/3" in shown and "setting" in shown
+    assert shown.rstrip().endswith(f"best OT distance: {min(row['score'] for row in table.rows):.4f}")
+    assert rows == table.rows
+    model.calibrate(real, step_sizes=[0.01], verbose=0)
+    assert capsys.readouterr().out == ""
+
+
 def test_the_rayleigh_quantile_used_above():
     # The closed form of the first test, checked against SciPy's Rayleigh distribution.
     assert stats.rayleigh.ppf(0.9) == pytest.approx(np.sqrt(-2.0 * np.log(0.1)))

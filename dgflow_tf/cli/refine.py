@@ -33,10 +33,11 @@ def run_refine(args, out):
     options.check_output_directory(args.output_dir)
     if args.calibrate is not None:
         real = options.load_array(args.calibrate, "--calibrate")
-        print(f"Calibrating the step size on {min(len(real), 1000)} samples of {args.calibrate}...", file=out)
+        size = min(len(real), args.calibrate_samples)
+        print(f"Calibrating the step size on {size} samples of {args.calibrate}...", file=out)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            table = model.calibrate(real)
+            table = model.calibrate(real, num_samples=args.calibrate_samples, verbose=0 if args.quiet else 1)
         print(table.to_markdown(), file=out)
         for warning in caught:
             print(f"Note: {warning.message}", file=out)
@@ -170,6 +171,14 @@ def register(commands):
         metavar="REAL.npy",
         help="real samples (.npy, the generator's output shape): choose the step size that refines a "
         "tuning batch best against them by optimal-transport distance, never worse than no refinement",
+    )
+    refine.add_argument(
+        "--calibrate-samples",
+        type=options.positive_int,
+        default=1000,
+        metavar="N",
+        help="the tuning batch's size for --calibrate (one refinement of N samples per step size tried; "
+        "lower it for a large model)",
     )
     refine.set_defaults(handler=run_refine)
 
