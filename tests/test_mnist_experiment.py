@@ -118,6 +118,32 @@ def test_a_method_that_returns_nan_samples_is_a_diverged_row_not_a_crash(dcgan, 
     assert rows[0]["diverged"] == 2 and np.isnan(rows[0]["fid"]) and "DOT" not in samples
 
 
+def test_the_calibrate_row_refines_at_the_calibrated_setting_with_the_evaluation_seed(dcgan, monkeypatch):
+    # calibrate itself is tested in test_step_size; here the row must use its result and the seed.
+    monkeypatch.setattr(mnist_experiment, "calibrated_step_size", lambda model: (0.04, 2))
+    latents = dcgan.sample_latents(4, seed=1)
+    row = _samples("DGflow-KL (calibrate)", dcgan, latents, SEED, {})
+    expected = RefinementModel(dcgan.generator, dcgan.discriminator, seed=SEED, step_size=0.04, num_steps=2)
+    np.testing.assert_allclose(row, np.asarray(expected.predict(latents, verbose=0)), atol=1e-6)
+    other_seed = RefinementModel(dcgan.generator, dcgan.discriminator, seed=0, step_size=0.04, num_steps=2)
+    assert np.abs(row - np.asarray(other_seed.predict(latents, verbose=0))).max() > 1e-3
+
+
+def test_a_dgflow_divergence_is_a_row_that_counts_the_budget_spent(dcgan, short, monkeypatch):
+    from dgflow_tf.errors import NonFiniteRefinementError
+
+    def diverging(method, model, latents, seed, settings):
+        raise NonFiniteRefinementError([0, 3, 5], [1, 1, 2], len(latents))
+
+    monkeypatch.setattr(mnist_experiment, "_run", diverging)
+    rows, samples = mnist_experiment.compare_mnist(
+        dcgan, ["DGflow-KL"], SEED, num_samples=20, settings={"DGflow-KL": {"step_size": 0.1}}, num_subsets=2
+    )
+    assert rows[0]["diverged"] == 3 and np.isnan(rows[0]["fid"]) and "DGflow-KL" not in samples
+    # A diverged run still spent K generator and critic evaluations per sample (NUM_STEPS = 2 here).
+    assert (rows[0]["generator_evals"], rows[0]["critic_evals"]) == (2.0, 2.0)
+
+
 def test_drs_and_mh_gan_draw_latents_of_a_flow_whose_generator_declares_no_shape(dcgan, short, monkeypatch):
     # The MNIST flow's generator is a bijector layer with no input shape; DRS draws fresh latents
     # after its first round and MH-GAN its proposals, so both need the model's latent shape.

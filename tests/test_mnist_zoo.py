@@ -157,6 +157,15 @@ def test_the_vae_gets_the_dcgan_discriminator_plus_a_corrector(mnist_dir, monkey
     expected = np.asarray(d_pre(images)).reshape(-1) + np.asarray(corrector(images)).reshape(-1)
     np.testing.assert_allclose(np.asarray(corrected.discriminator(images)).reshape(-1), expected, rtol=1e-5)
     assert corrected.info["corrector"]["images"] == 256
+    # The record says where d_pre came from: the caller's network here, the shipped DCGAN's by default.
+    assert corrected.info["corrector"]["d_pre"] == "given by the caller"
+    default = mnist_experiment.with_corrector(shipped)
+    assert default.info["corrector"]["d_pre"] == "the shipped DCGAN's discriminator"
+    np.testing.assert_allclose(
+        np.asarray(default.discriminator.critics[0](images)).reshape(-1),
+        np.asarray(d_pre(images)).reshape(-1),
+        rtol=1e-6,
+    )
 
 
 def test_the_data_space_row_moves_pixels_along_the_discriminator_gradient(monkeypatch):
