@@ -411,6 +411,13 @@ def main(argv=None):
     # verdicts here keep their previous row.
     everything = sample(modules, args.per_module, args.seed, ["dgflow_tf/*"])
     rows, survivors = tabulate(everything, modules, equivalent)
+    # A module this call did not select keeps the commit and time of the run that measured it: its
+    # verdicts come from the store, not from mutants run at today's commit.
+    earlier = {row["module"]: row for row in previous.get("rows", [])}
+    for row in rows:
+        before = earlier.get(row["module"])
+        if row["module"] not in chosen and before is not None and before.get("measured_at"):
+            row["measured_at"], row["seconds"] = before["measured_at"], before.get("seconds") or 0.0
     status_of = {
         name: STATUS.get(code, "other") for results in modules.values() for name, (code, _) in results.items()
     }
