@@ -36,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from dgflow_tf import tuning
+from dgflow_tf import config, tuning
 from dgflow_tf._validation import check_positive_int
 from dgflow_tf.errors import caller_stacklevel
 
@@ -44,7 +44,7 @@ from dgflow_tf.errors import caller_stacklevel
 #: hurt flat critics); the MNIST DCGAN's best step on its tuning seed was 15x it, hence up to 32x.
 STEP_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 #: The default tuning batch: at most this many latents, and as many real samples in the default score.
-MAX_SAMPLES = 1000
+MAX_SAMPLES = config.CALIBRATION_SAMPLES
 #: The tuning latents' seed, apart from the refinement seeds users report with.
 CALIBRATION_SEED = 7_919
 

@@ -27,6 +27,8 @@ ON_NONFINITE_POLICIES = ("raise", "freeze")
 SOLVERS = ("euler", "mala")
 STEP_SCHEDULES = ("constant", "linear")
 JIT_COMPILE = (True, False, "auto")
+#: `calibrate`'s default tuning batch (`calibration.MAX_SAMPLES`), here so the CLI's default is the same.
+CALIBRATION_SAMPLES = 1000
 
 #: The paper's Algorithm 1 (KL, gamma = 0.01, K = 25, Euler-Maruyama), except the step size: the
 #: paper's eta = 0.1 suits its spectrally normalised critics only, so `"auto"` sets it from the

@@ -5,6 +5,7 @@ import os
 import time
 import warnings
 
+from dgflow_tf import config
 from dgflow_tf.cli import options
 
 
@@ -175,7 +176,7 @@ def register(commands):
     refine.add_argument(
         "--calibrate-samples",
         type=options.positive_int,
-        default=1000,
+        default=config.CALIBRATION_SAMPLES,
         metavar="N",
         help="the tuning batch's size for --calibrate (one refinement of N samples per step size tried; "
         "lower it for a large model)",
