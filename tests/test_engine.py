@@ -5,6 +5,7 @@ import hashlib
 import keras
 import numpy as np
 import pytest
+import scipy.stats
 import tensorflow as tf
 from numpy_reference import TanhMLPs
 
@@ -40,9 +41,11 @@ def _closed_form_step_sizes(schedule, step_size, num_steps):
     return np.linspace(first, schedules.FINAL_FRACTION * first, num_steps)
 
 
-@pytest.mark.parametrize("schedule", ["constant", "linear"])
+@pytest.mark.parametrize(
+    "schedule, distribution", [("constant", "normal"), ("linear", "normal"), ("constant", "rademacher")]
+)
 @pytest.mark.parametrize("divergence", ["KL", "JS"])
-def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence, schedule):
+def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence, schedule, distribution):
     # z_{k+1} = z_k + eta_k s grad d + sqrt(2 gamma eta_k) xi_k, xi_k the library's keyed noise of step k:
     # each step's noise is scaled by its own step.
     generator, critic = nets.keras_models("float64")
@@ -61,8 +64,10 @@ def test_noisy_loop_matches_numpy_with_the_same_noise(nets, divergence, schedule
         num_steps=6,
         trajectory_every=2,
         step_schedule=schedule,
+        noise_distribution=distribution,
     )
-    xi = noise.step_noise(seed, positions, 6, [3], tf.float64).numpy()
+    xi = noise.step_noise(seed, positions, 6, [3], tf.float64, distribution).numpy()
+    assert distribution == "normal" or set(np.unique(xi)) == {-1.0, 1.0}
     sizes = _closed_form_step_sizes(schedule, 0.05, 6)
     samples, states = nets.refine_latent(z, divergence, sizes, 6, entropy_weight=0.2, noise=xi)
     np.testing.assert_allclose(outputs["states"].numpy(), states, rtol=1e-10, atol=1e-12)
@@ -125,6 +130,7 @@ def test_the_configuration_lists_every_choice_the_modules_implement():
     assert all(type(priors.get(name)).__name__ for name in config.PRIORS)
     for boundary in config.BOUNDARIES:
         assert priors.check_boundary(boundary) == boundary
+    assert tuple(noise.STEP_NOISE) == config.NOISE_DISTRIBUTIONS
     with pytest.raises(ValueError, match="Unknown divergence"):
         divergences.get("not-a-divergence")
 
@@ -204,3 +210,34 @@ def test_a_critic_cut_off_from_the_states_names_the_usual_causes():
         ValueError, match=r"built from TensorFlow ops, do not call \.numpy\(\) or tf\.stop_gradient"
     ):
         model.predict(np.zeros((2, 2), "float32"), verbose=0)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "rademacher"])
+def test_euler_on_a_quadratic_critic_has_the_closed_form_moments(distribution):
+    # Data space, d(x) = -x^2 / 2, KL: x' = a x + b xi with a = 1 - eta, b = sqrt(2 gamma eta). From
+    # x_0 = 1, after K steps: mean a^K, variance b^2 (1 - a^2K) / (1 - a^2) for both noises (only the
+    # noise's variance enters), but the excess kurtosis of the sum is kappa * sum(a^4j) b^4 / var^2,
+    # kappa = 0 for normal and -2 for signs: the refinement draws the noise it is set to.
+    eta, gamma, num_steps, batch = 0.1, 0.5, 30, 20_000
+    critic = dgflow_tf.critics.get(lambda x: -0.5 * tf.reduce_sum(tf.square(x), axis=-1))
+    outputs = dgflow_tf.simulate(
+        lambda x: x,
+        critic,
+        divergences.get("KL"),
+        tf.ones([batch, 1], tf.float64),
+        tf.range(batch, dtype=tf.int64),
+        noise.sanitize_seed(12),
+        step_size=eta,
+        entropy_weight=gamma,
+        num_steps=num_steps,
+        noise_distribution=distribution,
+    )
+    x = outputs["states"].numpy().ravel()
+    a, b2 = 1.0 - eta, 2.0 * gamma * eta
+    powers = a ** (2 * np.arange(num_steps))
+    variance = b2 * powers.sum()
+    kurtosis = {"normal": 0.0, "rademacher": -2.0}[distribution] * b2**2 * (powers**2).sum() / variance**2
+    assert abs(x.mean() - a**num_steps) < 4 * np.sqrt(variance / batch)
+    assert abs(x.var() / variance - 1.0) < 4 * np.sqrt(2.0 / batch)
+    # The two kurtoses are -0.21 apart; the estimate's standard error is sqrt(24 / batch) = 0.035.
+    assert abs(scipy.stats.kurtosis(x) - kurtosis) < 4 * np.sqrt(24.0 / batch)

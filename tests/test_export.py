@@ -176,3 +176,20 @@ def test_a_data_space_model_and_a_condition_spec_export_and_serve_as_refine(tmp_
     served = loaded.serve(x, labels, tf.constant(7, tf.int64))
     expected = conditional.refine((x, labels), seed=7).samples
     np.testing.assert_allclose(served.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_model_with_rademacher_noise_exports_and_round_trips_its_noise(tmp_path):
+    generator, critic = TanhMLPs(latent_dim=3, data_dim=2, hidden=5, seed=4).keras_models("float32")
+    model = RefinementModel(
+        generator, critic, num_steps=6, seed=1, step_size=0.05, noise_distribution="rademacher"
+    )
+    z = model.sample_latents(19, seed=5)
+    model.export(tmp_path / "refiner", verbose=False)
+    served = _serve_in_fresh_process(tmp_path / "refiner", [z], tmp_path, seed=7)
+    np.testing.assert_array_equal(served, model.refine(z, seed=7).samples)
+    normal = RefinementModel(generator, critic, num_steps=6, seed=1, step_size=0.05)
+    assert np.abs(served - normal.refine(z, seed=7).samples).max() > 1e-4  # the signs were served
+    model.save(tmp_path / "refiner.keras")
+    loaded = keras.saving.load_model(tmp_path / "refiner.keras")
+    assert loaded.noise_distribution == "rademacher"
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))

@@ -16,17 +16,46 @@ from dgflow_tf import noise
 SEED = noise.sanitize_seed(21)
 
 
+@pytest.mark.parametrize("distribution", ["normal", "rademacher"])
 @pytest.mark.parametrize("event_shape", [(2,), (300,), (70_000,)])
-def test_any_batch_gets_the_noise_of_its_positions(event_shape):
+def test_any_batch_gets_the_noise_of_its_positions(event_shape, distribution):
     # Blocks hold 32,768, 218 and 1 samples here; batches that cross blocks, skip, repeat and
     # reorder positions must get exactly the rows of those positions in the whole run.
+    draw = noise.STEP_NOISE[distribution]
     rows = noise.rows_per_block(event_shape)
-    whole = noise.step_noise_at(
-        SEED, tf.range(3 * rows + 5, dtype=tf.int64), 7, event_shape, tf.float32
-    ).numpy()
+    whole = draw(SEED, tf.range(3 * rows + 5, dtype=tf.int64), 7, event_shape, tf.float32).numpy()
     for positions in ([rows - 1, rows, rows + 1], [3 * rows + 4, 0, 0, 2 * rows], [1]):
-        part = noise.step_noise_at(SEED, tf.constant(positions, tf.int64), 7, event_shape, tf.float32)
+        part = draw(SEED, tf.constant(positions, tf.int64), 7, event_shape, tf.float32)
         np.testing.assert_array_equal(part.numpy(), whole[positions])
+
+
+def test_rademacher_signs_are_the_bits_of_each_blocks_words():
+    # NumPy re-derivation of the unpacking: number 32 j + i of a block is bit i (least significant
+    # first) of the block's word j, +1 for a set bit. Event size 300 fills 218 rows (65,400 numbers,
+    # 2,044 words less 8 bits): the last word is cut, and block 1 starts at position 218.
+    rows = noise.rows_per_block((300,))
+    signs = noise.step_signs_at(SEED, tf.constant([rows + 3, 5], tf.int64), 4, (300,), tf.float64).numpy()
+    step_seed = tf.random.experimental.stateless_fold_in(SEED, tf.constant(4, tf.int64))
+    for sign_row, position in zip(signs, (rows + 3, 5), strict=True):
+        block_seed = tf.cast(tf.random.experimental.stateless_fold_in(step_seed, position // rows), tf.int32)
+        words = tf.random.stateless_uniform([2045], block_seed, minval=None, maxval=None, dtype=tf.uint32)
+        bits = np.unpackbits(words.numpy().astype("<u4").view(np.uint8), bitorder="little")
+        row = bits[: rows * 300].reshape(rows, 300)[position % rows]
+        np.testing.assert_array_equal(sign_row, 2.0 * row - 1.0)
+
+
+def test_rademacher_steps_and_seeds_give_independent_fair_signs():
+    positions = tf.range(4000, dtype=tf.int64)
+    draws = [noise.step_signs_at(SEED, positions, k, (3,), tf.float64).numpy() for k in (0, 1)]
+    other_seed = noise.step_signs_at(noise.sanitize_seed(22), positions, 0, (3,), tf.float64).numpy()
+    for values in (draws[0], draws[1], other_seed):
+        assert set(np.unique(values)) == {-1.0, 1.0}
+        # A fair coin: the number of +1 among 12,000 is Binomial(12,000, 1/2).
+        assert scipy.stats.binomtest(int((values > 0).sum()), values.size).pvalue > 1e-3
+        # Neighbours (bits next to each other in a word) are uncorrelated.
+        assert abs(np.corrcoef(values.ravel()[:-1], values.ravel()[1:])[0, 1]) < 0.04
+    for a, b in ((draws[0], draws[1]), (draws[0], other_seed)):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.04
 
 
 def test_steps_and_seeds_give_independent_standard_normals():
@@ -39,14 +68,14 @@ def test_steps_and_seeds_give_independent_standard_normals():
         assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.03
 
 
-def test_stacked_noise_is_each_steps_draw():
+@pytest.mark.parametrize("distribution", ["normal", "rademacher"])
+def test_stacked_noise_is_each_steps_draw(distribution):
     positions = tf.constant([5, 2, 9], tf.int64)
-    stacked = noise.step_noise(SEED, positions, 4, (2, 3), tf.float32).numpy()
+    stacked = noise.step_noise(SEED, positions, 4, (2, 3), tf.float32, distribution).numpy()
     assert stacked.shape == (3, 4, 2, 3)
+    draw = {"normal": noise.step_noise_at, "rademacher": noise.step_signs_at}[distribution]
     for k in range(4):
-        np.testing.assert_array_equal(
-            stacked[:, k], noise.step_noise_at(SEED, positions, k, (2, 3), tf.float32).numpy()
-        )
+        np.testing.assert_array_equal(stacked[:, k], draw(SEED, positions, k, (2, 3), tf.float32).numpy())
     assert noise.step_noise(SEED, positions, 0, (2,), tf.float32).shape == (3, 0, 2)
 
 

@@ -150,6 +150,7 @@ def test_leftover_partial_file_is_removed_on_resume(tmp_path):
     [
         (dict(model=dict(num_steps=7)), "settings"),
         (dict(model=dict(step_schedule="linear")), "settings"),
+        (dict(model=dict(noise_distribution="rademacher")), "settings"),
         (dict(model=dict(seed=8)), "seed"),
         (dict(call=dict(batch_size=4)), "batch_size"),
         (dict(call=dict(latent_seed=1)), "latent_seed"),

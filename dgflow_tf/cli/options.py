@@ -109,6 +109,7 @@ def refinement_model(args, generator, critic, **overrides):
         "num_steps": getattr(args, "num_steps", config.DEFAULTS["num_steps"]),
         "solver": args.solver,
         "step_schedule": args.step_schedule,
+        "noise_distribution": args.noise_distribution,
         **overrides,
     }
     return RefinementModel(
@@ -216,6 +217,12 @@ def add_model_options(parser, need_generator=True, step_options=True, seed_optio
         default=defaults["step_schedule"],
         help="constant: equal steps; linear: Euler's steps shrink to a tenth at the same total time "
         "(fewer steps for the same quality)",
+    )
+    flow.add_argument(
+        "--noise-distribution",
+        choices=config.NOISE_DISTRIBUTIONS,
+        default=defaults["noise_distribution"],
+        help="normal: the paper's noise; rademacher: +-1 signs of the same variance, cheaper to draw",
     )
     flow.add_argument(
         "--entropy-weight",
