@@ -2,9 +2,10 @@
 
 Two measurements, every row in a fresh process so that its peak resident set size (`ru_maxrss`) is its own:
 
-- `images`: data-space refinement of 64 images of 128x128x3 with a small convolutional critic, with noise
-  (entropy weight 0.01) and without (0), at K = 25, 100 and 400. Before per-step noise, K = 100 with noise
-  peaked at 3.4 GB against 0.83 GB without, and took 4.8 times as long.
+- `images`: data-space refinement of 64 images of 128x128x3 with a small convolutional critic, without
+  noise (entropy weight 0), with normal noise and with Rademacher signs (`noise_distribution`; weight
+  0.01), at K = 25, 100 and 400. Before per-step noise, K = 100 with noise peaked at 3.4 GB against
+  0.83 GB without, and took 4.8 times as long.
 - `steps`: latent-space refinement at batch 64 of a 2-D MLP model and of a small image model (a dense
   generator 32 -> 32x32x3 and a dense critic), from 200 to 100,000 steps: peak memory must stay flat.
 
@@ -92,6 +93,7 @@ def child(args):
             entropy_weight=args.entropy_weight,
             num_steps=args.num_steps,
             seed=0,
+            noise_distribution=args.noise_distribution,
         )
         inputs = np.random.default_rng(0).uniform(-1, 1, (64, 128, 128, 3)).astype("float32")
     else:
@@ -108,7 +110,7 @@ def child(args):
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
 
 
-def measure(kind, num_steps, entropy_weight):
+def measure(kind, num_steps, entropy_weight, noise_distribution="normal"):
     command = [
         sys.executable,
         os.path.abspath(__file__),
@@ -119,6 +121,8 @@ def measure(kind, num_steps, entropy_weight):
         str(num_steps),
         "--entropy-weight",
         str(entropy_weight),
+        "--noise-distribution",
+        noise_distribution,
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
@@ -138,6 +142,7 @@ def main(argv=None):
     parser.add_argument("--kind", default="images", help=argparse.SUPPRESS)
     parser.add_argument("--num-steps", type=int, default=25, help=argparse.SUPPRESS)
     parser.add_argument("--entropy-weight", type=float, default=0.01, help=argparse.SUPPRESS)
+    parser.add_argument("--noise-distribution", default="normal", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
@@ -150,11 +155,15 @@ def main(argv=None):
     }
     if args.only in (None, "images"):
         for num_steps in args.image_steps:
-            for entropy_weight in (0.0, 0.01):  # interleaved: deterministic, then noisy, per K
-                runs = [measure("images", num_steps, entropy_weight) for _ in range(args.repeats)]
+            # Interleaved per K: deterministic, normal noise, Rademacher noise.
+            for entropy_weight, distribution in ((0.0, "normal"), (0.01, "normal"), (0.01, "rademacher")):
+                runs = [
+                    measure("images", num_steps, entropy_weight, distribution) for _ in range(args.repeats)
+                ]
                 row = {
                     "num_steps": num_steps,
                     "entropy_weight": entropy_weight,
+                    "noise_distribution": distribution,
                     "seconds": sorted(r["seconds"] for r in runs)[len(runs) // 2],
                     "peak_mb": max(r["peak_mb"] for r in runs),
                 }
@@ -166,6 +175,14 @@ def main(argv=None):
                 row = {"model": kind, "num_steps": num_steps, **measure(kind, num_steps, 0.01)}
                 report["steps"].append(row)
                 print(row, flush=True)
+    elif os.path.exists(args.output + ".json"):
+        # `--only images` keeps the step rows of the last full run, with that run's command.
+        with open(args.output + ".json", encoding="utf-8") as handle:
+            earlier = json.load(handle)
+        report["steps"], report["steps_command"] = (
+            earlier["steps"],
+            earlier.get("steps_command", earlier["command"]),
+        )
     report["seconds"] = time.perf_counter() - started
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output + ".json", "w", encoding="utf-8") as handle:
@@ -189,7 +206,9 @@ def main(argv=None):
             ratio = ""
             if r["entropy_weight"] > 0:
                 ratio = f"{r['seconds'] / by_key[(r['num_steps'], 0.0)]['seconds']:.2f}"
-            noise = f"gamma = {r['entropy_weight']}" if r["entropy_weight"] else "none"
+            noise = "none"
+            if r["entropy_weight"]:
+                noise = f"gamma = {r['entropy_weight']}, {r.get('noise_distribution', 'normal')}"
             lines.append(
                 f"| {r['num_steps']} | {noise} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {ratio} |"
             )
@@ -198,6 +217,11 @@ def main(argv=None):
             "",
             "## Peak memory against the number of steps, batch 64, with noise",
             "",
+            *(
+                [f"Measured by `{report['steps_command']}` (an `--only images` run keeps them).", ""]
+                if "steps_command" in report
+                else []
+            ),
             "| model | K | seconds | peak RSS (MB) |",
             "|---|---:|---:|---:|",
         ]

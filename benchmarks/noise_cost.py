@@ -4,6 +4,8 @@ For the memory benchmark's case (64 images of 128x128x3, the small conv critic o
 compiled functions are timed, interleaved, median of `--repeats` calls each:
 
 - `keyed noise`: `noise.step_noise_at`, the library's per-step noise keyed by (seed, position, step);
+- `keyed signs`: `noise.step_signs_at`, the same keying with Rademacher signs
+  (`noise_distribution="rademacher"`);
 - `one draw`: `tf.random.stateless_normal` of the same numbers in one call, the fastest stateless draw
   TensorFlow has on this machine and so a floor for any keyed noise;
 - `deterministic step`: one data-space step without noise (the critic's value and gradient).
@@ -51,6 +53,10 @@ def main(argv=None):
         return noise.step_noise_at(seed, positions, step, SHAPE[1:], tf.float32)
 
     @tf.function
+    def keyed_signs(step):
+        return noise.step_signs_at(seed, positions, step, SHAPE[1:], tf.float32)
+
+    @tf.function
     def one_draw(step):
         return tf.random.stateless_normal(SHAPE, seed=tf.random.experimental.stateless_fold_in(seed, step))
 
@@ -61,7 +67,12 @@ def main(argv=None):
             total = tf.reduce_sum(critic(images))
         return images + 1e-3 * tape.gradient(total, images)
 
-    variants = {"keyed noise": keyed_noise, "one draw": one_draw, "deterministic step": deterministic_step}
+    variants = {
+        "keyed noise": keyed_noise,
+        "keyed signs": keyed_signs,
+        "one draw": one_draw,
+        "deterministic step": deterministic_step,
+    }
     times = {name: [] for name in variants}
     for function in variants.values():
         function(tf.constant(0, tf.int64)).numpy()  # trace outside the timing
