@@ -94,10 +94,14 @@ def load(dataset, gan, seed, cache):
 
 
 def refine(generator, critic, latents, seed, **settings):
-    """`(samples, step size used, drift evaluations per sample)`; `num_steps=0` is the base model."""
-    if settings.get("num_steps", 1) == 0:
+    """`(samples, step size used, drift evaluations per sample)`; `num_steps=0` is the base model.
+
+    With `space="data"` the generator's samples of `latents` are refined."""
+    if settings.get("num_steps", 1) == 0 or settings.get("space") == "data":
         chunks = [np.asarray(generator(latents[i : i + 500])) for i in range(0, len(latents), 500)]
-        return np.concatenate(chunks), 0.0, 0
+        if settings.get("num_steps", 1) == 0:
+            return np.concatenate(chunks), 0.0, 0
+        generator, latents = None, np.concatenate(chunks)
     model = RefinementModel(generator, critic, seed=seed, latent_shape=latents.shape[1:], **settings)
     samples = model.predict(latents, batch_size=500, verbose=0)
     return samples, model.step_size, model.evaluations_per_sample()["critic"]
