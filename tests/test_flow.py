@@ -23,9 +23,13 @@ def _nets():
     return generator, critic
 
 
-def _engine(generator, critic, z, seed, **settings):
-    return dgflow_tf.simulate(
-        lambda latents: generator(latents, training=False),
+def _engine(generator, critic, z, seed, simulate=dgflow_tf.simulate, **settings):
+    """The engine's samples for `z`; `generator` is a Keras model or a callable already in inference mode."""
+    generate = (
+        generator if not isinstance(generator, keras.Model) else lambda zs: generator(zs, training=False)
+    )
+    return simulate(
+        generate,
         dgflow_tf.critics.get(critic),
         divergences.get("KL"),
         tf.constant(z),
@@ -70,17 +74,7 @@ def test_mala_gets_neither_a_schedule_nor_a_noise_argument():
     z = np.random.default_rng(2).normal(size=(5, 3)).astype("float32")
     seed = noise.sanitize_seed(5)
     refined = flow.refine_batch(model, tf.constant(z), tf.range(5, dtype=tf.int64), seed)["samples"].numpy()
-    expected = solvers.simulate_mala(
-        lambda latents: generator(latents, training=False),
-        dgflow_tf.critics.get(critic),
-        divergences.get("KL"),
-        tf.constant(z),
-        tf.range(5, dtype=tf.int64),
-        seed,
-        step_size=0.05,
-        entropy_weight=0.1,
-        num_steps=4,
-    )["samples"].numpy()
+    expected = _engine(generator, critic, z, seed, simulate=solvers.simulate_mala)
     np.testing.assert_allclose(refined, expected, rtol=1e-6, atol=1e-7)
 
 
@@ -97,17 +91,9 @@ def test_a_conditional_model_binds_its_conditions_into_generator_and_critic():
     c = tf.range(4, dtype=tf.float32)[:, None]
     seed = noise.sanitize_seed(6)
     refined = flow.refine_batch(model, tf.constant(z), tf.range(4, dtype=tf.int64), seed, c)
-    expected = dgflow_tf.simulate(
-        lambda latents: generator([latents, c], training=False),
-        dgflow_tf.critics.get(lambda x: critic([x, c])),
-        divergences.get("KL"),
-        tf.constant(z),
-        tf.range(4, dtype=tf.int64),
-        seed,
-        step_size=0.05,
-        entropy_weight=0.1,
-        num_steps=4,
-    )["samples"].numpy()
+    expected = _engine(
+        lambda latents: generator([latents, c], training=False), lambda x: critic([x, c]), z, seed
+    )
     np.testing.assert_allclose(refined["samples"].numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
