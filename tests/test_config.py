@@ -66,3 +66,34 @@ def test_noise_distributions_are_checked_and_recorded_only_when_not_normal():
     assert set(settings) == FIRST_RELEASE_KEYS | {"noise_distribution"}
     assert settings["noise_distribution"] == "rademacher"
     assert signs.get_config()["noise_distribution"] == "rademacher"
+
+
+def test_an_unknown_argument_is_named_with_every_accepted_one():
+    with pytest.raises(TypeError) as caught:
+        RefinementConfig.create(stepsize=0.1)
+    message = str(caught.value)
+    assert message.startswith("Unknown refinement arguments ['stepsize']. Expected some of: [")
+    for name in ("step_size", "entropy_weight", "num_steps", "solver", "noise_distribution"):
+        assert repr(name) in message
+
+
+def test_an_unknown_solver_is_named_with_the_choices():
+    with pytest.raises(ValueError) as caught:
+        RefinementConfig.create(solver="heun")
+    assert str(caught.value) == "Unknown solver 'heun'. Expected one of: ['euler', 'mala']"
+
+
+def test_only_mala_needs_noise():
+    with pytest.raises(ValueError, match=r"^solver='mala' needs entropy_weight > 0: .* Use solver='euler'"):
+        RefinementConfig.create(step_size=0.1, solver="mala", entropy_weight=0.0)
+    deterministic = RefinementConfig.create(step_size=0.1, solver="euler", entropy_weight=0.0)
+    assert deterministic.entropy_weight == 0.0 and deterministic.solver == "euler"
+
+
+def test_a_schedule_with_mala_names_the_schedule_and_the_fix_in_full():
+    with pytest.raises(ValueError) as caught:
+        RefinementConfig.create(step_size=0.1, solver="mala", step_schedule="linear")
+    assert str(caught.value) == (
+        "step_schedule='linear' applies to solver='euler'; solver='mala' adapts each sample's step "
+        "itself. Use step_schedule='constant' with solver='mala'."
+    )
