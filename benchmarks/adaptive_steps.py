@@ -31,7 +31,6 @@ Reproduce (2 CPU cores; the seed-1, 2 and 100 GANs come from
 Writes `results/adaptive_steps.{json,md}`.
 """
 
-import argparse
 import itertools
 import json
 import os
@@ -111,10 +110,7 @@ def measure(seed, cache, **settings):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=os.path.join(HERE, ".cache"), help="trained GANs")
-    parser.add_argument("--output", default=os.path.join(HERE, "results"), help="where results go")
-    args = parser.parse_args(argv)
+    args = quality_per_eval.parse_arguments(__doc__.splitlines()[0], argv)
     start = time.perf_counter()
     with open(os.path.join(HERE, "results", "quality_per_eval.json"), encoding="utf-8") as handle:
         euler_steps = json.load(handle)["chosen"]["euler"]

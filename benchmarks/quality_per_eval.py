@@ -315,11 +315,16 @@ def plot(rows, path):
     )
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_arguments(description, argv=None):
+    """`--cache` (the trained GANs) and `--output` (where results go), shared with `adaptive_steps.py`."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--cache", default=os.path.join(HERE, ".cache"), help="trained GANs")
     parser.add_argument("--output", default=os.path.join(HERE, "results"), help="where results go")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_arguments(__doc__.splitlines()[0], argv)
     start = time.perf_counter()
 
     def say(message):
