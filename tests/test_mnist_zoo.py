@@ -34,6 +34,34 @@ def test_vae_negative_elbo_is_the_gaussian_likelihood_plus_the_closed_form_kl():
     np.testing.assert_allclose(loss, squared_error / (2 * 0.3**2) + expected_kl, rtol=1e-5)
 
 
+def test_the_shipped_vae_scores_test_images_near_the_loss_keras_logged_in_its_last_epoch(mnist_test):
+    # Against the trainer's own record (Keras's mean over the last training epoch): an encoder or
+    # decoder built differently from the one trained (an activation dropped, a layer moved) loads
+    # the same weights and scores far worse. Test images are new to it, so a few % apart.
+    shipped = mnist_models.load_shipped_mnist_model("vae")
+    images = mnist_test[0][:1000]
+    loss, kl = (float(np.mean(t)) for t in shipped.trainer.negative_elbo(images))
+    assert abs(loss / shipped.info["final"]["loss"] - 1.0) < 0.1
+    assert abs(kl / shipped.info["final"]["kl"] - 1.0) < 0.15
+    # Called as a model, the VAE reconstructs from its posterior means, closer to each test image than
+    # the other images are.
+    mean = shipped.trainer.encoder(images[:8])[0]
+    reconstruction = np.asarray(shipped.trainer(images[:8]))
+    decoded = np.asarray(shipped.trainer.decoder(mean))
+    np.testing.assert_allclose(reconstruction, decoded, rtol=1e-5, atol=1e-6)
+    distances = np.square(reconstruction[:, None] - images[None, :8]).sum(axis=(2, 3, 4))
+    np.testing.assert_array_equal(np.argmin(distances, axis=1), np.arange(8))
+
+
+def test_vae_training_logs_the_loss_and_kl_it_records():
+    model = vae.ConvolutionalVAE(latent_dim=2, image_size=8, width=2, stages=1, seed=0)
+    model.compile(optimizer="adam")
+    images = np.random.default_rng(0).uniform(-1.0, 1.0, size=(16, 8, 8, 1)).astype("float32")
+    history = model.fit(images, batch_size=8, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "kl"}
+    assert history.history["kl"][0] > 0.0 and history.history["loss"][0] > history.history["kl"][0]
+
+
 @pytest.mark.parametrize("name", ["latent_dim", "image_size", "channels", "width", "stages"])
 def test_vae_names_a_bad_size(name):
     with pytest.raises(ValueError, match=rf"^`{name}` must be a positive integer\. Received: {name}=0$"):
