@@ -139,6 +139,17 @@ def test_named_signature_layout_refines_like_the_keras_models(tmp_path, conditio
     )
 
 
+def test_a_saved_module_takes_latents_named_z_and_asks_for_a_latent_shape_it_cannot_read(tmp_path):
+    generator, discriminator = _keras_gan()
+    path = hub_modules.save_gan_module(tmp_path / "gan", generator, discriminator)  # shape read: (3,)
+    signature = tf.saved_model.load(str(path)).signatures["generator"]
+    assert list(signature.structured_input_signature[1]) == ["z"]
+    assert signature.structured_input_signature[1]["z"].shape.as_list() == [None, 3]
+    with pytest.raises(ValueError) as caught:
+        hub_modules.save_gan_module(tmp_path / "other", lambda z: z)
+    assert str(caught.value) == "Pass `latent_shape`: the generator does not declare its input shape."
+
+
 def test_generator_only_module_with_constant_inputs(tmp_path):
     class Progan(tf.Module):
         def __init__(self):

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -75,12 +76,24 @@ def test_tiny_character_gan_trains_saves_reloads_and_decodes(tmp_path):
     strings = model.decode(sequences)
     assert all(len(s) == char_gan.SEQUENCE_LENGTH and set(s) <= set(model.alphabet) for s in strings)
     char_gan.save_char_gan(model, tmp_path)
+    # The names a cache directory is searched by, and an info file that diffs stably (sorted keys).
+    assert sorted(os.listdir(tmp_path)) == [
+        "char-gan-tiny-seed0.critic.weights.h5",
+        "char-gan-tiny-seed0.generator.weights.h5",
+        "char-gan-tiny-seed0.json",
+    ]
+    with open(tmp_path / "char-gan-tiny-seed0.json", encoding="utf-8") as handle:
+        text = handle.read()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True)
     reloaded = char_gan.load_char_gan(0, "tiny", tmp_path)
     np.testing.assert_array_equal(reloaded.generate(z), sequences)
     with pytest.raises(FileNotFoundError, match="No saved character GAN for seed 1"):
         char_gan.load_char_gan(1, "tiny", tmp_path)
     with pytest.raises(ValueError, match="Unknown size 'huge'"):
         char_gan.train_char_gan(size="huge")
+    message = r"`critic_steps` must be a positive integer\. Received: critic_steps=0"
+    with pytest.raises(ValueError, match=message):
+        char_gan.train_char_gan(size="tiny", critic_steps=0)
 
 
 def test_train_or_load_caches_only_the_default_training_and_then_loads_it(tmp_path, monkeypatch):
