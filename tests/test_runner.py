@@ -5,6 +5,7 @@ import logging
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dgflow_tf import RefinementModel
@@ -79,3 +80,44 @@ def test_many_refiners_that_each_trace_once_raise_no_retracing_warning():
     finally:
         logger.removeHandler(records)
     assert not [message for message in records.messages if "retracing" in message]
+
+
+def _squared_norm_model(**kwargs):
+    # d(x) = -|x|^2 in data space, no noise: x_k = (1 - 2 eta)^k x_0 whatever the dimension.
+    return RefinementModel(
+        None,
+        lambda x: -tf.reduce_sum(tf.square(x), axis=-1),
+        space="data",
+        step_size=0.1,
+        entropy_weight=0.0,
+        num_steps=4,
+        dtype="float64",
+        **kwargs,
+    )
+
+
+def test_each_kind_of_input_and_recording_gets_its_own_compiled_function():
+    model = _squared_norm_model()
+    flat = np.array([[1.0, -2.0], [0.5, 3.0]])
+    wide = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(model.refine(flat).samples, 0.8**4 * flat, rtol=1e-12)
+    recorded = model.refine(flat, trajectory_every=2)
+    np.testing.assert_allclose(
+        recorded.state_trajectory, 0.8 ** np.array([0, 2, 4])[:, None, None] * flat[None], rtol=1e-12
+    )
+    np.testing.assert_allclose(model.refine(wide).samples, 0.8**4 * wide, rtol=1e-12)
+    assert len(model._caches.compiled.functions) == 3
+
+
+def test_inputs_a_critic_cannot_take_name_the_critic_on_the_first_and_on_a_later_kind():
+    keras.utils.set_random_seed(0)
+    critic = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    settings = dict(space="data", step_size=0.1, num_steps=2, seed=0)
+    wide = np.ones((3, 3), "float32")
+    message = r"`critic` cannot be applied to the generator's samples of shape \[3, 3\]"
+    with pytest.raises(ValueError, match=message):
+        RefinementModel(None, critic, **settings).refine(wide)
+    model = RefinementModel(None, critic, **settings)
+    model.refine(np.ones((3, 2), "float32"))  # a kind of input that fits is validated first
+    with pytest.raises(ValueError, match=message):
+        model.refine(wide)
