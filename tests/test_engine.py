@@ -241,3 +241,36 @@ def test_euler_on_a_quadratic_critic_has_the_closed_form_moments(distribution):
     assert abs(x.var() / variance - 1.0) < 4 * np.sqrt(2.0 / batch)
     # The two kurtoses are -0.21 apart; the estimate's standard error is sqrt(24 / batch) = 0.035.
     assert abs(scipy.stats.kurtosis(x) - kurtosis) < 4 * np.sqrt(24.0 / batch)
+
+
+def _contracting(states, **settings):
+    # Data space, d(x) = -|x|^2 / 2 with KL and no noise: x_k = (1 - eta)^k x_0 (eta = 0.25 here).
+    critic = dgflow_tf.critics.get(lambda x: -0.5 * tf.reduce_sum(tf.square(x), axis=-1))
+    states = tf.constant(states, tf.float64)
+    return dgflow_tf.simulate(
+        lambda x: x,
+        critic,
+        divergences.get("KL"),
+        states,
+        tf.range(states.shape[0], dtype=tf.int64),
+        noise.sanitize_seed(0),
+        step_size=0.25,
+        entropy_weight=0.0,
+        num_steps=3,
+        **settings,
+    )
+
+
+def test_a_nonfinite_sample_is_frozen_alone():
+    start = np.array([[1.0, 2.0], [np.nan, 0.0], [-4.0, 0.5]])
+    outputs = _contracting(start)
+    finite = [0, 2]
+    np.testing.assert_allclose(outputs["states"].numpy()[finite], 0.75**3 * start[finite], rtol=1e-12)
+    np.testing.assert_array_equal(outputs["nonfinite_step"].numpy(), [-1, 0, -1])
+
+
+def test_the_constraint_applies_after_every_step():
+    # Clipped to [-1, 1] after each step: from 4 the contraction gives 3, clipped to 1, then 0.75,
+    # 0.5625; from 0.5 it never reaches the box's face: 0.5 * 0.75^3.
+    outputs = _contracting(np.array([[4.0], [0.5]]), constrain=lambda x: tf.clip_by_value(x, -1.0, 1.0))
+    np.testing.assert_allclose(outputs["states"].numpy().ravel(), [0.5625, 0.5 * 0.75**3], rtol=1e-12)
