@@ -437,3 +437,27 @@ def test_auto_step_in_data_space_resolves_on_the_users_samples():
     model = RefinementModel(None, lambda s: -tf.reduce_sum(s**2, axis=1), space="data", num_steps=3, seed=0)
     refined = model.predict(x, verbose=0)
     assert np.isfinite(refined).all() and np.isfinite(model.step_size) and model.step_size > 0
+
+
+SETTINGS_THE_ENGINE_READS = [
+    ("step_schedule", "linear"),
+    ("noise_distribution", "rademacher"),
+    ("latent_prior", "uniform"),
+]
+
+
+@pytest.mark.parametrize("name, value", SETTINGS_THE_ENGINE_READS)
+def test_a_setting_given_to_the_model_reaches_its_samples(name, value):
+    # The critic pulls latents toward (3, 3), out of the uniform prior's box [-1, 1]^2, which then
+    # reflects them; the schedule and the noise change every step.
+    settings = dict(latent_shape=(2,), step_size=0.1, num_steps=3, entropy_weight=0.05, seed=0)
+    critic = lambda x: -tf.reduce_sum(tf.square(x - 3.0), axis=-1)  # noqa: E731
+    z = np.random.default_rng(0).uniform(0.5, 0.9, size=(6, 2)).astype("float32")
+    default = RefinementModel(lambda z: z, critic, **settings).predict(z, verbose=0)
+    model = RefinementModel(lambda z: z, critic, **settings, **{name: value})
+    recorded = model.get_config()[name]
+    assert (recorded["name"] if name == "latent_prior" else recorded) == value
+    samples = model.predict(z, verbose=0)
+    assert np.min(np.abs(samples - default)) > 1e-4
+    if name == "latent_prior":
+        assert np.all(np.abs(samples) <= 1.0) and np.any(default > 1.0)
