@@ -66,3 +66,22 @@ def test_a_tf1_hub_modules_family_prior_and_labels_are_read_from_the_loaded_gene
         hub_modules.CONDITIONAL_SIGMOID_WEIGHT
     ).reshape(1, 2)
     assert drawn.shape == (12, 2) and np.all(np.abs(drawn) <= 1.0 + 1e-6)
+
+
+def test_given_latents_names_the_flag_and_the_path_it_could_not_use(tmp_path):
+    from argparse import Namespace
+
+    from dgflow_tf.cli.options import given_latents
+
+    missing = tmp_path / "missing.npy"
+    with pytest.raises(FileNotFoundError) as caught:
+        given_latents(Namespace(latents=str(missing), num_samples=None))
+    assert str(caught.value) == f"--latents {missing}: no such file"
+    text = tmp_path / "text.npy"
+    text.write_text("not an array")
+    with pytest.raises(ValueError) as caught:
+        given_latents(Namespace(latents=str(text), num_samples=None))
+    assert str(caught.value).startswith(f"--latents {text} is not a readable .npy array (")
+    np.save(tmp_path / "z.npy", np.zeros((3, 2), "float32"))
+    assert given_latents(Namespace(latents=str(tmp_path / "z.npy"), num_samples=3)).shape == (3, 2)
+    assert given_latents(Namespace(latents=None, num_samples=3)) is None
