@@ -85,3 +85,16 @@ def test_given_latents_names_the_flag_and_the_path_it_could_not_use(tmp_path):
     np.save(tmp_path / "z.npy", np.zeros((3, 2), "float32"))
     assert given_latents(Namespace(latents=str(tmp_path / "z.npy"), num_samples=3)).shape == (3, 2)
     assert given_latents(Namespace(latents=None, num_samples=3)) is None
+
+
+def test_refine_draws_64_samples_unless_told_and_the_command_list_says_what_stream_does():
+    parser = cli.build_parser()
+    args = parser.parse_args(["refine", "--generator", "g.keras", "--critic", "c.keras"])
+    assert args.num_samples is None and args.default_num_samples == 64
+    commands = {"refine": None, "stream": None}
+    for action in parser._subparsers._group_actions:
+        commands.update({name: action.choices[name] for name in commands})
+    assert "(default: 64, or the rows of --latents)" in " ".join(commands["refine"].format_help().split())
+    listing = " ".join(parser.format_help().split())
+    stream = "stream refine any number of samples into checksummed .npy shards; rerun to resume after a kill"
+    assert stream in listing
