@@ -186,3 +186,28 @@ def test_saved_settings_name_the_run_its_digests_and_this_cpus_simd_flags(tmp_pa
 
 def test_weights_directory_is_packaged():
     assert os.path.isdir(toy_gans.WEIGHTS_DIRECTORY)
+
+
+class _RecordsTraining(keras.layers.Layer):
+    """The identity, noting the `training` flag of every call (when traced, once per graph)."""
+
+    def __init__(self):
+        super().__init__()
+        self.flags = []
+
+    def call(self, inputs, training=None):
+        self.flags.append(training)
+        return inputs
+
+
+def test_the_mmd_gan_step_runs_its_critic_in_training_mode_on_real_and_generated_batches():
+    # A critic with dropout or batch norm must see both batches as training batches, or the MMD
+    # would compare features of two different networks.
+    recorder = _RecordsTraining()
+    critic = keras.Sequential([keras.Input((2,)), recorder, keras.layers.Dense(3)])
+    recorder.flags.clear()  # the symbolic call that built the model
+    trainer = gan_training.MMDGAN(mlp.mlp_generator(width=8), critic, seed=0)
+    trainer.compile()
+    real = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
+    trainer.fit(real, batch_size=8, epochs=1, steps_per_epoch=1, verbose=0)
+    assert len(recorder.flags) >= 4 and all(flag is True for flag in recorder.flags)
