@@ -7,6 +7,8 @@ run, so a flag that is parsed and then dropped fails.
 
 import io
 import json
+import re
+import time
 
 import numpy as np
 import pytest
@@ -202,3 +204,28 @@ def test_evaluate_scores_mnist_images_against_the_shipped_test_statistics(tmp_pa
     np.save(tmp_path / "ref.npy", mnist_test[0][5000:5600])
     against_file = _evaluate(tmp_path / "images.npy", "--reference", tmp_path / "ref.npy")
     assert against_file["fid"] != shipped["fid"] and 0.0 <= against_file["precision"] <= 1.0
+
+
+def test_stream_says_it_resumes_reports_its_run_and_shows_progress_unless_quiet(
+    point_models, tmp_path, capsys
+):
+    folder = point_models[0]
+    argv = ["stream", "--generator", folder / "generator.keras", "--critic", folder / "critic.keras"]
+    argv += ["--num-samples", NUM_SAMPLES, "--num-steps", NUM_STEPS, "--shard-size", 10]
+    for quiet in (False, True):
+        out, output = io.StringIO(), tmp_path / f"quiet-{quiet}"
+        flags = [*argv, "--output-dir", output, *(["--quiet"] if quiet else [])]
+        start = time.perf_counter()
+        assert cli.main([str(arg) for arg in flags], out=out) == 0
+        elapsed = time.perf_counter() - start
+        first, last = out.getvalue().strip().splitlines()
+        assert first.endswith("An interrupted run resumes where it stopped.")
+        report = re.fullmatch(
+            rf"3 shards, {NUM_SAMPLES} samples in {re.escape(str(output))} \((\d+\.\d) s this run; "
+            r"0 samples flagged non-finite\)\. Load them with dgflow_tf\.streaming\.load_shards\.",
+            last,
+        )
+        assert report is not None, last
+        assert 0.0 <= float(report.group(1)) <= elapsed + 0.05
+        progress = capsys.readouterr()
+        assert bool(progress.out + progress.err) != quiet
