@@ -82,7 +82,7 @@ def test_many_refiners_that_each_trace_once_raise_no_retracing_warning():
     assert not [message for message in records.messages if "retracing" in message]
 
 
-def _squared_norm_model(**kwargs):
+def _squared_norm_model():
     # d(x) = -|x|^2 in data space, no noise: x_k = (1 - 2 eta)^k x_0 whatever the dimension.
     return RefinementModel(
         None,
@@ -92,7 +92,6 @@ def _squared_norm_model(**kwargs):
         entropy_weight=0.0,
         num_steps=4,
         dtype="float64",
-        **kwargs,
     )
 
 
