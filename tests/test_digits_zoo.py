@@ -1,5 +1,7 @@
 """Digits data, the offline classifier and the five digits reference models."""
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -55,6 +57,45 @@ def test_retraining_the_classifier_reproduces_the_shipped_accuracy():
     _, info = digits_classifier.load_digits_classifier()
     _, retrained = digits_classifier.train_digits_classifier(seed=info["seed"], epochs=info["epochs"])
     assert abs(retrained["test_accuracy"] - info["test_accuracy"]) <= 4 / 360
+
+
+def _weights(model):
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_classifier_trainer_is_seeded_and_records_its_settings():
+    # One epoch is enough to tell a seeded run from an unseeded one and right labels from wrong.
+    model, info = digits_classifier.train_digits_classifier(seed=3, epochs=1, batch_size=128)
+    again, _ = digits_classifier.train_digits_classifier(seed=3, epochs=1, batch_size=128)
+    other, _ = digits_classifier.train_digits_classifier(seed=4, epochs=1, batch_size=128)
+    np.testing.assert_allclose(_weights(again), _weights(model), atol=1e-6)
+    assert np.max(np.abs(_weights(other) - _weights(model))) > 1e-2
+    train_x, _, test_x, test_y = datasets.digits_split(seed=3)
+    accuracy = np.mean(np.argmax(model.predict(test_x, verbose=0), axis=1) == test_y)
+    assert info == {
+        "seed": 3,
+        "epochs": 1,
+        "batch_size": 128,
+        "test_accuracy": pytest.approx(accuracy),
+        "num_train": len(train_x),
+        "num_test": len(test_x),
+    }
+    assert accuracy > 0.5  # chance is 0.1: the labels reached the loss
+    for bad in ({"epochs": 0}, {"batch_size": -1}, {"seed": -2}):
+        with pytest.raises(ValueError, match=f"`{next(iter(bad))}`"):
+            digits_classifier.train_digits_classifier(**{"epochs": 1, **bad})
+
+
+def test_classifier_command_writes_the_weights_and_prints_their_record(tmp_path, capsys):
+    path = str(tmp_path / "classifier.weights.h5")
+    digits_classifier.main(["--seed", "2", "--epochs", "1", "--output", path])
+    out = capsys.readouterr().out  # Keras's epoch log, then the record as indented JSON
+    printed = json.loads(out[out.index("{\n") :])
+    model, info = digits_classifier.load_digits_classifier(path)
+    assert printed == info and info["seed"] == 2 and info["epochs"] == 1
+    _, _, test_x, test_y = datasets.digits_split(seed=2)
+    logits = digits_classifier.feature_extractor(model)(test_x)[1]
+    assert np.mean(np.argmax(logits, axis=1) == test_y) == pytest.approx(info["test_accuracy"])
 
 
 @pytest.mark.parametrize("image_size, stages", [(8, 1), (16, 2), (28, 2), (32, 3)])

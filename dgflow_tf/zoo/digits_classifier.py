@@ -127,9 +127,10 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description="Train the digits classifier used for offline FID.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=40, help="training epochs (the shipped weights: 40)")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="path of the .weights.h5 file")
     args = parser.parse_args(argv)
-    model, info = train_digits_classifier(seed=args.seed, verbose=2)
+    model, info = train_digits_classifier(seed=args.seed, epochs=args.epochs, verbose=2)
     save_digits_classifier(model, info, args.output)
     print(json.dumps(info, indent=2))
 

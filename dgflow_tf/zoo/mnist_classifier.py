@@ -35,6 +35,8 @@ from dgflow_tf.zoo import digits_classifier, saved_weights
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights", "mnist_classifier.weights.h5")
 STATISTICS_PATH = os.path.join(os.path.dirname(__file__), "weights", "mnist_test_features.npz")
 FEATURES_LAYER = digits_classifier.FEATURES_LAYER
+#: Training epochs of the shipped weights.
+EPOCHS = 6
 
 
 def build_mnist_classifier():
@@ -52,7 +54,7 @@ def build_mnist_classifier():
 
 
 def train_mnist_classifier(
-    seed: int = 0, epochs: int = 6, batch_size: int = 128, data_path: str | None = None, verbose: int = 0
+    seed: int = 0, epochs: int = EPOCHS, batch_size: int = 128, data_path: str | None = None, verbose: int = 0
 ):
     """Trains the classifier on MNIST's training split; returns `(model, info)`.
 
@@ -99,7 +101,8 @@ def train_mnist_classifier(
         "num_train": len(train_x),
         "num_test": len(test_x),
         "train_seconds": round(seconds, 1),
-        "command": f"python -m dgflow_tf.zoo.mnist_classifier --seed {seed}",
+        "command": f"python -m dgflow_tf.zoo.mnist_classifier --seed {seed}"
+        + ("" if epochs == EPOCHS else f" --epochs {epochs}"),
     }
     return model, info
 
@@ -168,13 +171,16 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description="Train the MNIST classifier used for FID, KID and P/R.")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs")
     parser.add_argument("--data", default=None, help="folder of MNIST's IDX files (else DGFLOW_TF_MNIST_DIR)")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="path of the .weights.h5 file")
     parser.add_argument("--statistics", default=STATISTICS_PATH, help="path of the test statistics .npz")
     parser.add_argument("--statistics-only", action="store_true", help="recompute the statistics only")
     args = parser.parse_args(argv)
     if not args.statistics_only:
-        model, info = train_mnist_classifier(seed=args.seed, data_path=args.data, verbose=2)
+        model, info = train_mnist_classifier(
+            seed=args.seed, epochs=args.epochs, data_path=args.data, verbose=2
+        )
         save_mnist_classifier(model, info, args.output)
         print(json.dumps(info, indent=2))
     save_test_statistics(mnist_extractor(args.output), args.data, args.statistics)

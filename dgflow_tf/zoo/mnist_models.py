@@ -157,7 +157,8 @@ def train_mnist_model(
         **settings,
         "final": final,
         "train_seconds": round(time.perf_counter() - started, 1),
-        "command": f"python -m dgflow_tf.zoo.mnist_models --name {name} --seed {seed}",
+        "command": f"python -m dgflow_tf.zoo.mnist_models --name {name} --seed {seed}"
+        + ("" if epochs is None else f" --epochs {settings['epochs']}"),
     }
     return _wrap(name, seed, trainer, info)
 

@@ -1,0 +1,124 @@
+"""The MNIST trainers and their commands on a few hundred real images: seeded, recorded, reloadable.
+
+Training on all 70,000 images takes minutes to an hour (the slow tests and the benchmarks do it);
+here `datasets.mnist` is narrowed to the first images of each split, so each trainer runs an epoch
+or a few in seconds and what it records can be checked against the model it returns.
+"""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from dgflow_tf import datasets
+from dgflow_tf.zoo import mnist_classifier, mnist_models
+
+TRAIN_IMAGES, TEST_IMAGES = 512, 200
+
+
+@pytest.fixture(scope="module")
+def first_of_each_split(mnist_dir):
+    counts = {"train": TRAIN_IMAGES, "test": TEST_IMAGES}
+    return {
+        split: tuple(array[:count] for array in datasets.mnist(split, mnist_dir, return_labels=True))
+        for split, count in counts.items()
+    }
+
+
+@pytest.fixture
+def few_images(first_of_each_split, monkeypatch):
+    """`datasets.mnist` cut to the first images of each split; the folders it was asked for are kept."""
+    asked = []
+
+    def first_images(split="train", path=None, return_labels=False, **kwargs):
+        asked.append(path)
+        images, labels = first_of_each_split[split]
+        return (images, labels) if return_labels else images
+
+    monkeypatch.setattr(datasets, "mnist", first_images)
+    return asked
+
+
+def _weights(model):
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_classifier_trainer_is_seeded_and_records_what_it_did(few_images):
+    model, info = mnist_classifier.train_mnist_classifier(seed=1, epochs=3, batch_size=64, data_path="here")
+    again, _ = mnist_classifier.train_mnist_classifier(seed=1, epochs=3, batch_size=64)
+    other, _ = mnist_classifier.train_mnist_classifier(seed=2, epochs=3, batch_size=64)
+    np.testing.assert_allclose(_weights(again), _weights(model), atol=1e-6)
+    assert np.max(np.abs(_weights(other) - _weights(model))) > 1e-2
+    assert few_images[:2] == ["here", "here"]  # both splits from the folder given
+    test_x, test_y = datasets.mnist("test", return_labels=True)
+    accuracy = np.mean(np.argmax(np.asarray(model(test_x)), axis=1) == test_y)
+    assert accuracy > 0.4  # chance is 0.1: images, labels and loss are wired together
+    seconds = info.pop("train_seconds")
+    assert 0 <= seconds < 600
+    assert info == {
+        "seed": 1,
+        "epochs": 3,
+        "batch_size": 64,
+        "test_accuracy": pytest.approx(accuracy),
+        "num_train": TRAIN_IMAGES,
+        "num_test": TEST_IMAGES,
+        "command": "python -m dgflow_tf.zoo.mnist_classifier --seed 1 --epochs 3",
+    }
+
+
+def test_classifier_command_halves_the_learning_rate_after_the_third_epoch_and_saves_all(
+    few_images, tmp_path, capsys
+):
+    weights, statistics = str(tmp_path / "c.weights.h5"), str(tmp_path / "s.npz")
+    argv = [
+        "--seed",
+        "4",
+        "--epochs",
+        "5",
+        "--data",
+        "there",
+        "--output",
+        weights,
+        "--statistics",
+        statistics,
+    ]
+    mnist_classifier.main(argv)
+    out = capsys.readouterr().out
+    # Keras logs each epoch's rate: 1e-3 for three epochs, then halved each epoch.
+    rates = [float(rate) for rate in re.findall(r"learning_rate: ([0-9.e+-]+)", out)]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-3, 5e-4, 2.5e-4], rtol=1e-4)
+    model, info = mnist_classifier.load_mnist_classifier(weights)
+    assert json.loads(out[out.index("{\n") :]) == info and info["seed"] == 4 and info["epochs"] == 5
+    assert set(few_images) == {"there"}
+    test_x, test_y = datasets.mnist("test", return_labels=True)
+    predictions = np.argmax(np.asarray(model(test_x)), axis=1)
+    assert np.mean(predictions == test_y) == pytest.approx(info["test_accuracy"])
+    # The statistics are the saved classifier's features of the test images, computed afresh.
+    features, logits = mnist_classifier.mnist_extractor(weights)(test_x)
+    saved = mnist_classifier.load_test_statistics(statistics)
+    np.testing.assert_allclose(saved["mean"], features.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(saved["covariance"], np.cov(features.T), rtol=1e-3, atol=1e-5)
+    np.testing.assert_array_equal(saved["predicted_labels"], np.argmax(logits, axis=1))
+
+
+@pytest.mark.parametrize("name", ["dcgan", "wgan-gp"])
+def test_gan_command_trains_from_its_seed_and_saves_what_it_prints(name, few_images, tmp_path, capsys):
+    mnist_models.main(
+        ["--name", name, "--seed", "3", "--epochs", "1", "--data", "x", "--output", str(tmp_path)]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("{")
+    printed, weights_path = json.loads("\n".join(lines[start:])), lines[start - 1]
+    assert weights_path == str(tmp_path / f"mnist-{name}-seed3.weights.h5")
+    model = mnist_models.load_mnist_model(name, 3, str(tmp_path))
+    assert model.info == printed and few_images == ["x"]
+    assert printed["command"] == f"python -m dgflow_tf.zoo.mnist_models --name {name} --seed 3 --epochs 1"
+    assert {key: printed[key] for key in ("name", "seed", "epochs")} == {"name": name, "seed": 3, "epochs": 1}
+    # `final` holds the last value of each loss Keras logged; the GAN draws its latents from the seed.
+    assert set(printed["final"]) == {"generator_loss", "discriminator_loss"}
+    assert all(np.isfinite(value) for value in printed["final"].values())
+    assert model.trainer.seed == 3
+    again = mnist_models.train_mnist_model(name, 3, epochs=1)
+    np.testing.assert_allclose(_weights(again.generator), _weights(model.generator), atol=1e-6)
+    assert again.info["command"] == printed["command"]
