@@ -211,3 +211,41 @@ def test_the_mmd_gan_step_runs_its_critic_in_training_mode_on_real_and_generated
     real = np.random.default_rng(0).normal(size=(16, 2)).astype("float32")
     trainer.fit(real, batch_size=8, epochs=1, steps_per_epoch=1, verbose=0)
     assert len(recorder.flags) >= 4 and all(flag is True for flag in recorder.flags)
+
+
+def test_toy_gan_command_saves_weights_that_reload_to_the_digest_it_prints(tmp_path, capsys):
+    argv = ["--dataset", "swissroll", "--loss", "wgan-gp", "--seed", "2", "--steps", "5"]
+    toy_gans.main([*argv, "--output", str(tmp_path)])
+    words = capsys.readouterr().out.splitlines()[-1].split()  # after Keras's progress bar
+    assert words[0] == "wrote" and words[-3:-1] == ["generator", "digest"]
+    generator_path, discriminator_path, info_path = words[1:4]
+    assert all(os.path.dirname(path) == str(tmp_path) for path in words[1:4])
+    assert os.path.basename(info_path) == "swissroll-wgan-gp-seed2.json"
+    info = toy_gans.training_info("swissroll", "wgan-gp", 2, str(tmp_path))
+    assert info == {
+        **toy_gans.DEFAULTS["wgan-gp"],
+        "steps": 5,
+        "dataset": "swissroll",
+        "loss": "wgan-gp",
+        "seed": 2,
+        "generator_digest": words[-1],
+        "discriminator_digest": info["discriminator_digest"],
+        "cpu_kind": toy_gans.cpu_kind(),
+    }
+    generator, discriminator = toy_gans.load_toy_gan("swissroll", "wgan-gp", 2, str(tmp_path))
+    assert toy_gans.weights_digest(generator) == words[-1]
+    assert toy_gans.weights_digest(discriminator) == info["discriminator_digest"]
+    # The command trains exactly what the library call with the same seed and steps trains.
+    retrained = toy_gans.train_toy_gan("swissroll", "wgan-gp", seed=2, steps=5)
+    assert toy_gans.weights_digest(retrained[0]) == words[-1]
+
+
+def test_toy_gan_trainer_applies_the_penalty_weight_it_is_given():
+    small = {**SMALL, "steps": 10}
+    digests = {
+        weight: toy_gans.weights_digest(
+            toy_gans.train_toy_gan("swissroll", "wgan-gp", seed=1, gradient_penalty_weight=weight, **small)[1]
+        )
+        for weight in (0.1, 10.0)
+    }
+    assert digests[0.1] != digests[10.0]
