@@ -23,7 +23,15 @@ minutes for the 2-D and digits models once `quality_per_eval.py` has trained and
 plus about 15 minutes for the MNIST GANs, which need the MNIST files
 (`DGFLOW_TF_MNIST_DIR`) for nothing but the shipped test statistics.
 
-Writes `results/auto_rule_sweep.{json,md}`.
+`--space data` sweeps the displacement of data-space refinement
+(`space="data"`: the generator's samples move, every pixel a coordinate),
+`step_size.DATA_DISPLACEMENT`, on the same models and seed, at the time cap
+chosen for latent space:
+
+    python benchmarks/auto_rule_sweep.py --space data
+
+Writes `results/auto_rule_sweep.{json,md}` (`--space data`:
+`results/auto_rule_sweep_data.{json,md}`).
 """
 
 import argparse
@@ -43,6 +51,8 @@ from dgflow_tf import step_size as step_size_lib  # noqa: E402
 
 DISPLACEMENTS = (0.0625, 0.125, 0.25, 0.5, 1.0)
 TIME_CAPS = (0.1, 0.25, 0.5, 1.0, 2.0, None)
+#: Data space: smaller displacements (a pixel is not a prior coordinate), at latent space's cap.
+DATA_DISPLACEMENTS = (1 / 64, 1 / 32, 0.0625, 0.125, 0.25, 0.5)
 NUM_STEPS = 25
 MNIST_GANS = ("dcgan", "sn-gan", "wgan-gp")
 MNIST_SAMPLES = 500
@@ -50,7 +60,7 @@ MNIST_SAMPLES = 500
 NEAR_BEST = 0.8
 
 
-def mnist_models():
+def mnist_models(space):
     """`(name, generator, critic, measure)` for the shipped MNIST GANs; `measure` gives -FID on seed 100.
 
     The latents and the FID are those of `benchmarks/mnist.py`'s tuning sweep: 500 samples of the
@@ -75,6 +85,7 @@ def mnist_models():
                     seed=benchmark.TUNING_SEED,
                     step_size=step_size,
                     num_steps=NUM_STEPS,
+                    space=space,
                 )
                 samples = refiner.predict(latents, batch_size=MNIST_SAMPLES, verbose=0)
             return -mnist_metrics(samples, num_subsets=10)["fid"]
@@ -82,7 +93,7 @@ def mnist_models():
         yield f"mnist/{gan}", model.generator, critic, (zoo.GAN_LATENT_DIM,), measure
 
 
-def zoo_models(cache):
+def zoo_models(cache, space="latent"):
     """`(name, generator, critic, latent_shape, measure)` for every model of the sweep."""
     for dataset, gan, _ in benchmark.MODELS:
         generator, critic = benchmark.load(dataset, gan, benchmark.TUNING_SEED, cache)
@@ -90,28 +101,36 @@ def zoo_models(cache):
 
         def measure(step_size, generator=generator, critic=critic, dataset=dataset):
             settings = (
-                {"num_steps": 0} if step_size == 0.0 else {"step_size": step_size, "num_steps": NUM_STEPS}
+                {"num_steps": 0}
+                if step_size == 0.0
+                else {"step_size": step_size, "num_steps": NUM_STEPS, "space": space}
             )
             result = benchmark.measure(generator, critic, dataset, benchmark.TUNING_SEED, **settings)
             return benchmark.score(result)
 
         yield f"{dataset}/{gan}", generator, critic, latent_shape, measure
-    yield from mnist_models()
+    yield from mnist_models(space)
 
 
-def measure_all():
-    """`(scores, bases, settings)`: `scores[(model, D, cap)] = (score, eta)` on the tuning seed."""
+def measure_all(space="latent"):
+    """`(scores, bases, settings)`: `scores[(model, D, cap)] = (score, eta)` on the tuning seed.
+
+    In data space `auto` probes the generator's samples of its own prior draws, as it does for a
+    user's `RefinementModel(generator, critic, space="data")`."""
     cache = os.path.join(benchmark.HERE, ".cache")
-    settings = [(d, cap) for d in DISPLACEMENTS for cap in TIME_CAPS]
+    if space == "data":
+        settings = [(d, step_size_lib.TIME_CAP) for d in DATA_DISPLACEMENTS]
+    else:
+        settings = [(d, cap) for d in DISPLACEMENTS for cap in TIME_CAPS]
     step_size_lib.TIME_CAP = float("inf")  # each setting applies its own cap below
     scores, bases = {}, {}
-    for name, generator, critic, latent_shape, measure in zoo_models(cache):
+    for name, generator, critic, latent_shape, measure in zoo_models(cache, space):
         bases[name] = measure(0.0)
         by_step = {}  # settings that resolve to the same step are refined once
         for displacement, cap in settings:
-            step_size_lib.DISPLACEMENT = displacement
+            step_size_lib.DISPLACEMENT = step_size_lib.DATA_DISPLACEMENT = displacement
             auto = RefinementModel(
-                generator, critic, num_steps=NUM_STEPS, latent_shape=latent_shape
+                generator, critic, num_steps=NUM_STEPS, latent_shape=latent_shape, space=space
             ).step_size
             eta = auto if cap is None else min(auto, cap / NUM_STEPS)
             if eta not in by_step:
@@ -132,8 +151,15 @@ def main(argv=None):
         action="store_true",
         help="choose again from the scores in results/auto_rule_sweep.json instead of measuring",
     )
+    parser.add_argument(
+        "--space",
+        choices=("latent", "data"),
+        default="latent",
+        help="sweep the rule of latent-space (default) or data-space refinement",
+    )
     args = parser.parse_args(argv)
-    output = os.path.join(benchmark.HERE, "results", "auto_rule_sweep")
+    suffix = "_data" if args.space == "data" else ""
+    output = os.path.join(benchmark.HERE, "results", "auto_rule_sweep" + suffix)
     start = time.perf_counter()
     if args.rescore:
         with open(output + ".json", encoding="utf-8") as handle:
@@ -145,7 +171,7 @@ def main(argv=None):
         settings = list(dict.fromkeys((r["displacement"], r["cap"]) for r in record["scores"]))
         measured_seconds = record["seconds"]
     else:
-        scores, bases, settings = measure_all()
+        scores, bases, settings = measure_all(args.space)
         measured_seconds = None
     names = list(bases)
     ranks = {}
@@ -175,10 +201,12 @@ def main(argv=None):
         )
     chosen = max(summary, key=lambda row: (row["improved"], row["near_best"], -row["mean_rank"]))
     seconds = measured_seconds if measured_seconds is not None else time.perf_counter() - start
+    title = "data-space displacement" if args.space == "data" else "displacement and a time cap"
+    command = "python benchmarks/auto_rule_sweep.py" + (" --space data" if args.space == "data" else "")
     lines = [
-        "## The auto rule's displacement and a time cap, on the tuning seed",
+        f"## The auto rule's {title}, on the tuning seed",
         "",
-        f"Command: `python benchmarks/auto_rule_sweep.py` ({seconds:.0f} s, {time.strftime('%Y-%m-%d')}"
+        f"Command: `{command}` ({seconds:.0f} s, {time.strftime('%Y-%m-%d')}"
         + ("; chosen again from its scores with `--rescore`" if args.rescore else "")
         + f"). K = {NUM_STEPS}; score: KDE (digits: -FID; MNIST: -FID of {MNIST_SAMPLES} samples) on "
         "seed 100; `cap` bounds `eta * K` (`-`: none); `near best`: models that keep at least "

@@ -8,7 +8,8 @@ how far the flow may move a sample. The rule:
 
     eta = min(DISPLACEMENT * scale / (num_steps * q90(rms(drift))), TIME_CAP / num_steps)
 
-with `DISPLACEMENT = 0.5` and `TIME_CAP = 1.0`
+with `DISPLACEMENT = 0.5` and `TIME_CAP = 1.0` (in data space, `space="data"`,
+`DATA_DISPLACEMENT = 0.0625` replaces `DISPLACEMENT`)
 
 on a probe batch of `PROBE_SIZE` states: `rms(drift)` is each sample's drift
 `s(d) * grad d` (one forward and backward pass) as a root mean square over its
@@ -23,7 +24,11 @@ keeps the flow's total time `eta * K` fixed when `K` changes. Both constants
 were chosen on the tuning seed of every zoo model (the 2-D, digits and MNIST
 GANs), by the most models improved, then the most that keep 80 % of the best
 gain any setting reached on them, then the best mean rank
-(`benchmarks/auto_rule_sweep.py`, which publishes the sweep).
+(`benchmarks/auto_rule_sweep.py`, which publishes the sweep). The data-space
+displacement was chosen the same way on the same models refined in data
+space (`--space data`): a discriminator's pixel gradient points off the
+images sooner than a latent gradient leaves the prior, and at the latent
+rule's 0.5 data-space refinement made the digits GANs worse.
 
 The probe is a function of the model alone, so `auto` resolves to the same
 number however the inputs are batched: latents drawn from the model's
@@ -51,6 +56,10 @@ AUTO = "auto"
 #: {1/16, 1/8, 1/4, 1/2, 1} x {0.1, 0.25, 0.5, 1, 2, none} in `benchmarks/auto_rule_sweep.py`.
 DISPLACEMENT = 0.5
 TIME_CAP = 1.0
+#: The displacement of data-space refinement (`space="data"`), where every pixel is a coordinate
+#: and a discriminator's pixel gradient leaves the data sooner than a latent one; chosen from
+#: {1/64, 1/32, 1/16, 1/8, 1/4, 1/2} at `TIME_CAP` by the same rule (`auto_rule_sweep.py --space data`).
+DATA_DISPLACEMENT = 0.0625
 #: The percentile of the probe's drift norms that sets the step.
 QUANTILE = 90.0
 #: Probe states, and the fixed seed of their draw.
@@ -193,4 +202,5 @@ def resolve(model, latents=None, conditions=None):
     finite = np.all(np.isfinite(states.reshape(len(states), -1)), axis=1)
     scale = states_scale(states[finite]) if finite.any() else 1.0
     norms = norms.numpy()
-    return auto_step_size(norms, model.num_steps if model.num_steps > 0 else 1, scale)
+    displacement = DATA_DISPLACEMENT if model.space == "data" else DISPLACEMENT
+    return auto_step_size(norms, model.num_steps if model.num_steps > 0 else 1, scale, displacement)

@@ -76,9 +76,21 @@ def test_auto_without_a_probe_resolves_on_the_first_inputs():
     model.predict(samples, verbose=0)
     norms = 4.0 * np.linalg.norm(samples[: step_size_lib.PROBE_SIZE], axis=1) / np.sqrt(2.0)
     scale = np.sqrt(np.mean(np.var(samples[: step_size_lib.PROBE_SIZE].astype(np.float64), axis=0)))
-    expected = step_size_lib.DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
+    expected = step_size_lib.DATA_DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
     assert model.step_size == pytest.approx(min(expected, step_size_lib.TIME_CAP / 10), rel=1e-5)
     assert expected < step_size_lib.TIME_CAP / 10  # the rule's own value, not the cap, is checked
+
+
+def test_data_space_moves_each_coordinate_a_smaller_share_of_its_spread():
+    # With g the identity, latent and data space refine the same states from the same probe, so the
+    # two steps differ only by the displacement each space allows (chosen by auto_rule_sweep.py).
+    critic = _quadratic_critic(6.0)
+    latent = RefinementModel(_identity_generator(), critic, num_steps=25).step_size
+    data = RefinementModel(_identity_generator(), critic, space="data", num_steps=25).step_size
+    assert latent * 25 < step_size_lib.TIME_CAP  # neither is the cap
+    assert step_size_lib.DATA_DISPLACEMENT < step_size_lib.DISPLACEMENT
+    ratio = step_size_lib.DATA_DISPLACEMENT / step_size_lib.DISPLACEMENT
+    assert data == pytest.approx(latent * ratio, rel=1e-6)
 
 
 def test_auto_names_the_fix_when_it_cannot_resolve():
