@@ -157,3 +157,16 @@ def test_drs_and_mh_gan_draw_latents_of_a_flow_whose_generator_declares_no_shape
     assert np.asarray(samples).shape == (8, 28, 28, 1) and generator_evals > 1  # it drew further rounds
     samples, *_ = mnist_experiment._run("MH-GAN", model, latents, SEED, {})
     assert np.asarray(samples).shape == (8, 28, 28, 1)
+
+
+def test_the_default_rows_are_what_a_user_gets_from_the_constructor_in_each_space(dcgan):
+    latents = dcgan.sample_latents(4, seed=1)
+    for method, space in (("DGflow-KL (defaults)", "latent"), ("DGflow-KL (data, defaults)", "data")):
+        samples, generator_evals, critic_evals = mnist_experiment._run(method, dcgan, latents, SEED, {})
+        user = RefinementModel(dcgan.generator, dcgan.discriminator, seed=SEED, space=space)
+        np.testing.assert_allclose(
+            np.asarray(samples), np.asarray(user.predict(latents, verbose=0)), atol=1e-6
+        )
+        # Latent space runs the generator at every step; data space once, then only the critic.
+        expected = (26, 25) if space == "latent" else (1, 25)
+        assert (generator_evals, critic_evals) == expected

@@ -19,6 +19,8 @@ evaluations per sample for every iterative method:
   size chosen on the tuning seed (`benchmarks/mnist.py --tune`).
 - `DGflow-KL (data)`: DGflow-KL in pixel space (`space="data"`), started
   at `g(z)`: one generator evaluation, then `NUM_STEPS` critic steps.
+- `DGflow-KL (data, defaults)`: the same with every other default,
+  `RefinementModel(generator, critic, space="data")`.
 - `DOT`: latent-space discriminator optimal transport, same number of steps.
 - `DDLS`: Langevin in latent space on `log p0(z) + d(g(z))`.
 - `DRS`: rejection sampling with a burn-in of `DRS_BURN_IN` proposals.
@@ -69,6 +71,7 @@ METHODS = (
     "DGflow-JS",
     "DGflow-logD",
     "DGflow-KL (data)",
+    "DGflow-KL (data, defaults)",
     "DOT",
     "DDLS",
     "DRS",
@@ -200,6 +203,8 @@ def _run(method, model, latents, seed, settings):
             refiner = DDLS(model.generator, gradient_critic, seed=seed, num_steps=NUM_STEPS, **settings)
         elif method == "DGflow-KL (defaults)":
             refiner = RefinementModel(model.generator, gradient_critic, seed=seed)
+        elif method == "DGflow-KL (data, defaults)":
+            refiner = RefinementModel(model.generator, gradient_critic, seed=seed, space="data")
         elif method == "DGflow-KL (calibrate)":
             step_size, num_steps = calibrated_step_size(model)
             refiner = RefinementModel(
