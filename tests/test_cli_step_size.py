@@ -134,3 +134,28 @@ def test_calibrate_file_must_exist(point_models, tmp_path, capsys):
     code, _ = _refine(folder, tmp_path / "run", "--calibrate", tmp_path / "missing.npy")
     assert code == 2
     assert "--calibrate" in capsys.readouterr().err
+
+
+def test_calibrate_prints_the_library_warning_when_it_switches_refinement_off(tmp_path):
+    # The generator's samples already have the data's law, N(0, I), and the critic d(x) = |x|^2 / 2
+    # pushes them outwards: every step size hurts, so calibrate sets num_steps = 0 and warns, and
+    # the command passes that warning on as a note (the library's test of the rule is in
+    # test_step_size.py).
+    import keras
+
+    x = keras.Input((2,))
+    identity = keras.layers.Dense(2, kernel_initializer="identity", bias_initializer="zeros")
+    generator = keras.Model(x, identity(x))
+    squares = keras.layers.Multiply()([x, x])
+    half_sum = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(0.5), use_bias=False)
+    critic = keras.Model(x, half_sum(squares))
+    generator.save(tmp_path / "generator.keras")
+    critic.save(tmp_path / "critic.keras")
+    np.save(tmp_path / "real.npy", np.random.default_rng(11).normal(size=(400, 2)).astype("float32"))
+    code, text = _refine(tmp_path, tmp_path / "run", "--calibrate", tmp_path / "real.npy")
+    assert code == 0, text
+    assert "Note: calibrate: no step size refined the tuning batch" in text
+    assert "| 0 | 0 | **" in text  # the bold row: no refinement
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "run" / "refined.npy"), np.load(tmp_path / "run" / "base.npy")
+    )
