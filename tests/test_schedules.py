@@ -22,6 +22,13 @@ def test_linear_steps_fall_from_two_over_one_plus_f_to_two_f_over_one_plus_f():
     assert schedules.step_sizes(0.3, 0, "linear").shape == (0,)
 
 
+def test_two_linear_steps_already_shrink_and_the_default_is_constant():
+    # The shortest run a schedule can shape: steps 2/(1+f) and 2f/(1+f) times the mean.
+    f = schedules.FINAL_FRACTION
+    np.testing.assert_allclose(schedules.step_sizes(0.1, 2, "linear"), [0.2 / (1 + f), 0.2 * f / (1 + f)])
+    np.testing.assert_array_equal(schedules.step_sizes(0.1, 4), np.full(4, 0.1))
+
+
 def test_an_unknown_schedule_is_named():
     with pytest.raises(ValueError, match=r"Unknown step_schedule 'cosine'\. Expected one of: \['constant'"):
         schedules.step_sizes(0.1, 3, "cosine")
