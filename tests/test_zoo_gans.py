@@ -249,3 +249,33 @@ def test_toy_gan_trainer_applies_the_penalty_weight_it_is_given():
         for weight in (0.1, 10.0)
     }
     assert digests[0.1] != digests[10.0]
+
+
+def test_mlp_initial_weights_are_keyed_by_seed_on_streams_apart_for_the_two_networks():
+    # The generator of seed s initialises layer l from GlorotUniform(s + l); the discriminator from
+    # s + 1000 + l, so that a GAN's two networks never start from the same draws (the shipped toy
+    # GANs were trained from these).
+    glorot = keras.initializers.GlorotUniform
+    generator = mlp.mlp_generator(latent_dim=3, data_dim=2, width=8, depth=2, seed=5)
+    discriminator = mlp.mlp_discriminator(data_dim=2, width=8, depth=2, seed=5)
+    np.testing.assert_array_equal(generator.get_weights()[0], glorot(seed=5)((3, 8)))
+    np.testing.assert_array_equal(generator.get_weights()[4], glorot(seed=7)((8, 2)))
+    np.testing.assert_array_equal(discriminator.get_weights()[0], glorot(seed=1005)((2, 8)))
+    np.testing.assert_array_equal(discriminator.get_weights()[2], glorot(seed=1006)((8, 8)))
+    default = mlp.mlp_discriminator(width=8, depth=1).get_weights()[0]
+    np.testing.assert_array_equal(default, glorot(seed=1000)((2, 8)))  # seed defaults to 0
+
+
+@pytest.mark.parametrize(
+    "build, argument, value",
+    [
+        (mlp.mlp_generator, "width", 0),
+        (mlp.mlp_generator, "depth", 0),
+        (mlp.mlp_generator, "latent_dim", -1),
+        (mlp.mlp_discriminator, "data_dim", 0),
+        (mlp.mlp_discriminator, "seed", -1),
+    ],
+)
+def test_mlp_bad_sizes_name_the_argument(build, argument, value):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        build(**{argument: value})

@@ -14,11 +14,9 @@ from dgflow_tf._validation import check_non_negative_int, check_positive_int
 
 
 def _mlp(input_dim, output_dim, width, depth, activation, seed, name):
-    input_dim = check_positive_int(input_dim, "input_dim")
-    output_dim = check_positive_int(output_dim, "output_dim")
+    # The sizes and the seed are checked by the public builders, under the names their callers use.
     width = check_positive_int(width, "width")
     depth = check_positive_int(depth, "depth")
-    seed = check_non_negative_int(seed, "seed")
     inputs = keras.Input((input_dim,), name="inputs")
     x = inputs
     for layer in range(depth):
@@ -48,7 +46,14 @@ def mlp_generator(
 
     Returns:
         A functional `keras.Model`.
+
+    Raises:
+        ValueError: for a size that is not a positive int, or a negative
+            `seed`, naming the argument.
     """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    data_dim = check_positive_int(data_dim, "data_dim")
+    seed = check_non_negative_int(seed, "seed")
     return _mlp(latent_dim, data_dim, width, depth, "relu", seed, "mlp_generator")
 
 
@@ -63,5 +68,12 @@ def mlp_discriminator(data_dim: int = 2, width: int = 256, depth: int = 3, seed:
 
     Returns:
         A functional `keras.Model`.
+
+    Raises:
+        ValueError: for a size that is not a positive int, or a negative
+            `seed`, naming the argument.
     """
-    return _mlp(data_dim, 1, width, depth, "relu", seed + 1000, "mlp_discriminator")
+    data_dim = check_positive_int(data_dim, "data_dim")
+    # Its own initialiser streams, apart from a generator of the same seed.
+    seed = check_non_negative_int(seed, "seed") + 1000
+    return _mlp(data_dim, 1, width, depth, "relu", seed, "mlp_discriminator")
