@@ -155,3 +155,23 @@ def test_digits_models_errors(tmp_path):
         digits_models.train_digits_model("dcgan", loss="wgan")
     with pytest.raises(FileNotFoundError, match="No saved 'vae' model for seed 3"):
         digits_models.load_digits_model("vae", 3, str(tmp_path))
+
+
+def test_train_or_load_trains_once_with_its_loss_then_reads_back(tmp_path, monkeypatch):
+    trained = []
+    one_epoch = digits_models.train_digits_model
+
+    def train(name, seed, loss="nsgan", verbose=0):
+        trained.append((name, seed, loss))
+        return one_epoch(name, seed, epochs=1, loss=loss, verbose=verbose)
+
+    monkeypatch.setattr(digits_models, "train_digits_model", train)
+    first = digits_models.train_or_load("dcgan", 2, str(tmp_path), loss="hinge")
+    again = digits_models.train_or_load("dcgan", 2, str(tmp_path), loss="hinge")
+    assert trained == [("dcgan", 2, "hinge")]  # the second call read the saved files
+    assert (tmp_path / "dcgan-hinge-seed2.weights.h5").exists()
+    assert again.info == first.info and again.info["loss"] == "hinge"
+    np.testing.assert_array_equal(again.sample(4, seed=0), first.sample(4, seed=0))
+    # Without a directory nothing is saved and every call trains.
+    digits_models.train_or_load("dcgan", 2)
+    assert trained[-1] == ("dcgan", 2, "nsgan")
