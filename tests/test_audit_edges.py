@@ -33,6 +33,38 @@ def test_the_chief_is_the_chief_task_or_worker_0_without_one(monkeypatch, spec, 
     assert distributed.is_chief(_Cluster(spec, *task)) is chief
 
 
+def test_without_an_argument_the_chief_is_read_from_the_strategy_in_scope(monkeypatch):
+    # Inside a multi-worker strategy's scope, worker 1 of a chiefless cluster must not write.
+    in_scope = _Cluster({"worker": ["b:2", "c:3"]}, "worker", 1)
+    monkeypatch.setattr(distributed, "is_multi_worker", lambda strategy: strategy is in_scope)
+    monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: in_scope)
+    assert distributed.is_chief() is False
+
+
+class _ChiefAndMe(_Cluster):
+    """Worker 1 of two; `reduce` adds the chief's contribution, `[1, 7, 8]`, to this worker's."""
+
+    def experimental_distribute_values_from_function(self, function):
+        return function(None)
+
+    def reduce(self, operation, value, axis):
+        assert operation == tf.distribute.ReduceOp.SUM
+        return tf.constant([1, 7, 8], tf.int64) + value
+
+
+def test_agree_with_chief_uses_the_strategy_it_is_given_in_or_out_of_a_scope(monkeypatch):
+    strategy = _ChiefAndMe({"worker": ["b:2", "c:3"]}, "worker", 1)
+    monkeypatch.setattr(distributed, "is_multi_worker", lambda given: given is strategy)
+    assert not tf.distribute.has_strategy()
+    np.testing.assert_array_equal(distributed.agree_with_chief([3, 4], strategy), [7, 8])
+    np.testing.assert_array_equal(distributed.agree_with_chief([3, 4]), [3, 4])  # one process: its own
+    # Inside another strategy's scope the given one still decides.
+    monkeypatch.setattr(tf.distribute, "has_strategy", lambda: True)
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: _Cluster({"worker": ["b:2"]}, "worker", 0))
+    np.testing.assert_array_equal(distributed.agree_with_chief([3, 4], strategy), [7, 8])
+
+
 def test_classifier_score_uses_each_splits_own_marginal():
     # Split 1 is mostly class 0, split 2 mostly class 1: a marginal over all samples would give
     # both splits a higher score than their own marginals do.
