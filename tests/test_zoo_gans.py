@@ -279,3 +279,12 @@ def test_mlp_initial_weights_are_keyed_by_seed_on_streams_apart_for_the_two_netw
 def test_mlp_bad_sizes_name_the_argument(build, argument, value):
     with pytest.raises(ValueError, match=f"`{argument}`"):
         build(**{argument: value})
+
+
+def test_toy_gan_command_names_itself_and_lists_the_data_sets(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        toy_gans.main(["--dataset", "moons", "--output", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert error.startswith("usage: python -m dgflow_tf.zoo.toy_gans")
+    assert "argument --dataset: invalid choice: 'moons'" in error
+    assert all(name in error for name in datasets.names())
