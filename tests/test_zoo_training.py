@@ -88,6 +88,8 @@ def test_classifier_command_halves_the_learning_rate_after_the_third_epoch_and_s
     # Keras logs each epoch's rate: 1e-3 for three epochs, then halved each epoch.
     rates = [float(rate) for rate in re.findall(r"learning_rate: ([0-9.e+-]+)", out)]
     np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-3, 5e-4, 2.5e-4], rtol=1e-4)
+    # Batches of 128 (the default): 4 steps an epoch over 512 images.
+    assert re.findall(r"^(\d+)/\1 ", out, flags=re.M) == ["4"] * 5
     model, info = mnist_classifier.load_mnist_classifier(weights)
     assert json.loads(out[out.index("{\n") :]) == info and info["seed"] == 4 and info["epochs"] == 5
     assert set(few_images) == {"there"}
@@ -122,3 +124,28 @@ def test_gan_command_trains_from_its_seed_and_saves_what_it_prints(name, few_ima
     again = mnist_models.train_mnist_model(name, 3, epochs=1)
     np.testing.assert_allclose(_weights(again.generator), _weights(model.generator), atol=1e-6)
     assert again.info["command"] == printed["command"]
+
+
+def test_bad_training_settings_name_the_argument(few_images):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
+        mnist_classifier.train_mnist_classifier(batch_size=0)
+    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
+        mnist_models.train_mnist_model("dcgan", epochs=0)
+    assert few_images == []  # refused before any image was read
+
+
+@pytest.mark.parametrize(
+    "main, words",
+    [
+        (
+            mnist_classifier.main,
+            ["Train the MNIST classifier", "folder of MNIST's IDX files", "training epochs"],
+        ),
+        (mnist_models.main, ["Train an MNIST reference model from a seed", "folder of MNIST's IDX files"]),
+    ],
+)
+def test_training_commands_explain_themselves(main, words, capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(word in text for word in words)
