@@ -170,3 +170,25 @@ def test_the_default_rows_are_what_a_user_gets_from_the_constructor_in_each_spac
         # Latent space runs the generator at every step; data space once, then only the critic.
         expected = (26, 25) if space == "latent" else (1, 25)
         assert (generator_evals, critic_evals) == expected
+
+
+def test_a_rows_latents_noise_and_kid_subsets_are_keyed_by_its_seed(dcgan, short):
+    from dgflow_tf.metrics.mnist import mnist_metrics
+
+    settings = {"DGflow-KL": {"step_size": 0.05}}
+
+    def compare(seed):
+        return mnist_experiment.compare_mnist(dcgan, ["base", "DGflow-KL"], seed, 20, settings, num_subsets=4)
+
+    rows, samples = compare(SEED)
+    # The evaluation latents of seed s are the model's draws keyed 30,000 + s, apart from the
+    # calibration, burn-in and corrector streams.
+    latents = dcgan.sample_latents(20, 30_000 + SEED)
+    np.testing.assert_array_equal(mnist_experiment.latents_for(dcgan, 20, SEED), latents)
+    np.testing.assert_allclose(samples["base"], np.asarray(dcgan.generate(latents)), atol=1e-6)
+    again_rows, again = compare(SEED)
+    np.testing.assert_array_equal(again["DGflow-KL"], samples["DGflow-KL"])  # the noise is keyed too
+    assert [r["kid"] for r in again_rows] == [r["kid"] for r in rows]
+    kid = mnist_metrics(samples["base"], num_subsets=4, seed=SEED)["kid"]
+    assert rows[0]["kid"] == pytest.approx(kid, rel=1e-12)
+    assert mnist_metrics(samples["base"], num_subsets=4, seed=SEED + 1)["kid"] != pytest.approx(kid, rel=1e-6)
