@@ -264,6 +264,9 @@ def test_mlp_initial_weights_are_keyed_by_seed_on_streams_apart_for_the_two_netw
     np.testing.assert_array_equal(discriminator.get_weights()[2], glorot(seed=1006)((8, 8)))
     default = mlp.mlp_discriminator(width=8, depth=1).get_weights()[0]
     np.testing.assert_array_equal(default, glorot(seed=1000)((2, 8)))  # seed defaults to 0
+    # The documented default shape: three hidden layers of 256 units.
+    for build in (mlp.mlp_generator, mlp.mlp_discriminator):
+        assert [layer.units for layer in build().layers[1:-1]] == [256, 256, 256]
 
 
 @pytest.mark.parametrize(
@@ -274,6 +277,7 @@ def test_mlp_initial_weights_are_keyed_by_seed_on_streams_apart_for_the_two_netw
         (mlp.mlp_generator, "latent_dim", -1),
         (mlp.mlp_discriminator, "data_dim", 0),
         (mlp.mlp_discriminator, "seed", -1),
+        (mlp.mlp_generator, "seed", -1),
     ],
 )
 def test_mlp_bad_sizes_name_the_argument(build, argument, value):
