@@ -30,6 +30,8 @@ from dgflow_tf.zoo import saved_weights
 
 WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights", "digits_classifier.weights.h5")
 FEATURES_LAYER = "features"
+#: Training epochs of the shipped weights.
+EPOCHS = 40
 
 
 def build_digits_classifier():
@@ -45,7 +47,7 @@ def build_digits_classifier():
     return keras.Model(x, logits, name="digits_classifier")
 
 
-def train_digits_classifier(seed: int = 0, epochs: int = 40, batch_size: int = 64, verbose: int = 0):
+def train_digits_classifier(seed: int = 0, epochs: int = EPOCHS, batch_size: int = 64, verbose: int = 0):
     """Trains the classifier on the 80 % split; returns `(model, info)`.
 
     Args:
@@ -127,7 +129,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description="Train the digits classifier used for offline FID.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=40, help="training epochs (the shipped weights: 40)")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="path of the .weights.h5 file")
     args = parser.parse_args(argv)
     model, info = train_digits_classifier(seed=args.seed, epochs=args.epochs, verbose=2)
