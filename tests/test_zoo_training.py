@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dgflow_tf import datasets
-from dgflow_tf.zoo import mnist_classifier, mnist_models
+from dgflow_tf.zoo import digits_classifier, mnist_classifier, mnist_models, toy_gans
 
 TRAIN_IMAGES, TEST_IMAGES = 512, 200
 
@@ -149,3 +149,25 @@ def test_training_commands_explain_themselves(main, words, capsys):
         main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(word in text for word in words)
+
+
+@pytest.mark.parametrize(
+    "main, argv, flag, words",
+    [
+        (mnist_classifier.main, ["--epochs", "0"], "--epochs", "must be a positive integer, got 0"),
+        (mnist_classifier.main, ["--seed", "-1"], "--seed", "must be an integer >= 0, got -1"),
+        (digits_classifier.main, ["--epochs", "0"], "--epochs", "must be a positive integer, got 0"),
+        (digits_classifier.main, ["--seed", "-2"], "--seed", "must be an integer >= 0, got -2"),
+        (mnist_models.main, ["--name", "dcgan", "--epochs", "0"], "--epochs", "must be a positive integer"),
+        (mnist_models.main, ["--name", "vae", "--seed", "-1"], "--seed", "must be an integer >= 0"),
+        (toy_gans.main, ["--steps", "0", "--output", "unused"], "--steps", "must be a positive integer"),
+        (toy_gans.main, ["--seed", "-1", "--output", "unused"], "--seed", "must be an integer >= 0"),
+    ],
+)
+def test_training_commands_refuse_bad_numbers_with_a_usage_error(main, argv, flag, words, few_images, capsys):
+    # A usage error (exit 2, the flag named), not a traceback from inside the trainer.
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f"argument {flag}: {words}" in capsys.readouterr().err
+    assert few_images == []  # refused before any image was read

@@ -127,9 +127,11 @@ def feature_extractor(model):
 def main(argv=None):
     import argparse
 
+    from dgflow_tf.cli.options import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description="Train the digits classifier used for offline FID.")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--epochs", type=positive_int, default=EPOCHS, help="training epochs")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="path of the .weights.h5 file")
     args = parser.parse_args(argv)
     model, info = train_digits_classifier(seed=args.seed, epochs=args.epochs, verbose=2)

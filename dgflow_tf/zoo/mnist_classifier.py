@@ -169,9 +169,11 @@ def load_test_statistics(path=STATISTICS_PATH):
 def main(argv=None):
     import argparse
 
+    from dgflow_tf.cli.options import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description="Train the MNIST classifier used for FID, KID and P/R.")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=EPOCHS, help="training epochs")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--epochs", type=positive_int, default=EPOCHS, help="training epochs")
     parser.add_argument("--data", default=None, help="folder of MNIST's IDX files (else DGFLOW_TF_MNIST_DIR)")
     parser.add_argument("--output", default=WEIGHTS_PATH, help="path of the .weights.h5 file")
     parser.add_argument("--statistics", default=STATISTICS_PATH, help="path of the test statistics .npz")

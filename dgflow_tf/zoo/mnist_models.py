@@ -226,10 +226,14 @@ def train_or_load(
 def main(argv=None):
     import argparse
 
+    from dgflow_tf.cli.options import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description="Train an MNIST reference model from a seed.")
     parser.add_argument("--name", required=True, choices=NAMES)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None, help="training epochs (default: the model's)"
+    )
     parser.add_argument("--data", default=None, help="folder of MNIST's IDX files (else DGFLOW_TF_MNIST_DIR)")
     parser.add_argument("--output", default=SHIPPED_DIRECTORY, help="folder for the weights and info")
     args = parser.parse_args(argv)

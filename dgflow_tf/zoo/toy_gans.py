@@ -41,6 +41,7 @@ import tensorflow as tf
 
 from dgflow_tf import datasets
 from dgflow_tf._validation import check_non_negative_int, check_positive_int
+from dgflow_tf.cli.options import non_negative_int, positive_int
 from dgflow_tf.zoo import gan_training, mlp
 
 LOSSES = ("wgan-gp", "nsgan")
@@ -335,8 +336,10 @@ def main(argv=None):
     )
     parser.add_argument("--dataset", default="25gaussians", choices=datasets.names())
     parser.add_argument("--loss", default="nsgan", choices=LOSSES)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the loss's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--steps", type=positive_int, default=None, help="training steps (default: the loss's)"
+    )
     parser.add_argument("--output", required=True, help="directory for the weights and their JSON")
     args = parser.parse_args(argv)
     generator, discriminator, _ = train_toy_gan(args.dataset, args.loss, seed=args.seed, steps=args.steps)
