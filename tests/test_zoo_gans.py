@@ -269,6 +269,14 @@ def test_mlp_initial_weights_are_keyed_by_seed_on_streams_apart_for_the_two_netw
         assert [layer.units for layer in build().layers[1:-1]] == [256, 256, 256]
 
 
+@pytest.mark.parametrize("build", [mlp.mlp_generator, mlp.mlp_discriminator])
+def test_mlp_layers_have_the_documented_names(build):
+    model = build(width=4, depth=2)
+    assert model.name == build.__name__
+    assert [layer.name for layer in model.layers] == ["inputs", "dense_0", "dense_1", "output"]
+    assert model.get_layer("output").units == (1 if build is mlp.mlp_discriminator else 2)
+
+
 @pytest.mark.parametrize(
     "build, argument, value",
     [

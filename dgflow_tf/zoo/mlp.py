@@ -45,7 +45,9 @@ def mlp_generator(
         seed: int >= 0 for the initial weights. Defaults to `0`.
 
     Returns:
-        A functional `keras.Model`.
+        A functional `keras.Model` named as the function, its input `inputs`,
+        its hidden layers `dense_0`, `dense_1`, ... and its last layer
+        `output`, so layers can be fetched by name (`get_layer("output")`).
 
     Raises:
         ValueError: for a size that is not a positive int, or a negative
@@ -67,7 +69,9 @@ def mlp_discriminator(data_dim: int = 2, width: int = 256, depth: int = 3, seed:
         seed: int >= 0 for the initial weights. Defaults to `0`.
 
     Returns:
-        A functional `keras.Model`.
+        A functional `keras.Model` named as the function, its input `inputs`,
+        its hidden layers `dense_0`, `dense_1`, ... and its last layer
+        `output`, so layers can be fetched by name (`get_layer("output")`).
 
     Raises:
         ValueError: for a size that is not a positive int, or a negative
