@@ -53,6 +53,12 @@ def build_mnist_classifier():
     return keras.Model(x, logits, name="mnist_classifier")
 
 
+def shift_augmentation(seed):
+    """The training images' augmentation: random shifts of up to 2 pixels each way, the uncovered
+    border filled with -1, MNIST's background. Active only when called with `training=True`."""
+    return keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", fill_value=-1.0, seed=seed)
+
+
 def train_mnist_classifier(
     seed: int = 0, epochs: int = EPOCHS, batch_size: int = 128, data_path: str | None = None, verbose: int = 0
 ):
@@ -80,7 +86,7 @@ def train_mnist_classifier(
     train_x, train_y = datasets.mnist("train", data_path, return_labels=True)
     test_x, test_y = datasets.mnist("test", data_path, return_labels=True)
     inputs = keras.Input((28, 28, 1))
-    shifted = keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", fill_value=-1.0, seed=seed)
+    shifted = shift_augmentation(seed)
     model = build_mnist_classifier()
     trainer = keras.Model(inputs, model(shifted(inputs)))
     trainer.compile(
