@@ -171,3 +171,31 @@ def test_training_commands_refuse_bad_numbers_with_a_usage_error(main, argv, fla
     assert exit_info.value.code == 2
     assert f"argument {flag}: {words}" in capsys.readouterr().err
     assert few_images == []  # refused before any image was read
+
+
+def test_shift_augmentation_moves_images_by_at_most_two_pixels_and_fills_with_the_background():
+    # White squares in the middle: a shift of s pixels moves their edge by s, and what enters from the
+    # border is the background, -1 (a fill of +1 or -2 would show up as values outside the images).
+    images = -np.ones((64, 28, 28, 1), np.float32)
+    images[:, 8:20, 8:20] = 1.0
+    border = np.ones((64, 28, 28, 1), np.float32)
+    shift = mnist_classifier.shift_augmentation(seed=3)
+    moved = np.asarray(shift(images, training=True))
+    np.testing.assert_array_equal(np.asarray(shift(images, training=False)), images)
+    assert moved.min() >= -1.0 and moved.max() <= 1.0
+    bright_rows = np.nonzero(moved[:, :, :, 0].max(axis=2) > 0.5)
+    first_rows = np.array([bright_rows[1][bright_rows[0] == i].min() for i in range(64)])
+    assert set(first_rows) <= set(range(6, 11)) and len(set(first_rows)) > 1  # 8 +- 2, and not all alike
+    filled = np.asarray(mnist_classifier.shift_augmentation(seed=3)(border, training=True))
+    assert np.any(filled == -1.0) and filled.min() >= -1.0  # the border enters as the background
+    again = np.asarray(mnist_classifier.shift_augmentation(seed=3)(images, training=True))
+    np.testing.assert_array_equal(again, moved)  # seeded
+    assert not np.array_equal(
+        np.asarray(mnist_classifier.shift_augmentation(seed=4)(images, training=True)), moved
+    )
+
+
+def test_classifier_has_its_documented_name_and_a_missing_file_names_the_command(tmp_path):
+    assert mnist_classifier.build_mnist_classifier().name == "mnist_classifier"
+    with pytest.raises(FileNotFoundError, match=r"python -m dgflow_tf\.zoo\.mnist_classifier --output PATH"):
+        mnist_classifier.load_mnist_classifier(str(tmp_path / "none.weights.h5"))

@@ -40,7 +40,7 @@ EPOCHS = 6
 
 
 def build_mnist_classifier():
-    """The classifier's architecture, `[n, 28, 28, 1]` in `[-1, 1]` to 10 logits."""
+    """The classifier's architecture, `[n, 28, 28, 1]` in `[-1, 1]` to 10 logits, named `mnist_classifier`."""
     x = keras.Input((28, 28, 1), name="image")
     h = x
     for filters in (32, 64):
