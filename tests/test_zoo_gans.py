@@ -300,3 +300,25 @@ def test_toy_gan_command_names_itself_and_lists_the_data_sets(tmp_path, capsys):
     assert error.startswith("usage: python -m dgflow_tf.zoo.toy_gans")
     assert "argument --dataset: invalid choice: 'moons'" in error
     assert all(name in error for name in datasets.names())
+
+
+def test_a_saved_toy_gan_of_other_sizes_loads_back_at_its_recorded_sizes(tmp_path):
+    # A GAN saved with its settings reloads at those sizes (the depth and width in its JSON), not the
+    # loss's defaults: a depth-1 generator's weights do not fit a depth-3 one.
+    settings = toy_gans.settings_for("nsgan", width=8, depth=1, latent_dim=3)
+    generator = mlp.mlp_generator(3, width=8, depth=1, seed=4)
+    discriminator = mlp.mlp_discriminator(width=8, depth=1, seed=4)
+    toy_gans.save_toy_gan(generator, discriminator, str(tmp_path), "25gaussians", "nsgan", 4, settings)
+    loaded_generator, loaded_discriminator = toy_gans.load_toy_gan("25gaussians", "nsgan", 4, str(tmp_path))
+    assert [layer.units for layer in loaded_generator.layers[1:]] == [8, 2]
+    assert loaded_generator.input_shape == (None, 3)
+    for loaded, saved in ((loaded_generator, generator), (loaded_discriminator, discriminator)):
+        assert toy_gans.weights_digest(loaded) == toy_gans.weights_digest(saved)
+
+
+def test_missing_toy_gan_names_a_command_that_trains_the_default_gan(tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        toy_gans.load_toy_gan(directory=str(tmp_path))
+    command = re.search(r"`python -m dgflow_tf\.zoo\.toy_gans (.*?) --output DIR`", str(error.value)).group(1)
+    assert command == "--dataset 25gaussians --loss nsgan --seed 0"
+    assert "25gaussians" in datasets.names()  # a value the command's --dataset choices accept

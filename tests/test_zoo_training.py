@@ -199,3 +199,31 @@ def test_classifier_has_its_documented_name_and_a_missing_file_names_the_command
     assert mnist_classifier.build_mnist_classifier().name == "mnist_classifier"
     with pytest.raises(FileNotFoundError, match=r"python -m dgflow_tf\.zoo\.mnist_classifier --output PATH"):
         mnist_classifier.load_mnist_classifier(str(tmp_path / "none.weights.h5"))
+
+
+def test_train_or_load_trains_once_saves_into_the_folder_then_reads_back(few_images, tmp_path, monkeypatch):
+    calls = []
+    real = mnist_models.train_mnist_model
+
+    def one_epoch(name, seed, epochs=None, data_path=None, verbose=0):
+        calls.append((name, seed, data_path))
+        return real(name, seed, 1, data_path, verbose=verbose)
+
+    monkeypatch.setattr(mnist_models, "train_mnist_model", one_epoch)
+    first = mnist_models.train_or_load("dcgan", 5, str(tmp_path), data_path="d")
+    assert calls == [("dcgan", 5, "d")]
+    assert (tmp_path / "mnist-dcgan-seed5.weights.h5").exists()
+    again = mnist_models.train_or_load("dcgan", 5, str(tmp_path), data_path="d")
+    assert len(calls) == 1  # read back, not trained again
+    np.testing.assert_array_equal(_weights(again.generator), _weights(first.generator))
+    assert again.info == first.info
+    mnist_models.train_or_load("dcgan", 6)  # no folder: trained, nothing written
+    assert calls[-1] == ("dcgan", 6, None) and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["mnist-dcgan-seed5.weights.h5", "mnist-dcgan-seed5.json"]
+    )
+
+
+def test_gan_training_records_its_time_to_a_tenth_of_a_second(few_images):
+    info = mnist_models.train_mnist_model("dcgan", 0, epochs=1).info
+    assert isinstance(info["train_seconds"], float) and 0 < info["train_seconds"] < 600
+    assert info["train_seconds"] == round(info["train_seconds"], 1)
