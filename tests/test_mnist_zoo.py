@@ -220,3 +220,27 @@ def test_the_data_space_row_moves_pixels_along_the_discriminator_gradient(monkey
     assert (generator_evals, critic_evals) == (1, 1)
     latent_samples, *_ = mnist_experiment._run("DGflow-KL", model, latents, 0, {"step_size": 0.05})
     assert np.abs(np.asarray(latent_samples) - expected).max() > 1e-2
+
+
+def test_the_corrector_trains_on_distinct_training_images_drawn_by_seed(monkeypatch):
+    # Each training image at most once (5,000 of 60,000 drawn with replacement would repeat about 200),
+    # the rows keyed by the seed. The images are replaced by their row numbers to read the draw back.
+    row_numbers = np.arange(60000, dtype=np.float32).reshape(-1, 1, 1, 1)
+    monkeypatch.setattr(mnist_experiment, "_training_images", lambda: row_numbers)
+    drawn = []
+
+    class Drawn(Exception):
+        pass
+
+    def capture(real, fake, **kwargs):
+        drawn.append(np.asarray(real).ravel())
+        raise Drawn
+
+    monkeypatch.setattr(mnist_experiment, "train_corrector", capture)
+    vae = mnist_models.load_shipped_mnist_model("vae")
+    for seed in (1, 1, 2):
+        with pytest.raises(Drawn):
+            mnist_experiment.with_corrector(vae, d_pre=lambda x: x, seed=seed)
+    assert all(len(rows) == mnist_experiment.CORRECTOR_IMAGES == len(np.unique(rows)) for rows in drawn)
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.array_equal(drawn[0], drawn[2])
