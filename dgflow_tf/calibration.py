@@ -174,8 +174,9 @@ def calibrate(
 
     def build(step_size, num_steps):
         # The same generator and critic objects (a config round trip would rebuild their weights).
+        # The model's dtype policy too: a float64 (or mixed-precision) model is tuned as it will run.
         settings = {**model.config.arguments(), "step_size": step_size, "num_steps": num_steps, "seed": seed}
-        return type(model)(model.generator, model.critic, **settings)
+        return type(model)(model.generator, model.critic, dtype=model.dtype_policy, **settings)
 
     bar = _ProgressBar(1 + len(step_sizes) * len(steps), name, higher_is_better, verbose, progress)
     start = time.perf_counter()
