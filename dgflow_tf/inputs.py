@@ -19,7 +19,17 @@ from dgflow_tf._validation import as_batch_tensor, check_batch_tensor
 
 
 def infer_input_shape(generator):
-    """The per-sample input shape of a Keras/tf_keras model, if it declares one; else `None`."""
+    """The per-sample input shape a generator declares, else `None`.
+
+    Read from a `latent_shape` attribute of positive ints (e.g. `adapters.flows.FlowGenerator`'s base
+    shape), else from a Keras/tf_keras model's single input."""
+    declared = getattr(generator, "latent_shape", None)
+    if (
+        isinstance(declared, (list, tuple))
+        and declared
+        and all(isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 for dim in declared)
+    ):
+        return tuple(declared)
     for attribute in ("inputs", "input_shape"):
         try:
             value = getattr(generator, attribute, None)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from dgflow_tf import noise
+from dgflow_tf import RefinementModel, noise
 from dgflow_tf.adapters.flows import FlowGenerator, base_latents, flow_refinement_model
 from dgflow_tf.zoo.flows import RealNVPFlow
 
@@ -172,3 +172,16 @@ def test_flow_model_knows_its_base_shape_and_names_its_generator(flow):
     assert model.sample_latents(3, seed=0).shape == (3, DIM)
     with pytest.raises(ValueError, match=r"must have shape \[batch, 4\] to match the generator's input"):
         model.predict(np.zeros((3, DIM + 1)), verbose=0)
+
+
+def test_a_flow_generator_given_to_refinement_model_declares_its_base_shape(flow):
+    # The flow generator carries its base shape, so a RefinementModel built from it directly (not through
+    # flow_refinement_model) draws its own latents, as `calibrate` and `sample_latents` need.
+    model = RefinementModel(FlowGenerator(flow), critic, num_steps=2, seed=0, dtype="float64")
+    assert model.latent_shape == (DIM,)
+    assert model.sample_latents(5, seed=1).shape == (5, DIM)
+    # Real data where the critic points (pixels near 0.7), so refining helps; the sweep runs at the model's
+    # float64, which the fixed float64 coupling function requires.
+    real = 0.7 + 0.1 * np.random.default_rng(3).standard_normal((64, DIM))
+    result = model.calibrate(real, step_sizes=[0.05, 0.2], num_samples=16, verbose=0)
+    assert model.step_size == result.best["step_size"] in (0.05, 0.2) and model.num_steps == 2

@@ -94,3 +94,9 @@ def test_infer_input_shape_reads_each_form_a_model_declares():
     assert infer_input_shape(two) is None
     assert infer_input_shape(types.SimpleNamespace(input_shape=(None, None, 6))) is None
     assert infer_input_shape(lambda z: z) is None
+    # A declared `latent_shape` of positive ints (a flow's base shape), before any Keras input.
+    declared = types.SimpleNamespace(latent_shape=(7, 2), input_shape=(None, 5))
+    assert infer_input_shape(declared) == (7, 2)
+    for bad in (None, (), (0, 2), (2.0,), (True,), "12"):
+        fallback = types.SimpleNamespace(latent_shape=bad, input_shape=(None, 5))
+        assert infer_input_shape(fallback) == (5,), bad
