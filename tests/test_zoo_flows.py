@@ -90,3 +90,19 @@ def test_fit_reports_nll_and_lowers_it_and_evaluate_matches_the_mean_negative_lo
     assert set(history.history) == {"nll"}
     after = flow.evaluate(data, batch_size=64, verbose=0, return_dict=True)["nll"]
     assert after < before["nll"] - 0.5
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, -0.1])
+def test_alpha_outside_the_open_interval_is_refused(alpha):
+    # alpha is the sigmoid's margin: 0 would map the data's bounds to infinity, 0.5 would divide by zero.
+    with pytest.raises(ValueError, match=r"`alpha` must be in \(0, 0\.5\)"):
+        _small_flow(alpha=alpha)
+
+
+def test_a_negative_seed_is_refused_by_name():
+    with pytest.raises(ValueError, match="`seed` must be an integer >= 0"):
+        _small_flow(seed=-1)
+
+
+def test_the_flow_tracks_one_metric_named_nll():
+    assert [metric.name for metric in _small_flow().metrics] == ["nll"]
