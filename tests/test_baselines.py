@@ -208,10 +208,12 @@ def test_dot_k_eff_of_a_linear_critic():
     assert dot.estimate_k_eff(z) == pytest.approx(3.0, rel=1e-5)
 
 
-def test_dot_first_adam_step_is_a_signed_step():
+@pytest.mark.parametrize("w", [[0.5, -2.0], [2e-9, -2.0]])
+def test_dot_first_adam_step_is_a_signed_step(w):
     # At z = z_y the smoothed cost has zero gradient, so the first gradient is -w / k_eff; with
-    # beta_1 = 0 Adam's first step is lr * g / (|g| + eps) = -lr * sign(g) up to eps.
-    w = np.array([0.5, -2.0], "float32")
+    # beta_1 = 0 Adam's first step is lr * g / (|g| + eps) = -lr * sign(g) up to eps. A gradient
+    # below eps (1e-9 against 1e-8) moves by lr |g| / (|g| + eps), about lr / 11, in g's direction.
+    w = np.array(w, "float32")
     z = np.random.default_rng(7).normal(size=(10, 2)).astype("float32")
     dot = DOT(identity, linear_critic(w), num_steps=1, k_eff=2.0, latent_shape=(2,))
     g = -w / 2.0
@@ -243,6 +245,23 @@ def test_dot_adam_steps_match_a_numpy_adam_with_momentum():
         v = 0.9 * v + 0.1 * gradient**2
         x = x - 0.05 * (m / (1 - 0.5**t)) / (np.sqrt(v / (1 - 0.9**t)) + 1e-8)
     np.testing.assert_allclose(dot.refine(y.astype("float32")).samples, x, rtol=1e-5, atol=1e-6)
+
+
+def test_dot_in_data_space_transports_the_generators_samples():
+    # With a generator, data-space DOT starts from g(z) and moves samples, not latents: the same as
+    # DOT without a generator given g(z) (the generator counted once, for g(z)).
+    z = np.random.default_rng(9).normal(size=(8, 2)).astype("float32")
+
+    def generator(latents):
+        return 2.0 * latents + 1.0
+
+    settings = {"space": "data", "num_steps": 5, "k_eff": 2.0, "learning_rate": 0.05, "latent_shape": (2,)}
+    critic = linear_critic(np.array([0.5, -2.0], "float32"))
+    with_generator = DOT(generator, critic, **settings).refine(z)
+    on_samples = DOT(None, critic, **settings).refine(generator(z))
+    np.testing.assert_allclose(with_generator.samples, on_samples.samples, rtol=1e-6)
+    assert not np.allclose(with_generator.samples, generator(z))
+    assert with_generator.generator_evaluations == 1
 
 
 def test_dot_errors():
