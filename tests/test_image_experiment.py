@@ -66,3 +66,57 @@ def test_image_grid_tiles_in_range(tmp_path):
     assert padded.shape == (9, 9, 1) and np.all(padded[4, :] == 0.5) and np.all(padded[:, 4] == 0.5)
     path = plotting.image_grid({"a": images_, "b": images_}, str(tmp_path / "g.png"))
     assert pathlib.Path(path).stat().st_size > 0
+
+
+def test_compare_digits_rows_are_the_library_calls_they_name(tmp_path):
+    # Each row's samples, re-derived with the library on the model of that seed and the row's latents.
+    from dgflow_tf import RefinementModel
+    from dgflow_tf.baselines import DDLS, DOT
+    from dgflow_tf.zoo import digits_models
+
+    seed, n = 1, 48
+    rows, samples = images.compare_digits(
+        seed,
+        models=("dcgan",),
+        num_samples=n,
+        cache_dir=str(tmp_path),
+        epochs=1,
+        methods=["base", "DGflow", "DOT", "DDLS"],
+    )
+    model = digits_models.load_digits_model("dcgan", seed, str(tmp_path))  # saved by the run, seed 1's
+    retrained = digits_models.train_digits_model("dcgan", seed, epochs=1)
+    np.testing.assert_allclose(
+        model.generator.get_weights()[0], retrained.generator.get_weights()[0], atol=1e-6
+    )
+    latents = model.sample_latents(n, images._LATENTS + seed)
+    np.testing.assert_allclose(samples[("dcgan", "base")], model.generate(latents), atol=1e-6)
+    refiner = RefinementModel(model.generator, model.discriminator, seed=seed, **images.DGFLOW_SETTINGS)
+    np.testing.assert_allclose(samples[("dcgan", "DGflow")], refiner.predict(latents, verbose=0), atol=1e-5)
+    dot = DOT(model.generator, model.discriminator, seed=seed, **images.DOT_SETTINGS).refine(latents)
+    np.testing.assert_allclose(samples[("dcgan", "DOT")], dot.samples, atol=1e-5)
+    ddls = DDLS(model.generator, model.discriminator, seed=seed, **images.DDLS_SETTINGS)
+    np.testing.assert_allclose(samples[("dcgan", "DDLS")], ddls.predict(latents, verbose=0), atol=1e-5)
+    by_method = {row["method"]: row for row in rows}
+    assert (by_method["base"]["generator_evals"], by_method["base"]["critic_evals"]) == (1.0, 0.0)
+    assert (by_method["DOT"]["generator_evals"], by_method["DOT"]["critic_evals"]) == (26.0, 25.0)
+    assert by_method["DGflow"]["diverged"] == 0
+
+
+def test_a_diverged_dgflow_row_has_nan_metrics_and_counts_its_bad_samples(tmp_path, monkeypatch):
+    # A refinement that ends in NaN/Inf (here: samples 2 and 5 of 16, reported by the refiner) becomes a
+    # row with NaN metrics and the count of bad samples, and the comparison goes on.
+    from dgflow_tf.errors import NonFiniteRefinementError
+
+    class Diverging(images.RefinementModel):
+        def predict(self, *args, **kwargs):
+            raise NonFiniteRefinementError([2, 5], [3, 7], 16)
+
+    monkeypatch.setattr(images, "RefinementModel", Diverging)
+    rows, samples = images.compare_digits(
+        0, models=("dcgan",), num_samples=16, cache_dir=str(tmp_path), epochs=1, methods=["DGflow", "base"]
+    )
+    base, row = rows  # in methods_for's order
+    assert row["diverged"] == 2 and ("dcgan", "DGflow") not in samples
+    assert base["method"] == "base" and np.isfinite(base["fid"])
+    for key in ("fid", "kid", "kid_std", "score", "score_std"):
+        assert np.isnan(row[key]), key
