@@ -157,6 +157,12 @@ def test_digits_models_train_save_and_reload(name, tmp_path):
     reloaded = digits_models.load_digits_model(name, 0, str(tmp_path))
     np.testing.assert_array_equal(reloaded.sample(6, seed=1), samples)
     assert not list(tmp_path.glob("*.tmp.*"))
+    # The record holds the last value of every loss Keras logged, and the MMD-GAN trains on its own loss
+    # (its critic has MMD_FEATURES outputs, which a logit loss would not fit).
+    assert model.info["final"] and all(np.isfinite(v) for v in model.info["final"].values())
+    expected_trainer = {"mmd-gan": gan_training.MMDGAN, "dcgan": gan_training.NonSaturatingGAN}.get(name)
+    if expected_trainer is not None:
+        assert type(model.trainer) is expected_trainer
 
 
 def test_digits_models_errors(tmp_path):
@@ -164,6 +170,8 @@ def test_digits_models_errors(tmp_path):
         digits_models.train_digits_model("gan")
     with pytest.raises(ValueError, match="Unknown loss 'wgan'"):
         digits_models.train_digits_model("dcgan", loss="wgan")
+    with pytest.raises(ValueError, match="`epochs` must be a positive integer"):
+        digits_models.train_digits_model("dcgan", epochs=0)
     with pytest.raises(FileNotFoundError, match="No saved 'vae' model for seed 3"):
         digits_models.load_digits_model("vae", 3, str(tmp_path))
 
