@@ -67,14 +67,20 @@ def run(say):
             base = synthetic.evaluate(np.asarray(generator(latents)), reference, dataset)
             rows.append({"dataset": dataset, "gan": gan, "seed": seed, "step": "base", "limit": None, **base})
             for label, step in STEPS.items():
-                model = RefinementModel(generator, critic, seed=seed, latent_shape=(2,), step_size=step)
-                eta = model.step_size if step != "auto" else None
+                plain = RefinementModel(generator, critic, seed=seed, latent_shape=(2,), step_size=step)
                 for limit in TAMING:
-                    if limit is not None:
-                        eta = eta or model.step_size
-                        model = RefinementModel(
-                            tamed(generator, eta, limit), critic, seed=seed, latent_shape=(2,), step_size=eta
+                    # The tamed runs take the plain run's step, `auto` resolved by it (TAMING starts at None).
+                    model = (
+                        plain
+                        if limit is None
+                        else RefinementModel(
+                            tamed(generator, plain.step_size, limit),
+                            critic,
+                            seed=seed,
+                            latent_shape=(2,),
+                            step_size=plain.step_size,
                         )
+                    )
                     samples = model.predict(latents, batch_size=500, verbose=0)
                     metrics = synthetic.evaluate(samples, reference, dataset)
                     row = {"dataset": dataset, "gan": gan, "seed": seed, "step": label, "limit": limit}
@@ -97,16 +103,12 @@ def markdown(rows, seconds):
         "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        step_size = row.get("step_size")
+        step_size = "" if row.get("step_size") is None else f"{row['step_size']:.4g}"
+        hq = f"{row['hq']:.1f}" if "hq" in row else ""
+        limit = "-" if row["limit"] is None else row["limit"]
         lines.append(
-            f"| {row['dataset']} | {row['gan']} | {row['seed']} | {row['step']} | "
-            f"{'-' if row['limit'] is None else row['limit']} | "
-            f"{'' if step_size is None else f'{step_size:.4g}'} | "
-            f"{row['hq']:.1f} | {row['kde']:.3f} | {row['ot']:.4f} |"
-            if "hq" in row
-            else f"| {row['dataset']} | {row['gan']} | {row['seed']} | {row['step']} | "
-            f"{'-' if row['limit'] is None else row['limit']} | "
-            f"{'' if step_size is None else f'{step_size:.4g}'} |  | {row['kde']:.3f} | {row['ot']:.4f} |"
+            f"| {row['dataset']} | {row['gan']} | {row['seed']} | {row['step']} | {limit} | {step_size} | "
+            f"{hq} | {row['kde']:.3f} | {row['ot']:.4f} |"
         )
     return "\n".join(lines) + "\n"
 
