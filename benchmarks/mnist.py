@@ -14,7 +14,11 @@ Tuning: one rule for every method. Each method's knob (step size; DOT's
 learning rate; DRS's gamma quantile) is chosen from `experiments.mnist.GRIDS`
 by the lowest FID on the tuning seed (`TUNING_SEED`, its own latents and
 noise, and its own GAN where `--tuning-model-seed` names one), then fixed
-for every evaluation seed. The sweep is written beside the table.
+for every evaluation seed. A step or learning rate whose best value is the
+grid's largest or smallest is not yet tuned: the grid grows past that edge
+in the same 1-3 pattern (0.3 -> 1 -> 3 ...; 1e-3 -> 3e-4 ...), at most
+`MAX_EXTENSIONS` points, while the newest point is the best. The sweep is
+written beside the table.
 
 Evaluation seeds key the latents and the refinement noise; `--model-seeds`
 gives each evaluation seed its own separately trained GAN (cached in
@@ -25,10 +29,11 @@ Reproduce (2 CPU cores, MNIST's IDX files in DGFLOW_TF_MNIST_DIR):
 
     python benchmarks/mnist.py --families dcgan sn-gan wgan-gp --seeds 0 1 2 --model-seeds 0
 
-When a library default changes (e.g. the `auto` step rule), `--refresh METHOD ...`
-reruns only those methods' rows of the families finished earlier, on the same
-seeds, and keeps every other row (their wall time is then the earlier run's
-plus the refresh's):
+When a library default or the tuning rule changes (e.g. the `auto` step rule),
+`--refresh METHOD ...` reruns only those methods' rows of the families finished
+earlier, on the same seeds, and keeps every other row (their wall time is then
+the earlier run's plus the refresh's). A refreshed method with a knob is tuned
+again first, by today's rule; the journal keeps the grid points already swept:
 
     python benchmarks/mnist.py --families dcgan sn-gan wgan-gp --seeds 0 1 2 --model-seeds 0 \
         --num-samples 1000 --tuning-samples 500 \
@@ -66,6 +71,9 @@ from dgflow_tf.zoo import mnist_models  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "mnist")
 COLUMNS = ("fid", "kid", "precision", "recall", "score")
+#: Knobs whose grid grows past an edge that holds the best value, and by at most how many points.
+EXTENDED_KNOBS = ("step_size", "learning_rate")
+MAX_EXTENSIONS = 3
 
 
 def _say(message):
@@ -86,11 +94,22 @@ def _model(family, seed):
     return model
 
 
+def _neighbour(value, upward):
+    """The next value past `value` in the grid's 1-3 pattern: 0.3 -> 1.0 -> 3.0, 1e-3 -> 3e-4 -> 1e-4."""
+    exponent = np.floor(np.log10(value))
+    mantissa = round(value / 10**exponent)  # 1 or 3
+    if upward:
+        return float(f"{value * (3 if mantissa == 1 else 10 / 3):.1g}")
+    return float(f"{value / (10 / 3 if mantissa == 1 else 3):.1g}")
+
+
 def tune(family, model, num_samples, methods, journal_path):
     """Every method's grid on the tuning seed; returns `(choices, sweep_rows)`.
 
+    A step or learning rate whose lowest FID lies at an edge of the grid is swept further past
+    that edge (`_neighbour`), up to `MAX_EXTENSIONS` points, while the newest point is the best.
     Each finished grid point is appended to `journal_path` (JSON lines), so an interrupted sweep
-    resumes where it stopped.
+    resumes where it stopped and a wider grid reuses the points already swept.
     """
     journal = {}
     if os.path.exists(journal_path):
@@ -99,34 +118,47 @@ def tune(family, model, num_samples, methods, journal_path):
                 if line.strip():
                     row = json.loads(line)
                     journal[(row["method"], row["value"], row["num_samples"], row["model_seed"])] = row
+
+    def point(method, knob, value):
+        key = (method, value, num_samples, model.seed)
+        if key not in journal:
+            rows, _ = mnist.compare_mnist(
+                model, [method], mnist.TUNING_SEED, num_samples, {method: {knob: value}}, num_subsets=20
+            )
+            journal[key] = {
+                **rows[0],
+                "family": family,
+                "knob": knob,
+                "value": value,
+                "num_samples": num_samples,
+                "model_seed": model.seed,
+            }
+            with open(journal_path, "a", encoding="utf-8") as file:
+                file.write(json.dumps(journal[key], default=float) + "\n")
+        _say(f"tune {family} {method} {knob}={value}: FID {journal[key]['fid']:.3f}")
+        return journal[key]
+
+    def best_of(rows):
+        # The rule: lowest FID; a diverged setting (NaN) never wins; ties keep the smaller value.
+        finite = [row for row in rows if np.isfinite(row["fid"])]
+        return min(finite, key=lambda row: (row["fid"], row["value"]))["value"] if finite else None
+
     choices, sweep = {}, []
     for method in methods:
         if method not in mnist.KNOBS:
             continue
-        knob, best = mnist.KNOBS[method], None
-        for value in mnist.GRIDS[method]:
-            key = (method, value, num_samples, model.seed)
-            if key not in journal:
-                rows, _ = mnist.compare_mnist(
-                    model, [method], mnist.TUNING_SEED, num_samples, {method: {knob: value}}, num_subsets=20
-                )
-                journal[key] = {
-                    **rows[0],
-                    "family": family,
-                    "knob": knob,
-                    "value": value,
-                    "num_samples": num_samples,
-                    "model_seed": model.seed,
-                }
-                with open(journal_path, "a", encoding="utf-8") as file:
-                    file.write(json.dumps(journal[key], default=float) + "\n")
-            row = journal[key]
-            sweep.append(row)
-            _say(f"tune {family} {method} {knob}={value}: FID {row['fid']:.3f}")
-            # The rule: lowest FID; a diverged setting (NaN) never wins; ties keep the smaller value.
-            if np.isfinite(row["fid"]) and (best is None or row["fid"] < best[1]):
-                best = (value, row["fid"])
-        choices[method] = {knob: best[0] if best else min(mnist.GRIDS[method])}
+        knob, grid = mnist.KNOBS[method], list(mnist.GRIDS[method])
+        rows = [point(method, knob, value) for value in grid]
+        if knob in EXTENDED_KNOBS:
+            for upward, edge in ((True, max), (False, min)):
+                for _ in range(MAX_EXTENSIONS):
+                    if best_of(rows) != edge(grid):
+                        break
+                    grid.append(_neighbour(edge(grid), upward))
+                    rows.append(point(method, knob, grid[-1]))
+        sweep += sorted(rows, key=lambda row: row["value"])
+        best = best_of(rows)
+        choices[method] = {knob: best if best is not None else min(grid)}
     return choices, sweep
 
 
@@ -176,6 +208,13 @@ def _paired(rows, family, methods):
     return lines
 
 
+def _grid(samples, output, family, model_seed, seed):
+    """Every method's first 36 samples, on the same latents, in `<output>/<family>.png`."""
+    panels = {method: images[:36] for method, images in samples.items()}
+    title = f"MNIST {family} (GAN seed {model_seed}, latents of seed {seed})"
+    image_grid(panels, os.path.join(output, f"{family}.png"), columns=6, title=title)
+
+
 def _write_atomically(path, record):
     with open(path + ".partial", "w", encoding="utf-8") as file:
         json.dump(record, file, default=float)
@@ -185,26 +224,36 @@ def _write_atomically(path, record):
 def _refresh(family, done, args, model_seeds, settings):
     """`done` with the rows of `args.refresh` rerun on every seed, in their places.
 
-    A method the earlier run did not have is tuned first (same grid, rule and journal) and its
-    rows are added.
+    Every refreshed method with a knob is tuned again by today's rule (the journal keeps the
+    points swept before); a method the earlier run did not have has its rows added.
     """
     started = time.perf_counter()
-    added = [method for method in args.refresh if method not in done["settings"][0]]
+    retuned = [method for method in args.refresh if method in mnist.KNOBS]
     tuning = done["tuning"]
-    if added:
+    if retuned:
         journal = os.path.join(args.output, f"{family}-sweep.jsonl")
         choices, sweep = tune(
-            family, _model(family, args.tuning_model_seed), args.tuning_samples, added, journal
+            family, _model(family, args.tuning_model_seed), args.tuning_samples, retuned, journal
         )
-        tuning = {"choices": {**tuning["choices"], **choices}, "sweep": tuning["sweep"] + sweep}
-    fresh = {}
+        kept = [row for row in tuning["sweep"] if row["method"] not in retuned]
+        tuning = {"choices": {**tuning["choices"], **choices}, "sweep": kept + sweep}
+    fresh, kept = {}, {(row["method"], row["seed"]): row for row in done["rows"]}
     for seed, model_seed in zip(args.seeds, model_seeds, strict=True):
         model = _model(family, model_seed)
-        new_rows, _ = mnist.compare_mnist(
-            model, list(args.refresh), seed, args.num_samples, tuning["choices"], progress=_say
+        # The first seed runs every method, so that the sample grid shows today's rows; the rows
+        # not refreshed are kept as they were, and how far the rerun landed from them is logged.
+        methods = args.methods if seed == args.seeds[0] else list(args.refresh)
+        new_rows, samples = mnist.compare_mnist(
+            model, methods, seed, args.num_samples, tuning["choices"], progress=_say
         )
         for row in new_rows:
-            fresh[(row["method"], seed)] = {**row, "family": family, "model_seed": model_seed}
+            if row["method"] in args.refresh or (row["method"], seed) not in kept:
+                fresh[(row["method"], seed)] = {**row, "family": family, "model_seed": model_seed}
+            else:
+                before = kept[(row["method"], seed)]["fid"]
+                _say(f"{family} {row['method']} seed {seed}: rerun FID {row['fid']:.3f}, kept {before:.3f}")
+        if seed == args.seeds[0]:
+            _grid(samples, args.output, family, model_seed, seed)
     rows = [fresh.pop((row["method"], row["seed"]), row) for row in done["rows"]]
     seconds = (done.get("seconds") or 0.0) + time.perf_counter() - started
     return {"settings": settings, "rows": rows + list(fresh.values()), "tuning": tuning, "seconds": seconds}
@@ -280,13 +329,7 @@ def main(argv=None):
             )
             rows += [{**row, "family": family, "model_seed": model_seed} for row in family_rows]
             if seed == args.seeds[0]:
-                panels = {method: images[:36] for method, images in samples.items()}
-                image_grid(
-                    panels,
-                    os.path.join(args.output, f"{family}.png"),
-                    columns=6,
-                    title=f"MNIST {family} (GAN seed {model_seed}, latents of seed {seed})",
-                )
+                _grid(samples, args.output, family, model_seed, seed)
             _say(f"{family} seed {seed} done")
         family_seconds[family] = time.perf_counter() - family_started
         _write_atomically(
