@@ -1,5 +1,6 @@
 """Each baseline's defining property, against closed forms and known distributions."""
 
+import itertools
 import math
 
 import numpy as np
@@ -273,6 +274,38 @@ def test_dot_errors():
         DOT(identity, zero_critic, beta_2=1.0)
     with pytest.raises(ValueError, match="`z` contains NaN"):
         DOT(identity, zero_critic, latent_shape=(2,)).refine(np.full((3, 2), np.nan, "float32"))
+    # Each bad knob is named as the user spelled it.
+    for name, value in (("num_steps", -1), ("learning_rate", 0.0), ("epsilon", 0.0), ("k_eff", -1.0)):
+        with pytest.raises(ValueError, match=rf"^`{name}` must be .* Received: {name}="):
+            DOT(identity, zero_critic, **{name: value})
+
+
+def test_dot_reports_the_pairs_it_evaluated_and_the_samples_it_refined():
+    z = np.random.default_rng(13).normal(size=(9, 2)).astype("float32")
+    estimated = DOT(identity, linear_critic([1.0, 2.0]), latent_shape=(2,), num_pairs=7, num_steps=2).refine(
+        z
+    )
+    # k_eff from 7 pairs: both states of each pair go through the critic once.
+    assert estimated.info["pair_evaluations"] == 14 and estimated.info["num_samples"] == 9
+    given = DOT(identity, linear_critic([1.0, 2.0]), latent_shape=(2,), k_eff=2.0, num_steps=2).refine(z)
+    assert given.info["pair_evaluations"] == 0 and given.info["k_eff"] == 2.0
+
+
+def test_dot_k_eff_pairs_are_uniform_over_the_distinct_pairs():
+    # Three states whose pairwise ratios |d(a) - d(b)| / |a - b| differ, one pair per estimate: the
+    # estimate names the pair drawn. Over 600 seeds each of the 3 unordered pairs must come up a third
+    # of the time (chi-square against uniform); a second index drawn from a wrong range favours some.
+
+    points = np.array([[0.0], [1.0], [3.0]], "float32")
+    critic = lambda x: tf.reduce_sum(x**2, axis=-1)  # noqa: E731
+    ratios = {
+        abs(a**2 - b**2) / abs(a - b): (i, j)
+        for (i, a), (j, b) in itertools.combinations(enumerate([0, 1, 3]), 2)
+    }
+    dot = DOT(None, critic, space="data", num_pairs=1, latent_shape=(1,))
+    drawn = [ratios[round(dot.estimate_k_eff(points, seed=seed), 4)] for seed in range(600)]
+    counts = [drawn.count(pair) for pair in ((0, 1), (0, 2), (1, 2))]
+    assert stats.chisquare(counts).pvalue > 1e-3, counts
 
 
 # -- Independent references (the optimum, the law sampled) ----------------------------------------

@@ -124,6 +124,21 @@ def test_dcgan_sizes_and_spectral_norm(image_size, stages):
             dcgan.dcgan_generator(image_size=bad_size)
 
 
+def test_dcgan_names_its_inputs_and_models_and_a_bad_image_size():
+    # Saved weights and the hub export find the networks by these names; the user reads the errors.
+    generator, critic = (
+        dcgan.dcgan_generator(width=2, image_size=8),
+        dcgan.dcgan_discriminator(width=2, image_size=8),
+    )
+    assert (generator.name, generator.inputs[0].name) == ("dcgan_generator", "z")
+    assert (critic.name, critic.inputs[0].name) == ("dcgan_discriminator", "x")
+    assert dcgan.dcgan_generator(width=2, image_size=8, name="g").name == "g"
+    with pytest.raises(
+        ValueError, match=r"^`image_size` must be a positive integer. Received: image_size=0$"
+    ):
+        dcgan.dcgan_generator(image_size=0)
+
+
 def test_hinge_and_non_saturating_losses_match_formulas():
     real, fake = tf.constant([2.0, -0.5]), tf.constant([0.3, -2.0])
     hinge_d = np.mean(np.maximum(0, 1 - real.numpy())) + np.mean(np.maximum(0, 1 + fake.numpy()))
