@@ -120,3 +120,48 @@ def test_a_diverged_dgflow_row_has_nan_metrics_and_counts_its_bad_samples(tmp_pa
     assert base["method"] == "base" and np.isfinite(base["fid"])
     for key in ("fid", "kid", "kid_std", "score", "score_std"):
         assert np.isnan(row[key]), key
+
+
+def test_compare_digits_reads_its_models_from_the_cache_instead_of_training(tmp_path, monkeypatch):
+    from dgflow_tf.zoo import digits_models
+
+    saved = digits_models.train_digits_model("dcgan", 3, epochs=1)
+    digits_models.save_digits_model(saved, str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained a model the cache holds")
+
+    monkeypatch.setattr(digits_models, "train_digits_model", refuse)
+    _, samples = images.compare_digits(
+        3, models=("dcgan",), num_samples=16, cache_dir=str(tmp_path), methods=["base"]
+    )
+    latents = saved.sample_latents(16, images._LATENTS + 3)
+    np.testing.assert_allclose(samples[("dcgan", "base")], saved.generate(latents), atol=1e-6)
+
+
+def test_the_flows_data_space_row_refines_with_its_own_settings_and_the_models_latent_shape(
+    tmp_path, monkeypatch
+):
+    from dgflow_tf.zoo import digits_models
+
+    built = []
+
+    class Recording(images.RefinementModel):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(images, "RefinementModel", Recording)
+    method = "DGflow+corrector (data space)"
+    images.compare_digits(
+        0,
+        models=("flow",),
+        num_samples=16,
+        cache_dir=str(tmp_path),
+        epochs=1,
+        corrector_settings={"epochs": 1},
+        methods=[method],
+    )
+    flow = digits_models.load_digits_model("flow", 0, str(tmp_path))
+    assert built == [{"seed": 0, "latent_shape": flow.latent_shape, **images.FLOW_DATA_SETTINGS}]
+    assert images.FLOW_DATA_SETTINGS["space"] == "data" != images.DGFLOW_SETTINGS["space"]
