@@ -235,8 +235,8 @@ def _refresh(family, done, args, model_seeds, settings):
         choices, sweep = tune(
             family, _model(family, args.tuning_model_seed), args.tuning_samples, retuned, journal
         )
-        kept = [row for row in tuning["sweep"] if row["method"] not in retuned]
-        tuning = {"choices": {**tuning["choices"], **choices}, "sweep": kept + sweep}
+        untouched = [row for row in tuning["sweep"] if row["method"] not in retuned]
+        tuning = {"choices": {**tuning["choices"], **choices}, "sweep": untouched + sweep}
     fresh, kept = {}, {(row["method"], row["seed"]): row for row in done["rows"]}
     for seed, model_seed in zip(args.seeds, model_seeds, strict=True):
         model = _model(family, model_seed)

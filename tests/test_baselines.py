@@ -295,7 +295,6 @@ def test_dot_k_eff_pairs_are_uniform_over_the_distinct_pairs():
     # Three states whose pairwise ratios |d(a) - d(b)| / |a - b| differ, one pair per estimate: the
     # estimate names the pair drawn. Over 600 seeds each of the 3 unordered pairs must come up a third
     # of the time (chi-square against uniform); a second index drawn from a wrong range favours some.
-
     points = np.array([[0.0], [1.0], [3.0]], "float32")
     critic = lambda x: tf.reduce_sum(x**2, axis=-1)  # noqa: E731
     ratios = {
