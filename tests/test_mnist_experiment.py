@@ -192,3 +192,118 @@ def test_a_rows_latents_noise_and_kid_subsets_are_keyed_by_its_seed(dcgan, short
     kid = mnist_metrics(samples["base"], num_subsets=4, seed=SEED)["kid"]
     assert rows[0]["kid"] == pytest.approx(kid, rel=1e-12)
     assert mnist_metrics(samples["base"], num_subsets=4, seed=SEED + 1)["kid"] != pytest.approx(kid, rel=1e-6)
+
+
+class _IndexModel:
+    """A stand-in whose 'images' are their own indices: training image i is the number i."""
+
+    name, seed = "dcgan", 7
+
+    def __init__(self):
+        self.sample_calls = []
+
+    def sample(self, num, seed):
+        self.sample_calls.append((num, seed))
+        return -1.0 - np.arange(num, dtype=np.float64)[:, None]  # negative: never a training index
+
+    @staticmethod
+    def discriminator(batch, training):
+        return np.asarray(batch, np.float64)
+
+
+def test_the_logit_calibration_draws_distinct_training_images_from_the_whole_split(monkeypatch):
+    monkeypatch.setattr(mnist_experiment, "_training_images", lambda: np.arange(60_000.0)[:, None])
+    fits = []
+    monkeypatch.setattr(
+        mnist_experiment, "fit_logit_calibration", lambda real, fake: fits.append((real, fake))
+    )
+    model = _IndexModel()
+    # Asked for all 60,000, the calibration must see each training image exactly once: a draw from a
+    # wider range would index past the split, a narrower one would repeat or miss images.
+    mnist_experiment._calibration(model, 60_000, SEED)
+    real, fake = fits[-1]
+    np.testing.assert_array_equal(np.sort(real), np.arange(60_000.0))
+    np.testing.assert_array_equal(fake, -1.0 - np.arange(60_000.0))
+    # A smaller draw: distinct images, the model's own samples keyed apart from the latents, and
+    # another evaluation seed draws other images.
+    mnist_experiment._calibration(model, 500, SEED)
+    real, _ = fits[-1]
+    assert len(np.unique(real)) == 500
+    assert model.sample_calls[-1] == (500, mnist_experiment._CALIBRATION + SEED)
+    mnist_experiment._calibration(model, 500, SEED + 1)
+    assert len(np.intersect1d(real, fits[-1][0])) < 50
+
+
+def test_drs_and_mh_gan_fit_their_calibration_on_2000_images_keyed_by_the_seed(dcgan, short, monkeypatch):
+    # The images page states 2,000 training images against 2,000 samples; a smaller or missing count
+    # would fit the logit map to a handful of points.
+    calls = []
+
+    def calibration(model, num, seed):
+        calls.append((model.name, num, seed))
+        return 1.0, 0.0
+
+    monkeypatch.setattr(mnist_experiment, "_calibration", calibration)
+    latents = dcgan.sample_latents(4, seed=1)
+    for method, settings in (("DRS", {"gamma_quantile": 0.5}), ("MH-GAN", {})):
+        mnist_experiment._run(method, dcgan, latents, SEED, settings)
+    assert calls == [("dcgan", 2000, SEED), ("dcgan", 2000, SEED)]
+
+
+class _FakeRefiner:
+    """Records what `calibrated_step_size` hands to `RefinementModel` and its `calibrate`."""
+
+    made = []
+
+    def __init__(self, generator, critic):
+        self.generator, self.critic = generator, critic
+        _FakeRefiner.made.append(self)
+
+    def calibrate(self, real, metric):
+        self.real, self.metric = real, metric
+        self.step_size, self.num_steps = self.generator["step"], 7
+
+
+class _Images:
+    """60,000 'training images' that cycle through a few real-looking ones, without 188 MB of them."""
+
+    def __init__(self, images):
+        self.images = images
+
+    def __getitem__(self, rows):
+        return self.images[np.asarray(rows) % len(self.images)]
+
+
+def test_calibrated_step_size_calibrates_each_model_once_on_fid_in_classifier_features(dcgan, monkeypatch):
+    from dgflow_tf import critics
+
+    monkeypatch.setattr(mnist_experiment, "RefinementModel", _FakeRefiner)
+    monkeypatch.setattr(_FakeRefiner, "made", [])
+    monkeypatch.setattr(mnist_experiment, "_calibrated_steps", {})
+    monkeypatch.setattr(mnist_experiment, "CALIBRATION_IMAGES", 200)
+    images = np.asarray(dcgan.sample(300, seed=5))
+    monkeypatch.setattr(mnist_experiment, "_training_images", lambda: _Images(images))
+
+    first, second, wgan = _Model("dcgan", 1, 0.01), _Model("dcgan", 2, 0.02), _Model("wgan-gp", 1, 0.03)
+    # Each model (name and seed) gets its own calibration, once.
+    assert mnist_experiment.calibrated_step_size(first) == (0.01, 7)
+    assert mnist_experiment.calibrated_step_size(second) == (0.02, 7)
+    assert mnist_experiment.calibrated_step_size(wgan) == (0.03, 7)
+    assert mnist_experiment.calibrated_step_size(first) == (0.01, 7)
+    assert len(_FakeRefiner.made) == 3
+    # A GAN's logit critic is used as it is; a WGAN-GP's scores are read as d directly.
+    assert _FakeRefiner.made[0].critic is first.discriminator
+    assert isinstance(_FakeRefiner.made[2].critic, critics.WassersteinCritic)
+    # The metric is FID in the classifier's feature space against the calibration images: zero for
+    # those images themselves, clearly more for images of another kind.
+    refiner = _FakeRefiner.made[0]
+    assert refiner.real.shape == (200, 28, 28, 1)
+    assert abs(refiner.metric(refiner.real)) < 1e-3
+    assert refiner.metric(-np.ones((200, 28, 28, 1), np.float32)) > 100.0
+
+
+class _Model:
+    def __init__(self, name, seed, step):
+        self.name, self.seed = name, seed
+        self.generator = {"step": step}
+        self.discriminator = lambda samples, training=False: samples
