@@ -67,3 +67,29 @@ def mnist_test(mnist_dir):
     from dgflow_tf import datasets
 
     return datasets.mnist("test", mnist_dir, return_labels=True)
+
+
+@pytest.fixture
+def package_weights_untouched():
+    """Fails a test that rewrites the weights shipped inside the package, and puts them back.
+
+    The zoo's training commands write the package's own files when given no `--output`; their
+    tests redirect that path. A command that ignored the redirection would replace the shipped
+    models for every later test (and every later mutant of a mutation run).
+    """
+    from pathlib import Path
+
+    from dgflow_tf.zoo import saved_weights
+
+    folder = Path(saved_weights.__file__).resolve().parent / "weights"
+    before = {path: path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    yield
+    changed = [path for path, data in before.items() if not path.exists() or path.read_bytes() != data]
+    for path in changed:
+        path.write_bytes(before[path])
+    added = [path for path in folder.rglob("*") if path.is_file() and path not in before]
+    for path in added:
+        path.unlink()
+    assert not changed and not added, (
+        f"the test rewrote shipped weights {[p.name for p in changed]} / added {[p.name for p in added]}"
+    )

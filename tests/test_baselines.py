@@ -84,6 +84,17 @@ def test_drs_errors():
     assert drs.generator.name == "generator"  # the wrapped function, as in a RefinementModel
 
 
+def test_every_drs_knob_error_names_it_as_spelled():
+    for name, value in (
+        ("gamma_quantile", 1.5),
+        ("epsilon", 0.0),
+        ("max_proposals_per_sample", 0),
+        ("batch_size", 0),
+    ):
+        with pytest.raises(ValueError, match=rf"^`{name}` must be .* Received: {name}="):
+            DRS(identity, zero_critic, latent_shape=(2,), **{name: value})
+
+
 def test_prior_latents_are_standard_normal_in_the_asked_dtype_and_shape():
     drs = DRS(identity, zero_critic, latent_shape=(2,), seed=0)
     positions, seed = np.arange(4000), noise.sanitize_seed(0)

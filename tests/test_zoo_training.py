@@ -14,6 +14,9 @@ import pytest
 from dgflow_tf import datasets
 from dgflow_tf.zoo import digits_classifier, mnist_classifier, mnist_models, toy_gans
 
+# The trainers write the package's own weights by default: none of these tests may.
+pytestmark = pytest.mark.usefixtures("package_weights_untouched")
+
 TRAIN_IMAGES, TEST_IMAGES = 512, 200
 
 
