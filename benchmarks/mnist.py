@@ -94,6 +94,18 @@ def _model(family, seed):
     return model
 
 
+def _versions():
+    """The libraries a family ran with. A GAN retrained from its seed in another environment can be
+    another GAN: the SN-GAN of seed 100 retrained on 2026-12-04 scored a base FID near 73 on the
+    tuning seed, the one it replaced near 68, and what that one was trained with was not kept."""
+    import keras
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tfp": tfp.__version__,
+            "numpy": np.__version__}  # fmt: skip
+
+
 def _neighbour(value, upward):
     """The next value past `value` in the grid's 1-3 pattern: 0.3 -> 1.0 -> 3.0, 1e-3 -> 3e-4 -> 1e-4."""
     exponent = np.floor(np.log10(value))
@@ -256,7 +268,9 @@ def _refresh(family, done, args, model_seeds, settings):
             _grid(samples, args.output, family, model_seed, seed)
     rows = [fresh.pop((row["method"], row["seed"]), row) for row in done["rows"]]
     seconds = (done.get("seconds") or 0.0) + time.perf_counter() - started
-    return {"settings": settings, "rows": rows + list(fresh.values()), "tuning": tuning, "seconds": seconds}
+    kept_versions = {key: done[key] for key in ("versions",) if key in done}
+    return {"settings": settings, "rows": rows + list(fresh.values()), "tuning": tuning, "seconds": seconds,
+            **kept_versions, "refreshed_with": _versions()}  # fmt: skip
 
 
 def main(argv=None):
@@ -286,7 +300,7 @@ def main(argv=None):
         parser.error("--model-seeds takes one seed, or one per --seeds")
     os.makedirs(args.output, exist_ok=True)
     started = time.perf_counter()
-    rows, tuning, family_seconds = [], {}, {}
+    rows, tuning, family_seconds, family_versions = [], {}, {}, {}
     settings = [
         args.methods,
         args.seeds,
@@ -315,6 +329,7 @@ def main(argv=None):
                 rows += done["rows"]
                 tuning[family] = done["tuning"]
                 family_seconds[family] = done.get("seconds")
+                family_versions[family] = done.get("versions")
                 continue
         family_start, family_started = len(rows), time.perf_counter()
         journal = os.path.join(args.output, f"{family}-sweep.jsonl")
@@ -332,6 +347,7 @@ def main(argv=None):
                 _grid(samples, args.output, family, model_seed, seed)
             _say(f"{family} seed {seed} done")
         family_seconds[family] = time.perf_counter() - family_started
+        family_versions[family] = _versions()
         _write_atomically(
             done_path,
             {
@@ -339,6 +355,7 @@ def main(argv=None):
                 "rows": rows[family_start:],
                 "tuning": tuning[family],
                 "seconds": family_seconds[family],
+                "versions": family_versions[family],
             },
         )
     seconds = time.perf_counter() - started
@@ -346,6 +363,7 @@ def main(argv=None):
         "command": "python benchmarks/mnist.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "seconds": seconds,
         "family_seconds": family_seconds,
+        "family_versions": family_versions,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "seeds": args.seeds,
         "model_seeds": model_seeds,
@@ -372,6 +390,11 @@ def main(argv=None):
             + ", ".join(
                 f"{family} {value / 60:.0f} min" if value else f"{family} not recorded"
                 for family, value in family_seconds.items()
+            )
+            + ". Libraries per family (a GAN retrained in another environment can differ): "
+            + "; ".join(
+                f"{family} " + (", ".join(f"{k} {v}" for k, v in value.items()) if value else "not recorded")
+                for family, value in family_versions.items()
             )
             + ".\n\n"
             f"Mean ± std over evaluation seeds {args.seeds} (GAN seeds {model_seeds}), "

@@ -144,3 +144,26 @@ def test_a_refresh_retunes_by_todays_rule_and_sweeps_only_the_new_points(bench, 
     assert [row for row in after if row["method"] != "DGflow-KL"] == [
         row for row in before if row["method"] != "DGflow-KL"
     ]
+
+
+def test_each_family_records_the_library_versions_it_ran_with(bench, tmp_path):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    output = tmp_path / "mnist"
+    bench.main(_argv(output))
+    family = json.loads((output / "dcgan.json").read_text())
+    assert family["versions"]["tensorflow"] == tf.__version__
+    assert (family["versions"]["keras"], family["versions"]["numpy"]) == (keras.__version__, np.__version__)
+    summary = (tmp_path / "mnist.md").read_text()
+    assert f"dcgan tensorflow {tf.__version__}, keras {keras.__version__}" in summary
+    # A refresh keeps what the family ran with and adds its own; a family written before versions
+    # were kept says so instead of claiming today's.
+    bench.main(_argv(output, "--refresh", "DOT"))
+    family = json.loads((output / "dcgan.json").read_text())
+    assert family["versions"]["tensorflow"] == tf.__version__ and "refreshed_with" in family
+    del family["versions"]
+    (output / "dcgan.json").write_text(json.dumps(family))
+    bench.main(_argv(output))
+    assert "dcgan not recorded" in (tmp_path / "mnist.md").read_text()
