@@ -63,3 +63,73 @@ def test_metric_curves_refuse_no_curves_and_curves_of_another_length(tmp_path):
         plotting.metric_curves([0, 1], {}, tmp_path / "m.png")
     with pytest.raises(ValueError, match=r"Curve 'FID' has \(3,\) values for \(2,\) steps"):
         plotting.metric_curves([0, 1], {"FID": [1.0, 2.0, 3.0]}, tmp_path / "m.png")
+
+
+@pytest.fixture
+def saved_axes(monkeypatch):
+    """Every axis of each figure `savefig` is called on, as drawn at that moment, and the figure size."""
+    seen = []
+    save = matplotlib.figure.Figure.savefig
+
+    def record(figure, *args, **kwargs):
+        axes = [
+            {
+                "title": axis.get_title(),
+                "title_size": axis.title.get_fontsize(),
+                "xlim": axis.get_xlim(),
+                "ylim": axis.get_ylim(),
+                "images": [
+                    (np.asarray(im.get_array()), im.get_interpolation(), im.get_clim(), im.cmap.name)
+                    for im in axis.get_images()
+                ],
+            }
+            for axis in figure.axes
+            if axis.get_visible()
+        ]
+        seen.append({"size": tuple(figure.get_size_inches()), "axes": axes})
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
+    return seen
+
+
+def test_image_grid_shows_each_panels_tiles_unsmoothed_in_grey_at_a_size_per_panel(tmp_path, saved_axes):
+    rng = np.random.default_rng(0)
+    panels = {"base": rng.uniform(-1, 1, (6, 5, 7, 1)), "refined": rng.uniform(-1, 1, (6, 5, 7, 1))}
+    # Another default font size: the panel titles stay at 10 points whatever the user's style.
+    with matplotlib.rc_context({"font.size": 7}):
+        plotting.image_grid(panels, str(tmp_path / "grid.png"), columns=3)
+    (figure,) = saved_axes
+    assert figure["size"] == pytest.approx((3.2 * 2, 3.6))  # 3.2 inches a panel, whatever the default
+    assert [axis["title"] for axis in figure["axes"]] == ["base", "refined"]
+    for axis, images in zip(figure["axes"], panels.values(), strict=True):
+        assert axis["title_size"] == 10
+        ((array, interpolation, clim, cmap),) = axis["images"]
+        # One channel is drawn as a 2-D grey image of the tiles: [0, 1] is black to white, no smoothing.
+        np.testing.assert_array_equal(array, plotting.tile_images(images, 3)[..., 0])
+        assert (interpolation, clim, cmap) == ("nearest", (0.0, 1.0), "gray")
+
+
+def test_scatter_grid_fits_its_limits_to_the_points_unless_given(tmp_path, saved_axes):
+    rng = np.random.default_rng(1)
+    panels = {"a": rng.normal(size=(400, 2)), "b": rng.normal(3.0, 0.5, size=(400, 2))}
+    plotting.scatter_grid(panels, str(tmp_path / "fit.png"))
+    # The 0.5 and 99.5 percentiles of every coordinate of every panel, widened by a tenth each way.
+    low, high = np.percentile(np.concatenate(list(panels.values())), [0.5, 99.5])
+    pad = 0.1 * (high - low)
+    for axis in saved_axes[0]["axes"]:
+        assert axis["xlim"] == pytest.approx((low - pad, high + pad))
+        assert axis["ylim"] == pytest.approx((low - pad, high + pad))
+        assert axis["title_size"] == 10
+    plotting.scatter_grid(panels, str(tmp_path / "given.png"), limits=(-2.0, 5.0))
+    assert {(axis["xlim"], axis["ylim"]) for axis in saved_axes[1]["axes"]} == {((-2.0, 5.0), (-2.0, 5.0))}
+
+
+def test_sweep_curves_title_says_what_the_crosses_mean_unless_given(tmp_path, saved_figures):
+    curves = {"KL": [(0.01, 1.0), (0.1, None)]}
+    plotting.sweep_curves(curves, str(tmp_path / "a.png"))
+    plotting.sweep_curves(curves, str(tmp_path / "b.png"), title="mine")
+    assert [figure["title"] for figure in saved_figures] == ["step-size sweep (x: diverged)", "mine"]
+    # The diverged setting is a cross on the lower edge (the lowest score), apart from the line.
+    (_, x, y, _), (_, crosses_x, crosses_y, _) = saved_figures[0]["lines"]
+    assert (list(x), list(y), list(crosses_x), list(crosses_y)) == ([0.01], [1.0], [0.1], [1.0])

@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from dgflow_tf import cli
+from dgflow_tf import RefinementModel, cli, critics
+from dgflow_tf.baselines import DRS
 from dgflow_tf.experiments import synthetic
 from dgflow_tf.plotting import scatter_grid
 from dgflow_tf.zoo import toy_gans
@@ -162,3 +163,38 @@ def test_the_demo_runs_the_papers_wgan_gp_models_by_default():
     parser = cli.build_parser()
     args = parser.parse_args(["demo"])
     assert args.gans == ["wgan-gp"] and args.methods == list(synthetic.METHODS)
+
+
+def test_a_dgflow_row_runs_the_divergence_its_name_says(wgan_gp):
+    generator, critic = wgan_gp
+    latents = synthetic._latents(64, 5)
+    settings = synthetic.method_settings("DGflow-JS-latent", "wgan-gp", "25gaussians")
+    runner = synthetic.method_runner(
+        "DGflow-JS-latent", generator, critic, "25gaussians", gan="wgan-gp", seed=3
+    )
+
+    def refined(divergence):
+        model = RefinementModel(
+            generator, critics.WassersteinCritic(critic), divergence=divergence, seed=3, **settings
+        )
+        return np.asarray(model.refine(latents).samples)
+
+    np.testing.assert_allclose(np.asarray(runner.refine(latents).samples), refined("JS"), atol=1e-6)
+    assert np.abs(refined("JS") - refined("KL")).max() > 1e-3  # so a wrong divergence would show
+
+
+def test_drs_rows_keep_their_quantile_and_read_a_wgan_critic_through_a_calibration(gan, wgan_gp):
+    latents = synthetic._latents(200, 5)
+    burn_in = synthetic._latents(synthetic.DRS_BURN_IN, synthetic._BURN_IN + 3)
+
+    def drs(generator, critic, **settings):
+        return np.asarray(DRS(generator, critic, seed=3, **settings).fit(burn_in).refine(latents).samples)
+
+    # A logit critic is used as it is, at the row's own quantile (not DRS's default of 0.95).
+    row = synthetic.method_runner("DRS", *gan, "25gaussians", seed=3, gamma_quantile=0.5).refine(latents)
+    np.testing.assert_allclose(np.asarray(row.samples), drs(*gan, gamma_quantile=0.5), atol=1e-6)
+    assert np.abs(drs(*gan, gamma_quantile=0.5) - drs(*gan, gamma_quantile=0.95)).max() > 1e-3
+    # A WGAN critic's scores are not logits: read raw, DRS would accept other samples.
+    settings = synthetic.method_settings("DRS", "wgan-gp", "25gaussians")
+    row = synthetic.method_runner("DRS", *wgan_gp, "25gaussians", gan="wgan-gp", seed=3).refine(latents)
+    assert np.abs(np.asarray(row.samples) - drs(*wgan_gp, **settings)).max() > 1e-3

@@ -322,3 +322,39 @@ def test_missing_toy_gan_names_a_command_that_trains_the_default_gan(tmp_path):
     command = re.search(r"`python -m dgflow_tf\.zoo\.toy_gans (.*?) --output DIR`", str(error.value)).group(1)
     assert command == "--dataset 25gaussians --loss nsgan --seed 0"
     assert "25gaussians" in datasets.names()  # a value the command's --dataset choices accept
+
+
+class _Recorder(keras.layers.Layer):
+    """Passes its input on and notes the batch size and the `training` flag it was called with."""
+
+    def __init__(self, log, **kwargs):
+        super().__init__(**kwargs)
+        self.note = log.append  # a bound method: Keras would copy a list attribute into its own
+
+    def call(self, inputs, training=None):
+        if inputs.shape[0] is not None:  # not while the model is being built symbolically
+            self.note((int(inputs.shape[0]), training))
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _recorded(inputs, outputs, log):
+    return keras.Sequential([keras.Input((inputs,)), _Recorder(log), keras.layers.Dense(outputs)])
+
+
+def test_a_gan_step_draws_one_fake_per_real_sample_and_trains_both_networks_in_training_mode():
+    # Called eagerly, so the layers see concrete batch sizes. Five real 2-D points: a batch size read
+    # from the wrong axis (2) or a network called outside training mode shows in the log.
+    generated, judged = [], []
+    trainer = gan_training.NonSaturatingGAN(_recorded(3, 2, generated), _recorded(2, 1, judged), seed=0)
+    trainer.compile()
+    trainer.train_step(tf.constant(datasets.twenty_five_gaussians(5, seed=0)))
+    assert generated == [(5, True), (5, True)]  # the discriminator's step, then the generator's
+    assert judged == [(5, True)] * 3  # real and fake for the discriminator, fake for the generator
+    # Called as a model, the trainer is its generator, in the mode it is called in.
+    generated.clear()
+    trainer(tf.zeros((4, 3)))
+    trainer(tf.zeros((4, 3)), training=True)
+    assert generated == [(4, False), (4, True)]
