@@ -241,7 +241,8 @@ def tabulate(chosen, modules, equivalent):
         for name in names:
             code, _ = modules[module][name]
             status = STATUS.get(code, "other")
-            if status in ("survived", "no tests") and name in equivalent:
+            # A mutant shown equivalent needs no run: its reason stands whether or not it ran.
+            if status in ("survived", "no tests", "not run") and name in equivalent:
                 status = "equivalent"
             counts[status] += 1
             if status in ("survived", "no tests", "other"):

@@ -111,3 +111,13 @@ def test_carried_survivors_are_those_without_a_verdict_here():
     previous = {"survivors": [{"module": MODULE, "name": NAMES[0]}, {"module": MODULE, "name": NAMES[1]}]}
     modules = {MODULE: {NAMES[0]: (1, 1.0), NAMES[1]: (None, None)}}
     assert mutation_store.carried_survivors(previous, modules) == [NAMES[1]]
+
+
+def test_a_mutant_listed_as_equivalent_counts_as_equivalent_whether_or_not_it_ran():
+    import mutation
+
+    modules = {MODULE: {NAMES[0]: (1, 0.0), NAMES[1]: (None, None), NAMES[2]: (0, 0.0)}}
+    rows, survivors = mutation.tabulate({MODULE: NAMES}, modules, {NAMES[1]: "why", NAMES[2]: "why"})
+    (row,) = rows
+    assert (row["killed"], row["survived"], row["equivalent"], row["not run"]) == (1, 0, 2, 0)
+    assert row["score"] == 1.0 and survivors == []
