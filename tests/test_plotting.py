@@ -8,30 +8,37 @@ from PIL import Image
 from dgflow_tf import plotting
 
 
-@pytest.fixture
-def saved_figures(monkeypatch):
-    """The figures `savefig` is called on, with what their axes hold at that moment."""
+def _record_saves(monkeypatch, snapshot):
+    """`snapshot(figure)` of every figure `savefig` is called on, taken just before it is saved."""
     seen = []
     save = matplotlib.figure.Figure.savefig
 
     def record(figure, *args, **kwargs):
-        axis = figure.axes[0]
-        seen.append(
-            {
-                "title": figure._suptitle.get_text() if figure._suptitle else None,
-                "xlabel": axis.get_xlabel(),
-                "ylabel": axis.get_ylabel(),
-                "lines": [
-                    (line.get_label(), line.get_xdata(), line.get_ydata(), line.get_markersize())
-                    for line in axis.get_lines()
-                ],
-                "legend": [text.get_text() for text in axis.get_legend().get_texts()],
-            }
-        )
+        seen.append(snapshot(figure))
         return save(figure, *args, **kwargs)
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
     return seen
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures `savefig` is called on, with what their axes hold at that moment."""
+
+    def snapshot(figure):
+        axis = figure.axes[0]
+        return {
+            "title": figure._suptitle.get_text() if figure._suptitle else None,
+            "xlabel": axis.get_xlabel(),
+            "ylabel": axis.get_ylabel(),
+            "lines": [
+                (line.get_label(), line.get_xdata(), line.get_ydata(), line.get_markersize())
+                for line in axis.get_lines()
+            ],
+            "legend": [text.get_text() for text in axis.get_legend().get_texts()],
+        }
+
+    return _record_saves(monkeypatch, snapshot)
 
 
 def test_metric_curves_draw_each_curve_against_the_steps(tmp_path, saved_figures):
@@ -68,10 +75,8 @@ def test_metric_curves_refuse_no_curves_and_curves_of_another_length(tmp_path):
 @pytest.fixture
 def saved_axes(monkeypatch):
     """Every axis of each figure `savefig` is called on, as drawn at that moment, and the figure size."""
-    seen = []
-    save = matplotlib.figure.Figure.savefig
 
-    def record(figure, *args, **kwargs):
+    def snapshot(figure):
         axes = [
             {
                 "title": axis.get_title(),
@@ -86,11 +91,9 @@ def saved_axes(monkeypatch):
             for axis in figure.axes
             if axis.get_visible()
         ]
-        seen.append({"size": tuple(figure.get_size_inches()), "axes": axes})
-        return save(figure, *args, **kwargs)
+        return {"size": tuple(figure.get_size_inches()), "axes": axes}
 
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
-    return seen
+    return _record_saves(monkeypatch, snapshot)
 
 
 def test_image_grid_shows_each_panels_tiles_unsmoothed_in_grey_at_a_size_per_panel(tmp_path, saved_axes):
