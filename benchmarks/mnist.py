@@ -268,9 +268,8 @@ def _refresh(family, done, args, model_seeds, settings):
             _grid(samples, args.output, family, model_seed, seed)
     rows = [fresh.pop((row["method"], row["seed"]), row) for row in done["rows"]]
     seconds = (done.get("seconds") or 0.0) + time.perf_counter() - started
-    kept_versions = {key: done[key] for key in ("versions",) if key in done}
     return {"settings": settings, "rows": rows + list(fresh.values()), "tuning": tuning, "seconds": seconds,
-            **kept_versions, "refreshed_with": _versions()}  # fmt: skip
+            "versions": done.get("versions"), "refreshed_with": _versions()}  # fmt: skip
 
 
 def main(argv=None):
