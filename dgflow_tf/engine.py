@@ -135,9 +135,9 @@ def langevin_step(velocity, *, step_size, entropy_weight, noise):
 def constrained(step, constrain):
     """`step` followed by `constrain` (e.g. reflection into a bounded prior's box) of its output."""
 
-    def wrapped(states, k):
-        proposal, samples, logits = step(states, k)
-        return constrain(proposal), samples, logits
+    def wrapped(states, k, *carry):
+        proposal, *outputs = step(states, k, *carry)
+        return constrain(proposal), *outputs
 
     return wrapped
 
@@ -156,6 +156,11 @@ def all_finite_per_sample(tensor):
     if tensor.shape.rank > 1:
         finite = tf.reduce_all(finite, axis=list(range(1, tensor.shape.rank)))
     return finite
+
+
+def broadcast_per_sample(values, like):
+    """`[batch]` `values` reshaped to `[batch, 1, ...]`, to broadcast over the other axes of `like`."""
+    return tf.reshape(values, tf.concat([tf.shape(values), tf.ones([like.shape.rank - 1], tf.int32)], 0))
 
 
 def where_per_sample(condition, x, y):
@@ -191,11 +196,12 @@ def record_steps(num_steps, every):
     return steps
 
 
-def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
+def run(step, generator, critic, states, num_steps, *, trajectory_every=0, carry=None):
     """Runs `num_steps` of `step` from `states` in one `tf.while_loop`.
 
     Args:
-        step: `step(z, k) -> (z', g(z), d(g(z)))`, e.g. from `langevin_step`.
+        step: `step(z, k) -> (z', g(z), d(g(z)))`, e.g. from `langevin_step`;
+            with `carry`, `step(z, k, c) -> (z', g(z), d(g(z)), c')`.
         generator: callable from states to samples, for the final `g(z_K)`.
         critic: callable from samples to `[batch]` values, for the last
             recorded critic value.
@@ -203,12 +209,15 @@ def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
         num_steps: Python int >= 0, `K`.
         trajectory_every: Python int; if positive, also record the state,
             sample and critic value every this many steps and at step `K`.
+        carry: optional nest of tensors a step passes to the next besides
+            `z` (e.g. per-sample step sizes, `adaptive`); its initial value.
 
     Returns:
         A dict with `samples` (`g(z_K)`), `states` (`z_K`), `nonfinite_step`
         (`[batch]` int32: the first step at which a sample became NaN/Inf,
-        `num_steps` for the final output, -1 if never) and, when recording,
-        `state_trajectory`, `sample_trajectory` and `critic_trajectory`.
+        `num_steps` for the final output, -1 if never), with `carry` its
+        last value, and, when recording, `state_trajectory`,
+        `sample_trajectory` and `critic_trajectory`.
 
     A sample that turns non-finite is frozen at its last finite state for the
     remaining steps (`freeze_nonfinite`), so one bad sample never costs the
@@ -222,21 +231,21 @@ def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
     def record(arrays, index, values):
         return tuple(array.write(index, value) for array, value in zip(arrays, values, strict=True))
 
-    def body(k, flow, arrays):
-        proposal, samples, logits = step(flow.states, k)
+    def body(k, flow, arrays, *carried):
+        proposal, samples, logits, *carried = step(flow.states, k, *carried)
         if steps:
             arrays = tf.cond(
                 tf.equal(k % trajectory_every, 0),
                 lambda: record(arrays, k // trajectory_every, (flow.states, samples, logits)),
                 lambda: tuple(arrays),
             )
-        return k + 1, freeze_nonfinite(flow, proposal, samples, logits, k), arrays
+        return k + 1, freeze_nonfinite(flow, proposal, samples, logits, k), arrays, *carried
 
     initial = FlowState(states, states, tf.fill([tf.shape(states)[0]], tf.constant(-1, tf.int32)))
-    _, flow, recording = tf.while_loop(
+    _, flow, recording, *carried = tf.while_loop(
         lambda k, *_: k < num_steps,
         body,
-        (tf.constant(0, tf.int32), initial, recording),
+        (tf.constant(0, tf.int32), initial, recording, *([] if carry is None else [carry])),
         maximum_iterations=num_steps,
     )
     states, samples = flow.states, generator(flow.states)
@@ -252,6 +261,8 @@ def run(step, generator, critic, states, num_steps, *, trajectory_every=0):
             lambda: samples,
         )
     outputs = {"samples": samples, "states": states, "nonfinite_step": nonfinite_step}
+    if carry is not None:
+        outputs["carry"] = carried[0]
     if steps:
         if steps[-1] == num_steps:
             # The final state was not visited by the loop body: evaluate it once.
