@@ -24,7 +24,7 @@ DIVERGENCES = ("KL", "JS", "logD", "chi2")
 PRIORS = ("normal", "uniform", "truncated_normal")
 BOUNDARIES = ("reflect", "clip", "none")
 ON_NONFINITE_POLICIES = ("raise", "freeze")
-SOLVERS = ("euler", "mala")
+SOLVERS = ("euler", "mala", "adaptive")
 STEP_SCHEDULES = ("constant", "linear")
 NOISE_DISTRIBUTIONS = ("normal", "rademacher")
 JIT_COMPILE = (True, False, "auto")
@@ -90,8 +90,9 @@ class RefinementConfig:
                 negative `entropy_weight` or `num_steps`, or an unknown
                 `divergence`, `space`, `latent_prior`, `boundary`,
                 `on_nonfinite`, `jit_compile`, `solver`, `step_schedule` or
-                `noise_distribution`, or `solver="mala"` with `entropy_weight=0`,
-                a schedule other than `"constant"` or noise other than `"normal"`.
+                `noise_distribution`, or `solver="mala"` with `entropy_weight=0`
+                or noise other than `"normal"`, or a solver other than
+                `"euler"` with a schedule other than `"constant"`.
         """
         # Imported here: they need TensorFlow, and import this module's choice lists themselves.
         from dgflow_tf import divergences as divergences_lib
@@ -120,10 +121,10 @@ class RefinementConfig:
                 "the noise it adds. Use solver='euler' for the deterministic flow."
             )
         step_schedule = schedules_lib.check_schedule(values["step_schedule"])
-        if solver == "mala" and step_schedule != "constant":
+        if solver != "euler" and step_schedule != "constant":
             raise ValueError(
-                f"step_schedule={step_schedule!r} applies to solver='euler'; solver='mala' adapts each "
-                "sample's step itself. Use step_schedule='constant' with solver='mala'."
+                f"step_schedule={step_schedule!r} applies to solver='euler'; solver={solver!r} adapts "
+                f"each sample's step itself. Use step_schedule='constant' with solver={solver!r}."
             )
         noise_distribution = values["noise_distribution"]
         if noise_distribution not in NOISE_DISTRIBUTIONS:

@@ -3,7 +3,8 @@
 `flow_parts` binds a conditional model's conditions into its generator and
 critic, picks the states (latents, or samples in data space) and the
 per-step constraint of a bounded prior; `refine_batch` hands them to the
-engine's `simulate` (Euler-Maruyama) or to `solvers.simulate_mala`.
+engine's `simulate` (Euler-Maruyama), `solvers.simulate_mala` or
+`adaptive.simulate_adaptive`.
 """
 
 from typing import NamedTuple
@@ -11,11 +12,12 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from dgflow_tf import priors as priors_lib
+from dgflow_tf.adaptive import simulate_adaptive
 from dgflow_tf.engine import simulate
 from dgflow_tf.solvers import simulate_mala
 
 #: The engine function of each `solver` setting.
-SOLVERS = {"euler": simulate, "mala": simulate_mala}
+SOLVERS = {"euler": simulate, "mala": simulate_mala, "adaptive": simulate_adaptive}
 
 
 class FlowParts(NamedTuple):
@@ -85,11 +87,8 @@ def refine_batch(model, latents, positions, seed, conditions=None, trajectory_ev
         trajectory_every=trajectory_every,
         log_prior=model.log_prior,
         constrain=parts.constrain,
-        # MALA adapts each sample's step itself and needs normal proposals; the configuration allows
-        # it neither a schedule nor other noise.
-        **(
-            {"step_schedule": model.step_schedule, "noise_distribution": model.noise_distribution}
-            if model.solver == "euler"
-            else {}
-        ),
+        # MALA and the adaptive solver set each sample's step themselves, and MALA needs normal
+        # proposals; the configuration allows them no schedule, and MALA no other noise.
+        **({"step_schedule": model.step_schedule} if model.solver == "euler" else {}),
+        **({"noise_distribution": model.noise_distribution} if model.solver != "mala" else {}),
     )

@@ -46,17 +46,18 @@ def test_a_float_step_size_is_applied(point_models, tmp_path):
 
 
 @pytest.mark.cli_flag("refine", "--solver")
-def test_solver_mala_is_applied(point_models, tmp_path):
+@pytest.mark.parametrize("solver", ["mala", "adaptive"])
+def test_solver_is_applied(point_models, tmp_path, solver):
     folder, generator, critic = point_models
-    code, text = _refine(folder, tmp_path, "--solver", "mala")
+    code, text = _refine(folder, tmp_path, "--solver", solver)
     assert code == 0, text
     latents = np.load(tmp_path / "latents.npy")
-    mala = RefinementModel(generator, critic, num_steps=6, seed=2, solver="mala").predict(
+    chosen = RefinementModel(generator, critic, num_steps=6, seed=2, solver=solver).predict(
         latents, batch_size=64, verbose=0
     )
     euler = RefinementModel(generator, critic, num_steps=6, seed=2).predict(latents, batch_size=64, verbose=0)
-    np.testing.assert_array_equal(np.load(tmp_path / "refined.npy"), mala)
-    assert np.abs(mala - euler).max() > 1e-6
+    np.testing.assert_array_equal(np.load(tmp_path / "refined.npy"), chosen)
+    assert np.abs(chosen - euler).max() > 1e-6
 
 
 @pytest.mark.cli_flag("refine", "--calibrate")

@@ -80,7 +80,7 @@ def test_an_unknown_argument_is_named_with_every_accepted_one():
 def test_an_unknown_solver_is_named_with_the_choices():
     with pytest.raises(ValueError) as caught:
         RefinementConfig.create(solver="heun")
-    assert str(caught.value) == "Unknown solver 'heun'. Expected one of: ['euler', 'mala']"
+    assert str(caught.value) == "Unknown solver 'heun'. Expected one of: ['euler', 'mala', 'adaptive']"
 
 
 def test_only_mala_needs_noise():

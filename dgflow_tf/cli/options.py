@@ -209,7 +209,7 @@ def add_model_options(parser, need_generator=True, step_options=True, seed_optio
         choices=config.SOLVERS,
         default=defaults["solver"],
         help="euler: the paper's Euler-Maruyama steps; mala: Metropolis-adjusted steps with a step size "
-        "per sample, same cost per step",
+        "per sample, same cost per step; adaptive: Euler steps that shrink for each sample that overshoots",
     )
     flow.add_argument(
         "--step-schedule",
