@@ -193,3 +193,18 @@ def test_a_model_with_rademacher_noise_exports_and_round_trips_its_noise(tmp_pat
     loaded = keras.saving.load_model(tmp_path / "refiner.keras")
     assert loaded.noise_distribution == "rademacher"
     np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
+
+
+def test_an_adaptive_solver_model_exports_serves_and_round_trips(tmp_path):
+    generator, critic = TanhMLPs(latent_dim=3, data_dim=2, hidden=5, seed=4).keras_models("float32")
+    model = RefinementModel(generator, critic, num_steps=6, seed=1, step_size=0.05, solver="adaptive")
+    z = model.sample_latents(19, seed=5)
+    model.export(tmp_path / "refiner", verbose=False)
+    served = _serve_in_fresh_process(tmp_path / "refiner", [z], tmp_path, seed=7)
+    np.testing.assert_array_equal(served, model.refine(z, seed=7).samples)
+    euler = RefinementModel(generator, critic, num_steps=6, seed=1, step_size=0.05)
+    assert np.abs(served - euler.refine(z, seed=7).samples).max() > 1e-4  # the adaptive steps were served
+    model.save(tmp_path / "refiner.keras")
+    loaded = keras.saving.load_model(tmp_path / "refiner.keras")
+    assert loaded.solver == "adaptive"
+    np.testing.assert_array_equal(loaded.predict(z, verbose=0), model.predict(z, verbose=0))
