@@ -13,9 +13,12 @@ drift `v_k` with the one it stepped along:
     eta_i <- GROW * eta_i     otherwise
     z_{k+1} = z_k + eta_i * v_k + sqrt(2 * gamma * eta_i) * xi_k
 
-the "bold driver" rule for learning rates (Battiti, 1989), per sample. Each
-step's noise is scaled by the sample's own step, so the run is Euler-Maruyama
-of the same flow on a time grid of the sample's own, not another flow.
+the "bold driver" rule for learning rates (Battiti, 1989), per sample. With
+the chosen `GROW = 1` a step only shrinks, so a run's total time is at most
+`INITIAL_FACTOR * step_size * K`: long steps while a sample travels, halved
+each time it overshoots. Each step's noise is scaled by the sample's own
+step, so the run is Euler-Maruyama of the same flow on a time grid of the
+sample's own, not another flow.
 
 Cost: the drift a step evaluates is the one the next step compares with, so
 `K` steps cost `K` critic and `K + 1` generator evaluations, exactly Euler's.
@@ -26,6 +29,11 @@ same samples at any batch size; memory does not grow with `K`.
 The module constants were chosen on the tuning seed of the 25-Gaussian
 WGAN-GP at 10 steps from the `auto` step (`benchmarks/quality_per_eval.py`,
 which measures the solver on every 2-D and digits GAN at 2 to 25 steps).
+There, on evaluation seeds 0-2, 10 steps from `auto` reach HQ 94.2 %
+against 93.9 % for 25 Euler steps at the step tuned on seed 100; on the
+digits GANs and the Swiss-roll WGAN-GP it is worse than Euler at the same
+budget (digits DCGANs: FID 11.5 against 9.3 at 10 steps), so it is not the
+default.
 
 Examples:
     >>> from dgflow_tf import critics, divergences
@@ -47,7 +55,7 @@ from dgflow_tf import noise as noise_lib
 #: WGAN-GP at 10 steps by KDE, from {1, 1.5, 2, 3} x {1, 1.1, 1.25} x {0.5, 0.7}
 #: (`benchmarks/quality_per_eval.py` publishes the sweep).
 INITIAL_FACTOR = 3.0
-GROW = 1.1
+GROW = 1.0
 SHRINK = 0.5
 
 

@@ -61,12 +61,12 @@ def test_settles_on_a_mode_where_euler_at_the_same_step_oscillates():
     assert np.max(np.abs(out["samples"].numpy())) < 1e-3
 
 
-def test_steps_grow_geometrically_while_the_drift_keeps_its_direction():
-    # A linear critic: the drift never reverses, so after K steps eta = factor * eta_0 * GROW^(K-1)
+def test_steps_grow_geometrically_while_the_drift_keeps_its_direction_if_asked():
+    # A linear critic: the drift never reverses, so after K steps eta = factor * eta_0 * grow^(K-1)
     # and the sample has moved sum_k eta_k along the gradient.
     critic = critics.get(lambda x: tf.reduce_sum(x, axis=-1))
-    out = _simulate(np.zeros((3, 2)), critic, step_size=0.01, num_steps=5)
-    sizes = adaptive.INITIAL_FACTOR * 0.01 * adaptive.GROW ** np.arange(5)
+    out = _simulate(np.zeros((3, 2)), critic, step_size=0.01, num_steps=5, grow=1.1)
+    sizes = adaptive.INITIAL_FACTOR * 0.01 * 1.1 ** np.arange(5)
     np.testing.assert_allclose(out["step_sizes"].numpy(), sizes[-1], rtol=1e-6)
     np.testing.assert_allclose(out["samples"].numpy(), sizes.sum(), rtol=1e-5)
 
@@ -125,3 +125,12 @@ def test_a_schedule_is_refused_with_the_fix():
     generator = keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
     with pytest.raises(ValueError, match="step_schedule='linear' applies to solver='euler'.*'constant'"):
         RefinementModel(generator, _quadratic(0.0, 1.0), solver="adaptive", step_schedule="linear")
+
+
+def test_by_default_a_step_never_grows_so_the_total_time_is_bounded():
+    # On a linear critic nothing reverses: every default step is INITIAL_FACTOR * eta, and the
+    # sample moves INITIAL_FACTOR * eta * K along the unit gradient.
+    critic = critics.get(lambda x: tf.reduce_sum(x, axis=-1))
+    out = _simulate(np.zeros((2, 2)), critic, step_size=0.01, num_steps=7)
+    assert adaptive.GROW == 1.0
+    np.testing.assert_allclose(out["samples"].numpy(), adaptive.INITIAL_FACTOR * 0.01 * 7, rtol=1e-5)
