@@ -21,7 +21,12 @@ attempts; `heun`: 1 + 4 x 2). The noise `xi` is the library's
 `T`, `tol` and `r` are chosen on tuning seed 100 (its own GAN, latents and
 held-out data) by KDE from `GRID`, as `quality_per_eval.py` tunes Euler's
 step, and reported on seeds 0, 1 and 2 beside Euler at the steps that
-benchmark chose on seed 100 (25 equal steps; the linear schedule at 10).
+benchmark chose on seed 100 (25 equal steps; the linear schedule at 10) and
+the library's `solver="adaptive"` from the `auto` step (no step tuned; its
+three factors are the ones `quality_per_eval.py` chose on seed 100). Error
+control spends its budget on rejected attempts and on samples that never
+finish `T`; the library's solver has no rejections: a sample whose drift
+reverses halves its next step (`dgflow_tf.adaptive`).
 
 Reproduce (2 CPU cores; the seed-1, 2 and 100 GANs come from
 `quality_per_eval.py`'s cache, trained first if missing):
@@ -44,7 +49,7 @@ import numpy as np  # noqa: E402
 import quality_per_eval  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dgflow_tf import divergences, engine  # noqa: E402
+from dgflow_tf import adaptive, divergences, engine  # noqa: E402
 from dgflow_tf import noise as noise_lib  # noqa: E402
 from dgflow_tf.experiments import synthetic  # noqa: E402
 
@@ -113,7 +118,9 @@ def main(argv=None):
     args = quality_per_eval.parse_arguments(__doc__.splitlines()[0], argv)
     start = time.perf_counter()
     with open(os.path.join(HERE, "results", "quality_per_eval.json"), encoding="utf-8") as handle:
-        euler_steps = json.load(handle)["chosen"]["euler"]
+        choices = json.load(handle)["chosen"]
+    euler_steps = choices["euler"]
+    adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK = choices["adaptive"]
     tuning = []
     for values in itertools.product(*GRID.values()):
         settings = dict(zip(GRID, values, strict=True))
@@ -138,6 +145,7 @@ def main(argv=None):
             "num_steps": 10,
         },
         **{f"adaptive {variant}, <= {BUDGET} evaluations": chosen[variant] for variant in GRID["variant"]},
+        f'solver="adaptive", auto step, {BUDGET} evaluations': {"solver": "adaptive", "num_steps": BUDGET},
     }
     rows = [
         {"method": method, "seed": seed, **measure(seed, args.cache, **settings)}
@@ -159,7 +167,9 @@ def markdown(methods, rows, tuning, chosen, seconds):
         "",
         f"Command: `python benchmarks/adaptive_steps.py` ({seconds:.0f} s on {platform.machine()}, "
         f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}). 1000 samples per seed; the adaptive "
-        f"settings chosen on seed 100 by KDE: {chosen}. `finished`: the share of samples that ran the "
+        f'settings chosen on seed 100 by KDE: {chosen}; the library\'s `solver="adaptive"` with its '
+        f"factors (initial, grow, shrink) {[adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK]} "
+        "chosen by `quality_per_eval.py` on seed 100. `finished`: the share of samples that ran the "
         "whole time T within the budget.",
         "",
         "| method | HQ % (seeds 0, 1, 2) | mean HQ % | KDE | OT (W1) | finished |",

@@ -1,4 +1,4 @@
-"""Quality per evaluation: Euler (equal or linearly shrinking steps) tuned and `auto`, and MALA.
+"""Quality per evaluation: Euler (equal or linearly shrinking steps) tuned and `auto`, MALA and `adaptive`.
 
 What a user meets first is the default, so this benchmark asks two things of
 the 2-D GANs (the paper's Table 1 WGAN-GPs on 25 Gaussians, seeds 0, 1 and 2,
@@ -12,15 +12,18 @@ classifier's features against the 1,797 digits they were trained on):
    sample (one generator and critic forward and backward pass each: Euler's K
    steps cost K, MALA's K steps cost K + 1 because it also evaluates the
    start), for Euler tuned per budget and Euler `auto`, each with equal steps
-   and with `step_schedule="linear"`, and MALA `auto`?
+   and with `step_schedule="linear"`, and MALA and the adaptive solver
+   (`solver="adaptive"`: a step per sample that shrinks where its drift
+   reverses), both from the `auto` step?
 
 Tuning follows `benchmarks/synthetic.py`: every choice is made on seed 100
 (its own latents and held-out data; for the 25-Gaussian WGAN-GP and the
 digits GANs also its own GAN, trained with seed 100), by the best KDE score
 (digits: FID), and reported on the other seeds. The tuned Euler step is
 chosen per budget from `STEP_GRID` (for each schedule); MALA's target
-acceptance and adaptation rate from `MALA_GRID`, and the linear schedule's
-final fraction (`schedules.FINAL_FRACTION`) from `FRACTION_GRID`, both at
+acceptance and adaptation rate from `MALA_GRID`, the adaptive solver's
+initial factor, growth and shrink factors from `ADAPTIVE_GRID`, and the linear
+schedule's final fraction (`schedules.FINAL_FRACTION`) from `FRACTION_GRID`, all at
 10 evaluations with the `auto` step on the 25-Gaussian WGAN-GP. `auto` is the library's rule as
 shipped, whose constants `auto_rule_sweep.py` chose on the same seed. The zoo's
 swiss-roll and NS-GAN models have one trained seed, so they are tuned on
@@ -35,6 +38,7 @@ Writes `results/quality_per_eval.{json,md,png}`.
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -45,7 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from dgflow_tf import RefinementModel, critics, datasets, plotting, schedules, solvers  # noqa: E402
+from dgflow_tf import RefinementModel, adaptive, critics, datasets, plotting, schedules, solvers  # noqa: E402
 from dgflow_tf import step_size as step_size_lib  # noqa: E402
 from dgflow_tf.errors import NonFiniteRefinementError  # noqa: E402
 from dgflow_tf.experiments import synthetic  # noqa: E402
@@ -58,11 +62,22 @@ BUDGETS = (2, 5, 10, 25)
 #: on the tuning seed (KDE 0.555 at 0.025 to 0.04), where the 1-2-5 grid had no point.
 STEP_GRID = (0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)
 MALA_GRID = [(target, rate) for target in (0.5, 0.75, 0.9) for rate in (1.0, 3.0)]
+#: The adaptive solver's (initial factor, grow, shrink): `adaptive.INITIAL_FACTOR`, `GROW`, `SHRINK`.
+ADAPTIVE_KNOBS = ("initial_factor", "grow", "shrink")
+ADAPTIVE_GRID = list(itertools.product((1.0, 1.5, 2.0, 3.0), (1.0, 1.1, 1.25), (0.5, 0.7)))
 #: The linear schedule's last step as a fraction of its first; not 0, whose last step would cost an
 #: evaluation and move nothing.
 FRACTION_GRID = (0.1, 0.2, 0.5)
 SCHEDULES = ("constant", "linear")
-METHODS = ("base", "Euler tuned", "Euler auto", "Euler linear tuned", "Euler linear auto", "MALA auto")
+METHODS = (
+    "base",
+    "Euler tuned",
+    "Euler auto",
+    "Euler linear tuned",
+    "Euler linear auto",
+    "MALA auto",
+    "adaptive auto",
+)
 TUNING_SEED, NUM_SAMPLES = 100, 1000
 #: (data set, GAN kind, evaluation seeds). Only the 25-Gaussian WGAN-GP has GANs of several seeds.
 MODELS = [
@@ -147,7 +162,7 @@ def steps_for(solver, budget):
 
 def tune(models, cache, say):
     """Every choice of this benchmark, on seed 100; returns them and the sweep's rows."""
-    rows, chosen = [], {"euler": {}, "mala": None, "final_fraction": None}
+    rows, chosen = [], {"euler": {}, "mala": None, "adaptive": None, "final_fraction": None}
     g100 = {(ds, gan): load(ds, gan, TUNING_SEED, cache) for ds, gan, _ in models}
 
     def record(kind, ds, gan, setting, result):
@@ -204,12 +219,24 @@ def tune(models, cache, say):
             measure(generator, critic, ds, TUNING_SEED, solver="mala", num_steps=steps_for("mala", 10)),
         )
     chosen["mala"] = list(max(scores, key=scores.get))
+    scores = {}
+    for factors in ADAPTIVE_GRID:
+        adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK = factors
+        scores[factors] = record(
+            "adaptive",
+            ds,
+            gan,
+            dict(zip(ADAPTIVE_KNOBS, factors, strict=True)),
+            measure(generator, critic, ds, TUNING_SEED, solver="adaptive", num_steps=10),
+        )
+    chosen["adaptive"] = list(max(scores, key=scores.get))
     return chosen, rows
 
 
 def evaluate(models, chosen, cache, say):
     rows = []
     solvers.TARGET_ACCEPTANCE, solvers.ADAPTATION_RATE = chosen["mala"]
+    adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK = chosen["adaptive"]
     schedules.FINAL_FRACTION = chosen["final_fraction"]
     for ds, gan, seeds in models:
         for seed in seeds:
@@ -228,6 +255,7 @@ def evaluate(models, chosen, cache, say):
                     ("Euler linear tuned", {"step_size": eta_linear, **linear}),
                     ("Euler linear auto", linear),
                     ("MALA auto", {"solver": "mala", "num_steps": steps_for("mala", budget)}),
+                    ("adaptive auto", {"solver": "adaptive", "num_steps": budget}),
                 ):
                     result = measure(generator, critic, ds, seed, **settings)
                     rows.append({**row, "method": method, "budget": budget, **result})
@@ -251,13 +279,15 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
         "",
         f"Command: `{command}` ({seconds:.0f} s on {platform.machine()}, {os.cpu_count()} cores, "
         f"{time.strftime('%Y-%m-%d')}). {NUM_SAMPLES} samples per run; budgets count drift evaluations "
-        "per sample (Euler: K; MALA: K + 1). `auto` is the shipped rule "
+        "per sample (Euler and adaptive: K; MALA: K + 1). `auto` is the shipped rule "
         f"(displacement {step_size_lib.DISPLACEMENT}, time cap {step_size_lib.TIME_CAP}; "
         '`auto_rule_sweep.md`); `linear` is `step_schedule="linear"` (steps shrinking to '
         f"{chosen['final_fraction']} of the first at the same total time). Chosen on seed 100 by KDE "
-        f"(digits: FID): MALA's target acceptance and rate {chosen['mala']} and the linear schedule's "
-        f"final fraction {chosen['final_fraction']} (both at 10 evaluations, 25-Gaussian WGAN-GP), and "
-        "Euler's step per budget and schedule (last table).",
+        f"(digits: FID): MALA's target acceptance and rate {chosen['mala']}, the adaptive solver's "
+        f"initial factor, growth and shrink factors {chosen['adaptive']} and the linear schedule's "
+        f"final fraction {chosen['final_fraction']} (all at 10 evaluations, 25-Gaussian WGAN-GP), and "
+        "Euler's step per budget and schedule (last table). The step size of MALA and the adaptive "
+        "solver is the `auto` step they start from (the adaptive solver: times its initial factor).",
         "",
     ]
     groups = {}
@@ -292,7 +322,9 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
     ]
     for row in tuning_rows:
         setting = ", ".join(
-            f"{k}={row[k]}" for k in ("budget", "step_size", "final_fraction", "target", "rate") if k in row
+            f"{k}={row[k]}"
+            for k in (*("budget", "step_size", "final_fraction", "target", "rate"), *ADAPTIVE_KNOBS)
+            if k in row
         )
         lines.append(f"| {row['kind']} | {row['dataset']} | {row['gan']} | {setting} | {score(row):.3f} |")
     return "\n".join(lines) + "\n"
