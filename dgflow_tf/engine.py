@@ -165,10 +165,7 @@ def broadcast_per_sample(values, like):
 
 def where_per_sample(condition, x, y):
     """`tf.where` with a `[batch]` condition broadcast over the other axes."""
-    condition = tf.reshape(
-        condition, tf.concat([tf.shape(condition), tf.ones([x.shape.rank - 1], tf.int32)], 0)
-    )
-    return tf.where(condition, x, y)
+    return tf.where(broadcast_per_sample(condition, x), x, y)
 
 
 def freeze_nonfinite(flow, proposal, samples, logits, k):

@@ -71,12 +71,6 @@ def _per_sample_sum(tensor):
     return tf.reduce_sum(tf.reshape(tensor, [tf.shape(tensor)[0], -1]), axis=1)
 
 
-def _broadcast(per_sample, like):
-    return tf.reshape(
-        per_sample, tf.concat([tf.shape(per_sample), tf.ones([like.shape.rank - 1], tf.int32)], 0)
-    )
-
-
 def log_acceptance(
     states, proposal, potential, proposal_potential, velocity, proposal_velocity, step_sizes, gamma
 ):
@@ -95,7 +89,7 @@ def log_acceptance(
     Returns:
         `[batch]` log ratios; NaN where a value was not finite (a rejection).
     """
-    eta = _broadcast(step_sizes, states)
+    eta = engine.broadcast_per_sample(step_sizes, states)
     forward = _per_sample_sum(tf.square(proposal - states - eta * velocity))
     backward = _per_sample_sum(tf.square(states - proposal - eta * proposal_velocity))
     return (proposal_potential - potential) / gamma - (backward - forward) / (4.0 * gamma * step_sizes)
@@ -165,7 +159,7 @@ def simulate_mala(
                 ),
                 lambda: tuple(arrays),
             )
-        eta64 = _broadcast(step_sizes, z)
+        eta64 = engine.broadcast_per_sample(step_sizes, z)
         eta, noise_scale = tf.cast(eta64, dtype), tf.cast(tf.sqrt(2.0 * gamma * eta64), dtype)
         xi = noise_lib.step_noise_at(seed, positions, k, event_shape, dtype)
         proposal = z + eta * velocity + noise_scale * xi
