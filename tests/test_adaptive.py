@@ -134,3 +134,26 @@ def test_by_default_a_step_never_grows_so_the_total_time_is_bounded():
     out = _simulate(np.zeros((2, 2)), critic, step_size=0.01, num_steps=7)
     assert adaptive.GROW == 1.0
     np.testing.assert_allclose(out["samples"].numpy(), adaptive.INITIAL_FACTOR * 0.01 * 7, rtol=1e-5)
+
+
+def test_a_drift_orthogonal_to_the_last_is_no_reversal():
+    # A flat critic has zero drift, so every dot product is exactly 0: no step crossed a ridge, and
+    # no step shrinks (at the default GROW = 1 each stays at INITIAL_FACTOR * eta).
+    critic = critics.get(lambda x: 0.0 * tf.reduce_sum(x, axis=-1))
+    out = _simulate(np.ones((2, 3)), critic, step_size=0.02, num_steps=4)
+    np.testing.assert_allclose(out["step_sizes"].numpy(), adaptive.INITIAL_FACTOR * 0.02 * adaptive.GROW**3)
+
+
+def test_the_step_functions_defaults_are_the_module_constants():
+    # adaptive_step called without its factors reads GROW and SHRINK. Drift -z / 0.1 from z = 1 at
+    # eta = 0.3: z goes 1 -> -2 (step 0, no comparison) -> 1 and 0.25 (two reversals: SHRINK twice)
+    # -> 0.0625 (the drift keeps its sign: GROW once).
+    step = adaptive.adaptive_step(
+        lambda z: (-z / 0.1, z, tf.reduce_sum(z, axis=-1)), entropy_weight=0.0, noise=None
+    )
+    z, sizes = tf.constant([[1.0]]), tf.constant([0.3], tf.float64)
+    previous = tf.zeros_like(z)
+    for k in range(4):
+        z, _, _, (previous, sizes) = step(z, tf.constant(k), (previous, sizes))
+    np.testing.assert_allclose(sizes.numpy(), 0.3 * adaptive.SHRINK**2 * adaptive.GROW)
+    np.testing.assert_allclose(z.numpy(), [[0.0625]])
