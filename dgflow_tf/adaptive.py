@@ -59,11 +59,6 @@ GROW = 1.0
 SHRINK = 0.5
 
 
-def _per_sample_dot(a, b):
-    flat = [tf.reshape(tf.cast(t, tf.float64), [tf.shape(t)[0], -1]) for t in (a, b)]
-    return tf.reduce_sum(flat[0] * flat[1], axis=1)
-
-
 def adaptive_step(velocity, *, entropy_weight, noise, grow=None, shrink=None):
     """One step of the adaptive solver: `step(z, k, (v_prev, eta)) -> (z', g(z), d(g(z)), (v, eta'))`.
 
@@ -88,7 +83,7 @@ def adaptive_step(velocity, *, entropy_weight, noise, grow=None, shrink=None):
         v, samples, logits = velocity(states)
         # The first step has nothing to compare with; a NaN drift compares false and its sample is
         # frozen by the loop anyway.
-        reversed_ = (k > 0) & (_per_sample_dot(v, previous) < 0.0)
+        reversed_ = engine.per_sample_sum(tf.cast(v, tf.float64) * tf.cast(previous, tf.float64)) < 0.0
         sizes = tf.where(k > 0, tf.where(reversed_, sizes * shrink, sizes * grow), sizes)
         dtype = states.dtype
         proposal = states + tf.cast(engine.broadcast_per_sample(sizes, states), dtype) * v
@@ -121,10 +116,9 @@ def simulate_adaptive(
 ):
     """`num_steps` adaptive Euler-Maruyama steps with per-sample step sizes, in one graph loop.
 
-    Takes `engine.simulate`'s arguments (`step_size` is the step every
-    sample starts from, divided by `initial_factor`; no schedule: the solver
-    sets the steps) and returns its dict, plus `step_sizes`, each sample's
-    last step.
+    Takes `engine.simulate`'s arguments (every sample starts at
+    `initial_factor * step_size`; no schedule: the solver sets the steps)
+    and returns its dict, plus `step_sizes`, each sample's last step.
 
     Args:
         initial_factor: each sample's first step as a multiple of

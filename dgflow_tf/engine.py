@@ -158,6 +158,11 @@ def all_finite_per_sample(tensor):
     return finite
 
 
+def per_sample_sum(tensor):
+    """The sum of each sample's entries: `[batch, ...]` to `[batch]`."""
+    return tf.reduce_sum(tf.reshape(tensor, [tf.shape(tensor)[0], -1]), axis=1)
+
+
 def broadcast_per_sample(values, like):
     """`[batch]` `values` reshaped to `[batch, 1, ...]`, to broadcast over the other axes of `like`."""
     return tf.reshape(values, tf.concat([tf.shape(values), tf.ones([like.shape.rank - 1], tf.int32)], 0))

@@ -67,10 +67,6 @@ ADAPTATION_DECAY = 1.0
 _ACCEPT_SALT = 0x6D616C61
 
 
-def _per_sample_sum(tensor):
-    return tf.reduce_sum(tf.reshape(tensor, [tf.shape(tensor)[0], -1]), axis=1)
-
-
 def log_acceptance(
     states, proposal, potential, proposal_potential, velocity, proposal_velocity, step_sizes, gamma
 ):
@@ -90,8 +86,8 @@ def log_acceptance(
         `[batch]` log ratios; NaN where a value was not finite (a rejection).
     """
     eta = engine.broadcast_per_sample(step_sizes, states)
-    forward = _per_sample_sum(tf.square(proposal - states - eta * velocity))
-    backward = _per_sample_sum(tf.square(states - proposal - eta * proposal_velocity))
+    forward = engine.per_sample_sum(tf.square(proposal - states - eta * velocity))
+    backward = engine.per_sample_sum(tf.square(states - proposal - eta * proposal_velocity))
     return (proposal_potential - potential) / gamma - (backward - forward) / (4.0 * gamma * step_sizes)
 
 
