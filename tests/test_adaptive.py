@@ -157,3 +157,10 @@ def test_the_step_functions_defaults_are_the_module_constants():
         z, _, _, (previous, sizes) = step(z, tf.constant(k), (previous, sizes))
     np.testing.assert_allclose(sizes.numpy(), 0.3 * adaptive.SHRINK**2 * adaptive.GROW)
     np.testing.assert_allclose(z.numpy(), [[0.0625]])
+
+
+def test_explicit_factors_reach_the_step():
+    # Drift -z / 0.1 from 1 at eta 0.05 (first step 0.15): z goes to -0.5, then the drift reverses and
+    # the step takes the given shrink, 0.25 (not SHRINK).
+    out = _simulate(np.ones((1, 1)), _quadratic(0.0, 0.1), step_size=0.05, num_steps=2, shrink=0.25)
+    np.testing.assert_allclose(out["step_sizes"].numpy(), [adaptive.INITIAL_FACTOR * 0.05 * 0.25])

@@ -10,7 +10,7 @@ import tensorflow as tf
 from numpy_reference import TanhMLPs
 
 import dgflow_tf
-from dgflow_tf import divergences, noise, schedules
+from dgflow_tf import critics, divergences, engine, noise, schedules
 from dgflow_tf.zoo import toy_gans
 
 DIVERGENCES = ["KL", "JS", "logD", "chi2"]
@@ -274,3 +274,26 @@ def test_the_constraint_applies_after_every_step():
     # 0.5625; from 0.5 it never reaches the box's face: 0.5 * 0.75^3.
     outputs = _contracting(np.array([[4.0], [0.5]]), constrain=lambda x: tf.clip_by_value(x, -1.0, 1.0))
     np.testing.assert_allclose(outputs["states"].numpy().ravel(), [0.5625, 0.5 * 0.75**3], rtol=1e-12)
+
+
+def test_per_sample_sum_and_the_log_prior_term_of_the_drift():
+    x = np.arange(12, dtype="float32").reshape(3, 2, 2)
+    np.testing.assert_array_equal(engine.per_sample_sum(tf.constant(x)).numpy(), x.reshape(3, -1).sum(1))
+    # A flat critic and a standard normal log prior: the drift is grad log p(z) = -z, which needs the
+    # prior evaluated at the states themselves.
+    z = tf.constant([[1.0, -2.0], [0.5, 3.0]])
+    flat = critics.get(lambda x: 0.0 * tf.reduce_sum(x, axis=-1))
+    velocity = engine.drift(
+        lambda s: s, flat, divergences.get("KL"), z, lambda s: -0.5 * tf.reduce_sum(s**2, axis=-1)
+    )[0]
+    np.testing.assert_allclose(velocity.numpy(), -z.numpy())
+
+
+def test_a_noiseless_langevin_step_draws_no_noise():
+    def no_noise(k):
+        raise AssertionError("gamma = 0 must not draw noise")
+
+    step = engine.langevin_step(
+        lambda z: (-z, z, tf.zeros([2])), step_size=0.1, entropy_weight=0.0, noise=no_noise
+    )
+    np.testing.assert_allclose(step(tf.ones([2, 2]), 0)[0].numpy(), 0.9)
