@@ -17,7 +17,8 @@ noise, and its own GAN where `--tuning-model-seed` names one), then fixed
 for every evaluation seed. A step or learning rate whose best value is the
 grid's largest or smallest is not yet tuned: the grid grows past that edge
 in the same 1-3 pattern (0.3 -> 1 -> 3 ...; 1e-3 -> 3e-4 ...), at most
-`MAX_EXTENSIONS` points, while the newest point is the best. The sweep is
+`MAX_EXTENSIONS` points (5 above the grid, 3 below it, where a vanishing step
+only approaches the base), while the newest point is the best. The sweep is
 written beside the table.
 
 Evaluation seeds key the latents and the refinement noise; `--model-seeds`
@@ -71,9 +72,12 @@ from dgflow_tf.zoo import mnist_models  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "mnist")
 COLUMNS = ("fid", "kid", "precision", "recall", "score")
-#: Knobs whose grid grows past an edge that holds the best value, and by at most how many points.
+#: Knobs whose grid grows past an edge that holds the best value, and by at most how many points
+#: above the grid and below it. Below, a step shrinking to zero only approaches the unrefined samples
+#: (a method whose best step is that small does not help the model, and 3 points show it); above, a
+#: flow with a small drift (the RealNVP's JS and logD) can still gain from longer steps.
 EXTENDED_KNOBS = ("step_size", "learning_rate")
-MAX_EXTENSIONS = 3
+MAX_EXTENSIONS = {"up": 5, "down": 3}
 
 
 def _say(message):
@@ -119,7 +123,7 @@ def tune(family, model, num_samples, methods, journal_path):
     """Every method's grid on the tuning seed; returns `(choices, sweep_rows)`.
 
     A step or learning rate whose lowest FID lies at an edge of the grid is swept further past
-    that edge (`_neighbour`), up to `MAX_EXTENSIONS` points, while the newest point is the best.
+    that edge (`_neighbour`), up to `MAX_EXTENSIONS` points that way, while the newest point is the best.
     Each finished grid point is appended to `journal_path` (JSON lines), so an interrupted sweep
     resumes where it stopped and a wider grid reuses the points already swept.
     """
@@ -163,7 +167,7 @@ def tune(family, model, num_samples, methods, journal_path):
         rows = [point(method, knob, value) for value in grid]
         if knob in EXTENDED_KNOBS:
             for upward, edge in ((True, max), (False, min)):
-                for _ in range(MAX_EXTENSIONS):
+                for _ in range(MAX_EXTENSIONS["up" if upward else "down"]):
                     if best_of(rows) != edge(grid):
                         break
                     grid.append(_neighbour(edge(grid), upward))

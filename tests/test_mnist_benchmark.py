@@ -106,8 +106,9 @@ def _sweep(tmp_path, method):
     ("optimum", "extension", "chosen"),
     [
         (1.0, [1.0, 3.0], 1.0),  # past the top edge until the newest point is no longer the best
-        (100.0, [1.0, 3.0, 10.0], 10.0),  # at most MAX_EXTENSIONS points
+        (1000.0, [1.0, 3.0, 10.0, 30.0, 100.0], 100.0),  # at most MAX_EXTENSIONS["up"] (5) points above
         (1e-4, [1e-4, 3e-5, 3e-4], 1e-4),  # past the bottom edge, in the same 1-3 pattern
+        (1e-7, [1e-4, 3e-5, 3e-4], 3e-5),  # at most MAX_EXTENSIONS["down"] (3) points below
         (0.3, [1.0], 0.3),  # the edge itself wins once the point past it is worse
     ],
 )
@@ -124,12 +125,12 @@ def test_a_step_best_at_the_grids_edge_is_swept_past_that_edge(bench, tmp_path, 
 
 
 def test_a_refresh_retunes_by_todays_rule_and_sweeps_only_the_new_points(bench, tmp_path):
-    bench.OPTIMUM, bench.MAX_EXTENSIONS = 1.0, 0  # the earlier rule: the fixed grid
+    bench.OPTIMUM, bench.MAX_EXTENSIONS = 1.0, {"up": 0, "down": 0}  # the earlier rule: the fixed grid
     bench.main(_argv(tmp_path / "mnist"))
     assert _sweep(tmp_path, "DGflow-KL")[1]["DGflow-KL"] == {"step_size": 0.3}
     before = json.loads((tmp_path / "mnist.json").read_text())["rows"]
 
-    bench.MAX_EXTENSIONS = 3
+    bench.MAX_EXTENSIONS = {"up": 3, "down": 3}
     bench.calls.clear()
     bench.main(_argv(tmp_path / "mnist", "--refresh", "DGflow-KL"))
     swept, choices = _sweep(tmp_path, "DGflow-KL")
