@@ -26,14 +26,16 @@ The noise is Euler's (keyed by seed, position and step, normal or Rademacher)
 and the per-sample arithmetic runs in float64, so the same seed gives the
 same samples at any batch size; memory does not grow with `K`.
 
-The module constants were chosen on the tuning seed of the 25-Gaussian
-WGAN-GP at 10 steps from the `auto` step (`benchmarks/quality_per_eval.py`,
-which measures the solver on every 2-D and digits GAN at 2 to 25 steps).
-There, on evaluation seeds 0-2, 10 steps from `auto` reach HQ 94.2 %
-against 93.9 % for 25 Euler steps at the step tuned on seed 100; on the
-digits GANs and the Swiss-roll WGAN-GP it is worse than Euler at the same
-budget (digits DCGANs: FID 11.5 against 9.3 at 10 steps), so it is not the
-default.
+The module constants were chosen from the `auto` step on the tuning seed of
+the 25-Gaussian WGAN-GP and both digits GANs, at 10 and 25 steps, by the
+largest least share of the gain Euler reaches at its tuned step in 25
+(`benchmarks/quality_per_eval.py`, which measures the solver on every 2-D
+and digits GAN at 2 to 25 steps). On evaluation seeds 0-2, 10 steps from
+`auto` reach HQ 93.0 % on the 2-D WGAN-GPs against 93.9 % for 25 Euler
+steps at the step tuned on seed 100, and FID 19.07 against 18.84 on the
+digits SN-DCGANs; on the digits DCGANs (9.73 against 9.29) and the
+Swiss-roll WGAN-GP it is worse than Euler with `auto` at the same budget,
+so it is not the default.
 
 Examples:
     >>> from dgflow_tf import critics, divergences
@@ -52,9 +54,9 @@ from dgflow_tf import noise as noise_lib
 
 #: A sample's first step as a multiple of `step_size`, and the factors its step takes after a step
 #: whose drift it reverses (`SHRINK`) or keeps (`GROW`). Chosen on the tuning seed's 25-Gaussian
-#: WGAN-GP at 10 steps by KDE, from {1, 1.5, 2, 3} x {1, 1.1, 1.25} x {0.5, 0.7}
-#: (`benchmarks/quality_per_eval.py` publishes the sweep).
-INITIAL_FACTOR = 3.0
+#: WGAN-GP and digits DCGAN and SN-DCGAN at 10 and 25 steps, from {1, 1.5, 2, 3} x {1, 1.1, 1.25} x
+#: {0.5, 0.7} (`benchmarks/quality_per_eval.py` publishes the sweep and the rule).
+INITIAL_FACTOR = 1.5
 GROW = 1.0
 SHRINK = 0.5
 

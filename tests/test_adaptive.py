@@ -92,7 +92,7 @@ def test_trajectory_and_rademacher_noise_and_a_bounded_prior():
     np.testing.assert_allclose(trajectory[0], 0.9)
     generator = keras.Sequential([keras.Input((2,)), keras.layers.Identity()])
     model = RefinementModel(
-        generator, _quadratic(3.0, 0.1), solver="adaptive", latent_prior="uniform", num_steps=8, seed=0
+        generator, _quadratic(3.0, 0.1), solver="adaptive", latent_prior="uniform", num_steps=10, seed=0
     )
     refined = model.predict(model.sample_latents(16, seed=1), verbose=0)
     assert np.all(np.abs(refined) <= 1.0)
@@ -160,7 +160,11 @@ def test_the_step_functions_defaults_are_the_module_constants():
 
 
 def test_explicit_factors_reach_the_step():
-    # Drift -z / 0.1 from 1 at eta 0.05 (first step 0.15): z goes to -0.5, then the drift reverses and
-    # the step takes the given shrink, 0.25 (not SHRINK).
-    out = _simulate(np.ones((1, 1)), _quadratic(0.0, 0.1), step_size=0.05, num_steps=2, shrink=0.25)
-    np.testing.assert_allclose(out["step_sizes"].numpy(), [adaptive.INITIAL_FACTOR * 0.05 * 0.25])
+    # Drift -z / 0.1 from 1 at eta 0.05 and the given initial factor 3 (first step 0.15, not
+    # INITIAL_FACTOR * 0.05): z goes to -0.5, then the drift reverses and the step takes the given
+    # shrink, 0.25 (not SHRINK).
+    out = _simulate(
+        np.ones((1, 1)), _quadratic(0.0, 0.1), step_size=0.05, num_steps=2, shrink=0.25, initial_factor=3.0
+    )
+    np.testing.assert_allclose(out["step_sizes"].numpy(), [3.0 * 0.05 * 0.25])
+    np.testing.assert_allclose(out["states"].numpy(), [[-0.5 + 0.0375 * 5.0]])
