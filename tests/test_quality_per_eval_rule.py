@@ -1,0 +1,94 @@
+"""benchmarks/quality_per_eval.py's rule for the adaptive solver's factors, on a fake measurement.
+
+The measurement is replaced by scores known in advance, so these tests check the choosing rule
+(the largest least share of tuned Euler's gain over models and budgets), not a model.
+"""
+
+import importlib.util
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PATH = os.path.join(ROOT, "benchmarks", "quality_per_eval.py")
+MODELS = (("25gaussians", "wgan-gp"), ("digits", "dcgan"))
+BASE = {MODELS[0]: -1.0, MODELS[1]: 20.0}  # KDE (higher is better) and FID (lower is better)
+BEST = {MODELS[0]: 1.0, MODELS[1]: 10.0}  # tuned Euler at 25: KDE 1.0, FID 10.0
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    spec = importlib.util.spec_from_file_location("quality_per_eval_rule", PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ADAPTIVE_TUNING_MODELS", MODELS)
+    return module
+
+
+def _fake(module, shares):
+    """A `measure` that reaches `shares[(factors, model, budget)]` of the gain from base to best."""
+    calls = []
+
+    def measure(generator, critic, ds, seed, num_steps, **settings):
+        model = (ds, generator)
+        if num_steps == 0:
+            value = BASE[model]
+        else:
+            factors = (module.adaptive.INITIAL_FACTOR, module.adaptive.GROW, module.adaptive.SHRINK)
+            calls.append((factors, model, num_steps, settings["solver"]))
+            value = BASE[model] + shares[(factors, model, num_steps)] * (BEST[model] - BASE[model])
+        return {"fid": value} if ds == "digits" else {"kde": value}
+
+    return measure, calls
+
+
+def _choose(module, shares):
+    measure, calls = _fake(module, shares)
+    module.measure = measure
+    g100 = {model: (model[1], None) for model in MODELS}  # the fake reads the GAN's name as "generator"
+    euler_best = {
+        model: module.score({"fid": BEST[model]} if model[0] == "digits" else {"kde": BEST[model]})
+        for model in MODELS
+    }
+
+    def record(kind, ds, gan, setting, result):
+        return module.score(result)
+
+    chosen = module._tune_adaptive(g100, euler_best, record)
+    return chosen, calls
+
+
+def test_share_is_the_fraction_of_the_gain_for_both_directions_of_score(bench):
+    assert bench._share(0.5, -1.0, 1.0) == pytest.approx(0.75)  # KDE: higher is better
+    assert bench._share(-12.0, -20.0, -10.0) == pytest.approx(0.8)  # minus FID
+    assert bench._share(-25.0, -20.0, -10.0) == pytest.approx(-0.5)  # worse than the base
+    assert bench._share(1.0, 1.0, 1.0) == float("-inf")  # no gain to share: never chosen
+
+
+def test_the_factors_with_the_largest_least_share_over_models_and_budgets_win(bench, monkeypatch):
+    steady, bold, timid = (1.5, 1.0, 0.5), (3.0, 1.0, 0.5), (1.0, 1.0, 0.5)
+    monkeypatch.setattr(bench, "ADAPTIVE_GRID", [bold, steady, timid])
+    shares = {}
+    for model in MODELS:
+        for budget in (10, 25):
+            shares[(steady, model, budget)] = 0.95
+            shares[(timid, model, budget)] = 0.9
+            # Best on the 2-D model and on average, but far short on the digits GAN at 25.
+            shares[(bold, model, budget)] = 1.3 if model == MODELS[0] else (1.0 if budget == 10 else 0.6)
+    chosen, calls = _choose(bench, shares)
+    assert chosen == list(steady)
+    # Every setting ran on every model at both budgets, with the adaptive solver.
+    assert sorted(calls) == sorted(
+        (factors, model, budget, "adaptive")
+        for factors in (bold, steady, timid)
+        for model in MODELS
+        for budget in (10, 25)
+    )
+
+
+def test_a_tie_on_the_least_share_goes_to_the_larger_mean(bench, monkeypatch):
+    first, second = (1.0, 1.0, 0.5), (2.0, 1.0, 0.5)
+    monkeypatch.setattr(bench, "ADAPTIVE_GRID", [first, second])
+    shares = {(f, m, b): 0.8 for f in (first, second) for m in MODELS for b in (10, 25)}
+    shares[(second, MODELS[0], 10)] = 0.9
+    assert _choose(bench, shares)[0] == list(second)
