@@ -33,7 +33,7 @@ largest least share of the gain Euler reaches at its tuned step in 25
 and digits GAN at 2 to 25 steps). On evaluation seeds 0-2, 10 steps from
 `auto` reach HQ 93.0 % on the 2-D WGAN-GPs against 93.9 % for 25 Euler
 steps at the step tuned on seed 100, and FID 19.07 against 18.84 on the
-digits SN-DCGANs; on the digits DCGANs (9.73 against 9.29) and the
+digits SN-DCGANs; on the digits DCGANs (9.73 against 9.31) and the
 Swiss-roll WGAN-GP it is worse than Euler with `auto` at the same budget,
 so it is not the default.
 
