@@ -210,6 +210,12 @@ def sweep_curves(curves, path, ylabel="score", title=None, xlabel="step size"):
         if bad:
             axis.plot(bad, [floor] * len(bad), "x", color=line.get_color(), markersize=9)
     axis.set_xscale("log")
+    # Label the values swept, plainly: a log axis's own labels between decades (3x10^0, 4x10^0)
+    # overlap, and its decades alone would leave a sweep of 2, 5, 10, 25 with one label.
+    swept = sorted({x for points in curves.values() for x, _ in points})
+    if swept:
+        axis.set_xticks(swept, [f"{x:g}" for x in swept], rotation=45, fontsize=8)
+        axis.set_xticks([], minor=True)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(ylabel)
     if any(curves):

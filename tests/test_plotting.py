@@ -136,3 +136,20 @@ def test_sweep_curves_title_says_what_the_crosses_mean_unless_given(tmp_path, sa
     # The diverged setting is a cross on the lower edge (the lowest score), apart from the line.
     (_, x, y, _), (_, crosses_x, crosses_y, _) = saved_figures[0]["lines"]
     assert (list(x), list(y), list(crosses_x), list(crosses_y)) == ([0.01], [1.0], [0.1], [1.0])
+
+
+def test_sweep_curves_label_the_swept_values_plainly_and_nothing_between(tmp_path, monkeypatch):
+    # A log axis labels 3x10^0, 4x10^0 ... between decades, which overlapped on quality_per_eval.png.
+    def ticks(figure):
+        axis = figure.axes[0]
+        labels = [label.get_text() for label in axis.get_xticklabels()]
+        major = list(zip(axis.get_xticks(), labels, strict=True))
+        minor = [label.get_text() for label in axis.get_xticklabels(minor=True)]
+        return major, minor
+
+    seen = _record_saves(monkeypatch, ticks)
+    curves = {"adaptive": [(2, 40.0), (5, 80.0), (25, 93.0)], "Euler": [(10, 88.0), (25, None)]}
+    plotting.sweep_curves(curves, str(tmp_path / "q.png"), xlabel="evaluations")
+    ((major, minor),) = seen
+    assert major == [(2, "2"), (5, "5"), (10, "10"), (25, "25")]
+    assert [text for text in minor if text] == []
