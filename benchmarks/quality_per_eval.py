@@ -12,9 +12,10 @@ classifier's features against the 1,797 digits they were trained on):
    sample (one generator and critic forward and backward pass each: Euler's K
    steps cost K, MALA's K steps cost K + 1 because it also evaluates the
    start), for Euler tuned per budget and Euler `auto`, each with equal steps
-   and with `step_schedule="linear"`, and MALA and the adaptive solver
-   (`solver="adaptive"`: a step per sample that shrinks where its drift
-   reverses), both from the `auto` step?
+   and with `step_schedule="linear"`, MALA from the `auto` step, and the
+   adaptive solver (`solver="adaptive"`: a step per sample that shrinks where
+   its drift reverses) from the `auto` step and from its own step tuned per
+   budget as Euler's is?
 
 Tuning follows `benchmarks/synthetic.py`: every choice is made on seed 100
 (its own latents and held-out data; for the 25-Gaussian WGAN-GP and the
@@ -32,7 +33,9 @@ share, over those models and budgets, of the gain that Euler at its tuned
 step reaches in 25 evaluations (`_share`; ties: the larger mean share): the
 bar issue 25 holds the solver to, asked of every model at once rather than
 of one, and at the default K as well. `auto` is the library's rule as
-shipped, whose constants `auto_rule_sweep.py` chose on the same seed. The zoo's
+shipped, whose constants `auto_rule_sweep.py` chose on the same seed. The
+adaptive solver's tuned step is then chosen per budget from `STEP_GRID` with
+those factors, by the rule Euler's is. The zoo's
 swiss-roll and NS-GAN models have one trained seed, so they are tuned on
 seed 100's latents and data with the seed-0 GAN.
 
@@ -88,6 +91,7 @@ METHODS = (
     "Euler linear auto",
     "MALA auto",
     "adaptive auto",
+    "adaptive tuned",
 )
 TUNING_SEED, NUM_SAMPLES = 100, 1000
 #: (data set, GAN kind, evaluation seeds). Only the 25-Gaussian WGAN-GP has GANs of several seeds.
@@ -234,6 +238,24 @@ def tune(models, cache, say):
         )
     chosen["mala"] = list(max(scores, key=scores.get))
     chosen["adaptive"] = _tune_adaptive(g100, euler_best, record)
+    # The adaptive solver tuned as Euler is: its step per budget on the same grid, from its chosen factors.
+    adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK = chosen["adaptive"]
+    chosen["adaptive_step"] = {}
+    for (ds, gan), (generator, critic) in g100.items():
+        for budget in BUDGETS:
+            scores = {
+                eta: record(
+                    "adaptive step",
+                    ds,
+                    gan,
+                    {"budget": budget, "step_size": eta},
+                    measure(
+                        generator, critic, ds, TUNING_SEED, solver="adaptive", step_size=eta, num_steps=budget
+                    ),
+                )
+                for eta in STEP_GRID
+            }
+            chosen["adaptive_step"][f"{ds}/{gan}/{budget}"] = max(scores, key=scores.get)
     return chosen, rows
 
 
@@ -288,6 +310,8 @@ def evaluate(models, chosen, cache, say):
             for budget in BUDGETS:
                 eta = chosen["euler"][f"{ds}/{gan}/constant/{budget}"]
                 eta_linear = chosen["euler"][f"{ds}/{gan}/linear/{budget}"]
+                eta_adaptive = chosen["adaptive_step"][f"{ds}/{gan}/{budget}"]
+                budget_steps = {"num_steps": budget}
                 linear = {"step_schedule": "linear", "num_steps": budget}
                 for method, settings in (
                     ("Euler tuned", {"step_size": eta, "num_steps": budget}),
@@ -296,6 +320,7 @@ def evaluate(models, chosen, cache, say):
                     ("Euler linear auto", linear),
                     ("MALA auto", {"solver": "mala", "num_steps": steps_for("mala", budget)}),
                     ("adaptive auto", {"solver": "adaptive", "num_steps": budget}),
+                    ("adaptive tuned", {"solver": "adaptive", "step_size": eta_adaptive, **budget_steps}),
                 ):
                     result = measure(generator, critic, ds, seed, **settings)
                     rows.append({**row, "method": method, "budget": budget, **result})
@@ -329,8 +354,10 @@ def markdown(chosen, tuning_rows, rows, seconds, command):
         "largest least share, over the 25-Gaussian WGAN-GP and both digits GANs at 10 and 25 "
         "evaluations, of the gain tuned Euler reaches at 25; the `base` rows of the sweep are those "
         "gains' zero); "
-        "and Euler's step per budget and schedule (last table). The step size of MALA and the adaptive "
-        "solver is the `auto` step they start from (the adaptive solver: times its initial factor).",
+        "and the step per budget of Euler (each schedule) and of the adaptive solver (`adaptive tuned`, "
+        f"from {STEP_GRID}, with the chosen factors; last table). The step size of MALA and "
+        "`adaptive auto` is the `auto` step they start from; the adaptive solver's first step is its "
+        "step size times its initial factor.",
         "",
     ]
     groups = {}
