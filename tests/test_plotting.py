@@ -145,11 +145,26 @@ def test_sweep_curves_label_the_swept_values_plainly_and_nothing_between(tmp_pat
         labels = [label.get_text() for label in axis.get_xticklabels()]
         major = list(zip(axis.get_xticks(), labels, strict=True))
         minor = [label.get_text() for label in axis.get_xticklabels(minor=True)]
-        return major, minor
+        sizes = {label.get_fontsize() for label in axis.get_xticklabels()}
+        return major, minor, sizes, axis.get_xlabel()
 
     seen = _record_saves(monkeypatch, ticks)
     curves = {"adaptive": [(2, 40.0), (5, 80.0), (25, 93.0)], "Euler": [(10, 88.0), (25, None)]}
-    plotting.sweep_curves(curves, str(tmp_path / "q.png"), xlabel="evaluations")
-    ((major, minor),) = seen
+    # Another default font size: the labels stay small, at 8 points, so that slanted they do not overlap.
+    with matplotlib.rc_context({"font.size": 12}):
+        plotting.sweep_curves(curves, str(tmp_path / "q.png"), xlabel="evaluations")
+    ((major, minor, sizes, xlabel),) = seen
     assert major == [(2, "2"), (5, "5"), (10, "10"), (25, "25")]
     assert [text for text in minor if text] == []
+    assert (sizes, xlabel) == ({8.0}, "evaluations")
+
+
+def test_tile_images_puts_eight_images_a_row_by_default_in_grey_frames_with_white_empty_cells():
+    images = np.stack([np.full((2, 3, 1), value) for value in np.linspace(-1.0, 1.0, 10)])
+    canvas = plotting.tile_images(images)
+    # Two rows of eight 2x3 cells one pixel apart: (2 * 3 - 1) x (8 * 4 - 1).
+    assert canvas.shape == (5, 31, 1)
+    # Image i sits at row i // 8, column i % 8, mapped from [-1, 1] to [0, 1].
+    np.testing.assert_allclose(canvas[3, 4, 0], (images[9, 0, 0, 0] + 1) / 2)
+    np.testing.assert_allclose(canvas[0, 28, 0], (images[7, 0, 0, 0] + 1) / 2)
+    assert canvas[2, 0, 0] == 0.5 and canvas[3, 8, 0] == 1.0  # a grey gap; an empty cell
