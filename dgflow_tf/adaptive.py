@@ -35,7 +35,9 @@ and digits GAN at 2 to 25 steps). On evaluation seeds 0-2, 10 steps from
 steps at the step tuned on seed 100, and FID 19.07 against 18.84 on the
 digits SN-DCGANs; on the digits DCGANs (9.73 against 9.31) and the
 Swiss-roll WGAN-GP it is worse than Euler with `auto` at the same budget,
-so it is not the default.
+so it is not the default. With its `step_size` tuned on seed 100 as
+Euler's is, 10 steps reach HQ 94.6 % and FID 9.30 (DCGANs; tuned Euler
+at 25: 9.29) and 19.07.
 
 Examples:
     >>> from dgflow_tf import critics, divergences
