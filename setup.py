@@ -59,8 +59,9 @@ setup(
     extras_require={
         # pytest runs the suite (pytest-timeout gives every test a limit; pytest-xdist spreads it
         # over two processes, since much of it waits on subprocesses or runs single-threaded
-        # Python) and hypothesis its property-based tests; ruff lints it (configured in pyproject.toml); jupytext, nbclient
-        # and ipykernel execute the notebooks headlessly in the suite.
+        # Python) and hypothesis its property-based tests; ruff lints it (configured in
+        # pyproject.toml); jupytext, nbclient and ipykernel execute the notebooks headlessly in the
+        # suite.
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.2",
