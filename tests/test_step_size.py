@@ -181,6 +181,30 @@ def test_calibrate_picks_the_best_scoring_setting_when_refinement_helps():
     assert metrics.ot_distance(refined, real) == pytest.approx(best["score"], rel=1e-6)
 
 
+def test_calibrate_tunes_the_step_of_the_models_own_solver():
+    # The guide sends adaptive-solver users to calibrate: its sweep must refine with that solver, not
+    # Euler, and the chosen score must be the adaptive refinement's, recomputed here independently.
+    generator = _Recentred(2.0)
+    truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
+    model = RefinementModel(generator, truth, latent_shape=(2,), seed=0, num_steps=10, solver="adaptive")
+    real = np.random.default_rng(12).normal(size=(300, 2)).astype("float32")
+    table = model.calibrate(real, verbose=0)
+    assert model.solver == "adaptive" and table.best is not table.rows[0]
+    latents = model.sample_latents(300, seed=calibration.CALIBRATION_SEED)
+    settings = dict(latent_shape=(2,), seed=calibration.CALIBRATION_SEED, step_size=model.step_size)
+    scores = {
+        solver: metrics.ot_distance(
+            RefinementModel(generator, truth, num_steps=10, solver=solver, **settings).predict(
+                latents, verbose=0
+            ),
+            real,
+        )
+        for solver in ("adaptive", "euler")
+    }
+    assert scores["adaptive"] == pytest.approx(table.best["score"], rel=1e-6)
+    assert scores["euler"] != pytest.approx(table.best["score"], rel=1e-3)
+
+
 def test_calibrate_in_data_space_scores_the_given_samples_as_the_base():
     # No generator: the tuning batch is the samples themselves, at N(2, I); the data is N(0, I).
     truth = critics.get(lambda x: tf.reduce_sum(2.0 - 2.0 * x, axis=-1))
