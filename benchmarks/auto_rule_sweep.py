@@ -144,6 +144,41 @@ def measure_all(space="latent"):
     return scores, bases, settings
 
 
+def summarise(scores, bases, settings):
+    """`(summary, chosen)`: per setting, the models improved, near their best and the mean rank; the choice.
+
+    `scores[(model, D, cap)] = (score, eta)`, `bases[model]` the unrefined score. Chosen by the most
+    models improved, then the most near their best, then the best mean rank (the first such setting)."""
+    names = list(bases)
+    ranks = {}
+    for name in names:
+        ordered = sorted(settings, key=lambda s, name=name: -scores[(name, *s)][0])
+        for rank, setting in enumerate(ordered, start=1):
+            ranks[(name, *setting)] = rank
+    # The best score any setting reached per model, for the share of that gain each setting keeps.
+    best = {name: max(scores[(name, *setting)][0] for setting in settings) for name in names}
+    summary = []
+    for setting in settings:
+        improved = sum(scores[(name, *setting)][0] > bases[name] for name in names)
+        near_best = sum(
+            scores[(name, *setting)][0] - bases[name] >= NEAR_BEST * (best[name] - bases[name])
+            for name in names
+            if best[name] > bases[name]
+        )
+        mean_rank = float(np.mean([ranks[(name, *setting)] for name in names]))
+        summary.append(
+            {
+                "displacement": setting[0],
+                "cap": setting[1],
+                "improved": improved,
+                "near_best": near_best,
+                "mean_rank": mean_rank,
+            }
+        )
+    chosen = max(summary, key=lambda row: (row["improved"], row["near_best"], -row["mean_rank"]))
+    return summary, chosen
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -174,32 +209,7 @@ def main(argv=None):
         scores, bases, settings = measure_all(args.space)
         measured_seconds = None
     names = list(bases)
-    ranks = {}
-    for name in names:
-        ordered = sorted(settings, key=lambda s, name=name: -scores[(name, *s)][0])
-        for rank, setting in enumerate(ordered, start=1):
-            ranks[(name, *setting)] = rank
-    # The best score any setting reached per model, for the share of that gain each setting keeps.
-    best = {name: max(scores[(name, *setting)][0] for setting in settings) for name in names}
-    summary = []
-    for setting in settings:
-        improved = sum(scores[(name, *setting)][0] > bases[name] for name in names)
-        near_best = sum(
-            scores[(name, *setting)][0] - bases[name] >= NEAR_BEST * (best[name] - bases[name])
-            for name in names
-            if best[name] > bases[name]
-        )
-        mean_rank = float(np.mean([ranks[(name, *setting)] for name in names]))
-        summary.append(
-            {
-                "displacement": setting[0],
-                "cap": setting[1],
-                "improved": improved,
-                "near_best": near_best,
-                "mean_rank": mean_rank,
-            }
-        )
-    chosen = max(summary, key=lambda row: (row["improved"], row["near_best"], -row["mean_rank"]))
+    summary, chosen = summarise(scores, bases, settings)
     seconds = measured_seconds if measured_seconds is not None else time.perf_counter() - start
     title = "data-space displacement" if args.space == "data" else "displacement and a time cap"
     command = "python benchmarks/auto_rule_sweep.py" + (" --space data" if args.space == "data" else "")
