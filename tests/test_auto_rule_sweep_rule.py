@@ -1,0 +1,66 @@
+"""benchmarks/auto_rule_sweep.py's choosing rule (`summarise`), on scores known in advance.
+
+The same rule chose the shipped `auto` constants and checks them on held-out GANs
+(`--held-out`), so it is tested here apart from any model: most models improved first, then most
+near their best (80 % of the best gain any setting reached), then the best mean rank, the first
+listed setting winning a tie.
+"""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCHMARKS = os.path.join(ROOT, "benchmarks")
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    sys.path.insert(0, BENCHMARKS)  # auto_rule_sweep imports quality_per_eval beside it
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "auto_rule_sweep_rule", os.path.join(BENCHMARKS, "auto_rule_sweep.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(BENCHMARKS)
+    return module
+
+
+def _scores(table):
+    """`{(model, D, cap): (score, eta)}` from `{setting: {model: score}}`."""
+    return {(m, *setting): (score, 0.01) for setting, row in table.items() for m, score in row.items()}
+
+
+def test_most_models_improved_wins_over_better_gains_elsewhere(sweep):
+    bases = {"a": 0.0, "b": 0.0, "c": 0.0}
+    # X improves all three a little; Y improves two a lot and makes c worse.
+    table = {("X", 1.0): {"a": 0.2, "b": 0.2, "c": 0.2}, ("Y", 1.0): {"a": 1.0, "b": 1.0, "c": -0.1}}
+    summary, chosen = sweep.summarise(_scores(table), bases, list(table))
+    assert [row["improved"] for row in summary] == [3, 2]
+    assert [row["near_best"] for row in summary] == [1, 2]  # c's best is X's 0.2; a's and b's are Y's
+    assert (chosen["displacement"], chosen["cap"]) == ("X", 1.0)
+
+
+def test_then_most_near_their_best_then_the_mean_rank_then_the_first_listed(sweep):
+    bases = {"a": 0.0, "b": 0.0}
+    near = {
+        ("X", 1.0): {"a": 0.5, "b": 0.5},
+        ("Y", 1.0): {"a": 1.0, "b": 0.79},
+        ("Z", 1.0): {"a": 0.9, "b": 1.0},
+    }
+    _, chosen = sweep.summarise(_scores(near), bases, list(near))
+    assert chosen["displacement"] == "Z"  # the only one within 80 % of the best on both
+    ranked = {
+        ("X", 1.0): {"a": 1.0, "b": 0.95},
+        ("Y", 1.0): {"a": 0.95, "b": 1.0},
+        ("Z", 1.0): {"a": 0.9, "b": 0.9},
+    }
+    summary, chosen = sweep.summarise(_scores(ranked), bases, list(ranked))
+    assert [row["mean_rank"] for row in summary] == [1.5, 1.5, 3.0]
+    assert chosen["displacement"] == "X"  # X and Y tie on every count: the first listed wins
+    summary, chosen = sweep.summarise(_scores(ranked), bases, [("Y", 1.0), ("X", 1.0), ("Z", 1.0)])
+    assert chosen["displacement"] == "Y"
