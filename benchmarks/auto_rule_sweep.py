@@ -207,6 +207,18 @@ def read_sweep(output):
     return scores, record["bases"], settings, record["seconds"]
 
 
+def write_results(output, lines, record, scores):
+    """Writes the table `lines` to `output.md` and `record` with every score to `output.json`."""
+    with open(output + ".md", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    rows = [
+        {"model": k[0], "displacement": k[1], "cap": k[2], "score": v[0], "step_size": v[1]}
+        for k, v in scores.items()
+    ]
+    with open(output + ".json", "w", encoding="utf-8") as handle:
+        json.dump({**record, "scores": rows}, handle, indent=1)
+
+
 def check_held_out():
     """Measures the held-out GANs at every setting and asks whether they would change the choice.
 
@@ -256,25 +268,15 @@ def check_held_out():
             f"{held_scores[(n, *setting)][0]:.3f} (eta {held_scores[(n, *setting)][1]:.3g})" for n in names
         ]
         lines.append(f"| {setting[0]} | {setting[1] or '-'} | " + " | ".join(cells) + " |")
-    with open(output + "_held_out.md", "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    with open(output + "_held_out.json", "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "seconds": seconds,
-                "bases": held_bases,
-                "chosen_from_nine": chosen_nine,
-                "chosen_from_twelve": chosen_all,
-                "tied": tied,
-                "shares_at_shipped_rule": shares,
-                "scores": [
-                    {"model": k[0], "displacement": k[1], "cap": k[2], "score": v[0], "step_size": v[1]}
-                    for k, v in held_scores.items()
-                ],
-            },
-            handle,
-            indent=1,
-        )
+    record = {
+        "seconds": seconds,
+        "bases": held_bases,
+        "chosen_from_nine": chosen_nine,
+        "chosen_from_twelve": chosen_all,
+        "tied": tied,
+        "shares_at_shipped_rule": shares,
+    }
+    write_results(output + "_held_out", lines, record, held_scores)
     print(f"wrote {output}_held_out.{{md,json}}; chosen from twelve {chosen_all}")
 
 
@@ -337,23 +339,9 @@ def main(argv=None):
             f"| {row['displacement']} | {row['cap'] or '-'} | {row['improved']} | {row['near_best']} | "
             f"{row['mean_rank']:.1f} | " + " | ".join(cells) + " |"
         )
-    with open(output + ".md", "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    with open(output + ".json", "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "summary": summary,
-                "chosen": chosen,
-                "bases": bases,
-                "seconds": seconds,
-                "scores": [
-                    {"model": k[0], "displacement": k[1], "cap": k[2], "score": v[0], "step_size": v[1]}
-                    for k, v in scores.items()
-                ],
-            },
-            handle,
-            indent=1,
-        )
+    write_results(
+        output, lines, {"summary": summary, "chosen": chosen, "bases": bases, "seconds": seconds}, scores
+    )
     print(f"wrote {output}.{{md,json}}; chosen {chosen}")
 
 
