@@ -300,6 +300,8 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if args.held_out:
+        if args.rescore or args.space == "data":
+            parser.error("--held-out checks the latent rule; it takes neither --rescore nor --space data")
         return check_held_out()
     suffix = "_data" if args.space == "data" else ""
     output = os.path.join(benchmark.HERE, "results", "auto_rule_sweep" + suffix)
