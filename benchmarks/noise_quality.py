@@ -1,7 +1,7 @@
 """Does the cheap noise cost quality? Euler with normal noise against Rademacher signs, each tuned.
 
 `noise_distribution="rademacher"` replaces each step's standard normals by
-random signs of the same mean and variance, 3.5 times cheaper to draw
+random signs of the same mean and variance, 4 times cheaper to draw
 (`noise_cost.py`). Euler-Maruyama stays of weak order one with such noise, so
 at a small step the refined law is the same; whether it is at the step sizes
 refinement uses is what this benchmark measures, on the models of

@@ -316,7 +316,7 @@ def simulate(
             Defaults to `"constant"`.
         noise_distribution: `"normal"` (`noise.step_noise_at`) or
             `"rademacher"` (`noise.step_signs_at`: signs of the same mean and
-            variance, 3.5 times cheaper to draw). Defaults to `"normal"`.
+            variance, 4 times cheaper to draw). Defaults to `"normal"`.
 
     Returns:
         `run`'s dict.

@@ -240,9 +240,12 @@ def step_signs_at(
     """Rademacher noise (each number -1 or +1 with probability 1/2) of one step, keyed like `step_noise_at`.
 
     The cheap alternative to normal noise (`noise_distribution="rademacher"`):
-    one random bit per number, against two 32-bit words and a log, a square
-    root and a sine or cosine for a normal: 3.5 times cheaper to draw for 64
-    images of 128x128x3 (`benchmarks/noise_cost.py`). Mean 0 and variance 1 as a standard normal:
+    one random bit per number, against a 32-bit word and half of a log, a
+    square root and a sine and cosine for a normal (Box-Muller makes two
+    normals of two words): 4 times cheaper to draw for 64 images of
+    128x128x3 (`benchmarks/noise_cost.py`), where the noisy run takes 1.16
+    times the deterministic one at K = 100 (`benchmarks/memory.py`; normals:
+    2.04). Mean 0 and variance 1 as a standard normal:
     Euler-Maruyama with such two-point increments is the simplified weak Euler
     scheme (Kloeden and Platen, 1992, section 14.1), of the same weak order one
     as with normal increments, so the law of the refined samples converges to

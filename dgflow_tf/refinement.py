@@ -137,7 +137,7 @@ class RefinementModel(Predictor, keras.Model):
             Defaults to `"constant"`.
         noise_distribution: the distribution of Euler's step noise:
             `"normal"` (the paper's Brownian increments) or `"rademacher"`
-            (each number -1 or +1: the same mean and variance, 3.5 times
+            (each number -1 or +1: the same mean and variance, 4 times
             cheaper to draw, and the same weak order of convergence;
             `noise.step_signs_at`). For data space on large images, where
             drawing normals costs more than a small critic's step; quality at
