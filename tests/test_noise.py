@@ -128,6 +128,14 @@ def test_a_tensor_seed_of_shape_two_is_salted_like_tfp_does():
         noise.sanitize_seed(tf.constant([1, 2, 3]))
 
 
+def test_an_int_seed_is_split_into_its_halves_and_salted_like_tfp_does():
+    # 2**33 + 5 is the pair (2, 5); the salt keeps different uses of one user seed apart.
+    expected = tfp.random.sanitize_seed(tf.constant([2, 5], tf.int32), salt="dgflow_tf")
+    np.testing.assert_array_equal(noise.sanitize_seed(2**33 + 5).numpy(), expected.numpy())
+    salted = {tuple(noise.sanitize_seed(2**33 + 5, salt=salt).numpy()) for salt in ("a", "b", "dgflow_tf")}
+    assert len(salted) == 3
+
+
 @pytest.mark.parametrize(
     "seed, error, message",
     [
