@@ -186,6 +186,20 @@ def tune(models, cache, say):
         say(f"tune {kind} {ds} {gan} {setting}: score {score(result):.3f}")
         return score(result)
 
+    def step_sweep(kind, ds, gan, budget, **settings):
+        """`{eta: score}` over `STEP_GRID` for the tuning GAN of `(ds, gan)` at `budget` steps."""
+        generator, critic = g100[(ds, gan)]
+        return {
+            eta: record(
+                kind,
+                ds,
+                gan,
+                {"budget": budget, "step_size": eta},
+                measure(generator, critic, ds, TUNING_SEED, step_size=eta, num_steps=budget, **settings),
+            )
+            for eta in STEP_GRID
+        }
+
     ds, gan = models[0][:2]
     generator, critic = g100[(ds, gan)]
     scores = {}
@@ -199,28 +213,11 @@ def tune(models, cache, say):
             measure(generator, critic, ds, TUNING_SEED, step_schedule="linear", num_steps=10),
         )
     chosen["final_fraction"] = schedules.FINAL_FRACTION = max(scores, key=scores.get)
-    for (ds, gan), (generator, critic) in g100.items():
+    for ds, gan in g100:
         for schedule in SCHEDULES:
             kind = "euler" if schedule == "constant" else f"euler {schedule}"
             for budget in BUDGETS:
-                scores = {
-                    eta: record(
-                        kind,
-                        ds,
-                        gan,
-                        {"budget": budget, "step_size": eta},
-                        measure(
-                            generator,
-                            critic,
-                            ds,
-                            TUNING_SEED,
-                            step_size=eta,
-                            num_steps=budget,
-                            step_schedule=schedule,
-                        ),
-                    )
-                    for eta in STEP_GRID
-                }
+                scores = step_sweep(kind, ds, gan, budget, step_schedule=schedule)
                 chosen["euler"][f"{ds}/{gan}/{schedule}/{budget}"] = max(scores, key=scores.get)
                 if (schedule, budget) == ("constant", 25):
                     euler_best[(ds, gan)] = max(scores.values())
@@ -241,20 +238,9 @@ def tune(models, cache, say):
     # The adaptive solver tuned as Euler is: its step per budget on the same grid, from its chosen factors.
     adaptive.INITIAL_FACTOR, adaptive.GROW, adaptive.SHRINK = chosen["adaptive"]
     chosen["adaptive_step"] = {}
-    for (ds, gan), (generator, critic) in g100.items():
+    for ds, gan in g100:
         for budget in BUDGETS:
-            scores = {
-                eta: record(
-                    "adaptive step",
-                    ds,
-                    gan,
-                    {"budget": budget, "step_size": eta},
-                    measure(
-                        generator, critic, ds, TUNING_SEED, solver="adaptive", step_size=eta, num_steps=budget
-                    ),
-                )
-                for eta in STEP_GRID
-            }
+            scores = step_sweep("adaptive step", ds, gan, budget, solver="adaptive")
             chosen["adaptive_step"][f"{ds}/{gan}/{budget}"] = max(scores, key=scores.get)
     return chosen, rows
 
