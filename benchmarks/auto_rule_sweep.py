@@ -68,6 +68,16 @@ NEAR_BEST = 0.8
 #: The separately trained MNIST GANs of `benchmarks/mnist.py --tuning-model-seed 100`: held out of the
 #: choice, and checked against it with `--held-out`.
 HELD_OUT_MODEL_SEED = 100
+#: group: (title, command, who was held out, results suffix).
+HELD_OUT_GROUPS = {
+    "mnist": (
+        "## The auto rule on MNIST GANs it was not chosen on",
+        "python benchmarks/auto_rule_sweep.py --held-out",
+        f"The DCGAN, SN-GAN and WGAN-GP that `benchmarks/mnist.py` trained with seed {HELD_OUT_MODEL_SEED} "
+        "(the tuning GANs of the separately trained families)",
+        "held_out",
+    ),
+}
 MNIST_CACHE = os.path.join(benchmark.HERE, ".cache", "mnist")
 
 
@@ -219,16 +229,28 @@ def write_results(output, lines, record, scores):
         json.dump({**record, "scores": rows}, handle, indent=1)
 
 
-def check_held_out():
-    """Measures the held-out GANs at every setting and asks whether they would change the choice.
+def held_out_models(group):
+    """The `(name, generator, critic, latent_shape, measure)` of a held-out group (`HELD_OUT_GROUPS`)."""
+    if group == "mnist":
+        return mnist_models("latent", HELD_OUT_MODEL_SEED)
+    raise ValueError(f"Unknown held-out group {group!r}; expected one of {sorted(HELD_OUT_GROUPS)}.")
+
+
+def check_held_out(group="mnist"):
+    """Measures a held-out group at every setting and asks whether it would change the choice.
 
     The published nine-model scores (`results/auto_rule_sweep.json`) are read back, not remeasured.
-    Writes `results/auto_rule_sweep_held_out.{md,json}`."""
+    Writes `results/auto_rule_sweep_<suffix>.{md,json}` (`HELD_OUT_GROUPS`)."""
     output = os.path.join(benchmark.HERE, "results", "auto_rule_sweep")
     scores, bases, settings, _ = read_sweep(output)
     start = time.perf_counter()
-    held_scores, held_bases, _ = measure_all("latent", mnist_models("latent", HELD_OUT_MODEL_SEED))
+    held_scores, held_bases, _ = measure_all("latent", held_out_models(group))
     seconds = time.perf_counter() - start
+    write_held_out(group, output, scores, bases, settings, held_scores, held_bases, seconds)
+
+
+def write_held_out(group, output, scores, bases, settings, held_scores, held_bases, seconds):
+    """Chooses from the nine models with and without the held-out ones, and writes the comparison."""
     _, chosen_nine = summarise(scores, bases, settings)
     summary, chosen_all = summarise({**scores, **held_scores}, {**bases, **held_bases}, settings)
     key = ("improved", "near_best", "mean_rank")
@@ -244,15 +266,17 @@ def check_held_out():
     def setting_text(row):
         return f"D = {row['displacement']}, cap = {row['cap'] or '-'}"
 
+    title, command, who = HELD_OUT_GROUPS[group][:3]
+    total = {12: "twelve", 14: "fourteen"}.get(
+        len(bases) + len(held_bases), str(len(bases) + len(held_bases))
+    )
     lines = [
-        "## The auto rule on MNIST GANs it was not chosen on",
+        title,
         "",
-        f"Command: `python benchmarks/auto_rule_sweep.py --held-out` ({seconds:.0f} s, "
-        f"{time.strftime('%Y-%m-%d')}). The DCGAN, SN-GAN and WGAN-GP that `benchmarks/mnist.py` "
-        f"trained with seed {HELD_OUT_MODEL_SEED} (the tuning GANs of the separately trained families) "
+        f"Command: `{command}` ({seconds:.0f} s, {time.strftime('%Y-%m-%d')}). {who} "
         "were not among the models the rule was chosen on. Measured here at every setting, with the "
         "scores of those nine models read back from `auto_rule_sweep.json`, the same rule would choose "
-        f"**{setting_text(chosen_all)}** from all twelve ({chosen_all['improved']} improved, "
+        f"**{setting_text(chosen_all)}** from all {total} ({chosen_all['improved']} improved, "
         f"{chosen_all['near_best']} near their best, mean rank {chosen_all['mean_rank']:.2f}; tied with "
         f"{', '.join(setting_text(row) for row in tied if row is not chosen_all) or 'no other setting'}); "
         f"the shipped rule is {setting_text(chosen_nine)}. At the shipped rule the held-out GANs keep "
@@ -272,12 +296,13 @@ def check_held_out():
         "seconds": seconds,
         "bases": held_bases,
         "chosen_from_nine": chosen_nine,
-        "chosen_from_twelve": chosen_all,
+        f"chosen_from_{total}": chosen_all,
         "tied": tied,
         "shares_at_shipped_rule": shares,
     }
-    write_results(output + "_held_out", lines, record, held_scores)
-    print(f"wrote {output}_held_out.{{md,json}}; chosen from twelve {chosen_all}")
+    suffix = HELD_OUT_GROUPS[group][3]
+    write_results(f"{output}_{suffix}", lines, record, held_scores)
+    print(f"wrote {output}_{suffix}.{{md,json}}; chosen from {total} {chosen_all}")
 
 
 def main(argv=None):
