@@ -36,9 +36,15 @@ change with them (about 6 minutes):
 
     python benchmarks/auto_rule_sweep.py --held-out
 
+`--held-out unseen` does the same for the five MLP GANs that
+`benchmarks/unseen_models.py` builds and trains outside the zoo (and caches):
+
+    python benchmarks/auto_rule_sweep.py --held-out unseen
+
 Writes `results/auto_rule_sweep.{json,md}` (`--space data`:
 `results/auto_rule_sweep_data.{json,md}`; `--held-out`:
-`results/auto_rule_sweep_held_out.{json,md}`).
+`results/auto_rule_sweep_held_out.{json,md}`; `--held-out unseen`:
+`results/auto_rule_sweep_unseen.{json,md}`).
 """
 
 import argparse
@@ -76,6 +82,13 @@ HELD_OUT_GROUPS = {
         f"The DCGAN, SN-GAN and WGAN-GP that `benchmarks/mnist.py` trained with seed {HELD_OUT_MODEL_SEED} "
         "(the tuning GANs of the separately trained families)",
         "held_out",
+    ),
+    "unseen": (
+        "## The auto rule on MLP GANs trained outside the zoo",
+        "python benchmarks/auto_rule_sweep.py --held-out unseen",
+        "The five MLP GANs of `benchmarks/unseen_models.py` (hinge, NS-GAN and WGAN-GP losses on 2-D data "
+        "and digits, built and trained by that benchmark)",
+        "unseen",
     ),
 }
 MNIST_CACHE = os.path.join(benchmark.HERE, ".cache", "mnist")
@@ -233,6 +246,10 @@ def held_out_models(group):
     """The `(name, generator, critic, latent_shape, measure)` of a held-out group (`HELD_OUT_GROUPS`)."""
     if group == "mnist":
         return mnist_models("latent", HELD_OUT_MODEL_SEED)
+    if group == "unseen":
+        import unseen_models  # beside this file, as quality_per_eval is
+
+        return unseen_models.rule_models(os.path.join(benchmark.HERE, ".cache"))
     raise ValueError(f"Unknown held-out group {group!r}; expected one of {sorted(HELD_OUT_GROUPS)}.")
 
 
@@ -280,7 +297,11 @@ def write_held_out(group, output, scores, bases, settings, held_scores, held_bas
         f"{chosen_all['near_best']} near their best, mean rank {chosen_all['mean_rank']:.2f}; tied with "
         f"{', '.join(setting_text(row) for row in tied if row is not chosen_all) or 'no other setting'}); "
         f"the shipped rule is {setting_text(chosen_nine)}. At the shipped rule the held-out GANs keep "
-        + ", ".join(f"{name} {share:.0%}" for name, share in shares.items() if share is not None)
+        + ", ".join(
+            f"{name} {share:.0%}" if share >= 0 else f"{name} none (worse than its base)"
+            for name, share in shares.items()
+            if share is not None
+        )
         + " of the best gain any setting reached on them.",
         "",
         "| D | cap | " + " | ".join(names) + " |",
@@ -320,14 +341,17 @@ def main(argv=None):
     )
     parser.add_argument(
         "--held-out",
-        action="store_true",
-        help="measure the MNIST GANs trained for seed 100, which the choice never saw, and check it on them",
+        nargs="?",
+        const="mnist",
+        choices=sorted(HELD_OUT_GROUPS),
+        help="measure models the choice never saw and check it on them: 'mnist' (the default), the MNIST "
+        "GANs trained for seed 100; 'unseen', the MLP GANs of benchmarks/unseen_models.py",
     )
     args = parser.parse_args(argv)
     if args.held_out:
         if args.rescore or args.space == "data":
             parser.error("--held-out checks the latent rule; it takes neither --rescore nor --space data")
-        return check_held_out()
+        return check_held_out(args.held_out)
     suffix = "_data" if args.space == "data" else ""
     output = os.path.join(benchmark.HERE, "results", "auto_rule_sweep" + suffix)
     start = time.perf_counter()

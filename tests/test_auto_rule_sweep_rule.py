@@ -7,6 +7,7 @@ listed setting winning a tie.
 """
 
 import importlib.util
+import json
 import os
 import sys
 
@@ -64,3 +65,32 @@ def test_then_most_near_their_best_then_the_mean_rank_then_the_first_listed(swee
     assert chosen["displacement"] == "X"  # X and Y tie on every count: the first listed wins
     summary, chosen = sweep.summarise(_scores(ranked), bases, [("Y", 1.0), ("X", 1.0), ("Z", 1.0)])
     assert chosen["displacement"] == "Y"
+
+
+def test_held_out_check_reports_the_choice_with_the_held_out_models_and_their_shares(sweep, tmp_path):
+    # The nine (here two) models prefer X; the held-out model is made worse by X and helped by Y, so
+    # with it the most-improved criterion moves the choice to Y.
+    bases, held_bases = {"a": 0.0, "b": 0.0}, {"h": 0.0}
+    table = {("X", 1.0): {"a": 1.0, "b": 1.0}, ("Y", 0.1): {"a": 0.1, "b": 0.1}}
+    held = {("X", 1.0): {"h": -2.0}, ("Y", 0.1): {"h": 0.5}}
+    settings = list(table)
+    sweep.write_held_out(
+        "unseen", str(tmp_path / "sweep"), _scores(table), bases, settings, _scores(held), held_bases, 1.0
+    )
+    record = json.loads((tmp_path / "sweep_unseen.json").read_text())
+    assert record["chosen_from_nine"]["displacement"] == "X"
+    assert record["chosen_from_3"]["displacement"] == "Y"  # improves all three; X only two
+    assert record["shares_at_shipped_rule"] == {"h": pytest.approx(-4.0)}  # -2 of a best gain of 0.5
+    text = (tmp_path / "sweep_unseen.md").read_text()
+    assert "**D = Y, cap = 0.1** from all 3" in text
+    assert "h none (worse than its base)" in text
+
+
+@pytest.mark.parametrize("group", [[], ["unseen"]])
+def test_held_out_refuses_rescore_and_unknown_groups_before_measuring(sweep, group, capsys):
+    with pytest.raises(SystemExit):
+        sweep.main(["--held-out", *group, "--rescore"])
+    assert "--held-out checks the latent rule" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        sweep.main(["--held-out", "bogus"])
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
