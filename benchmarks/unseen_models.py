@@ -15,6 +15,9 @@ For every model, on the evaluation seeds' latents (0, 1, 2; 1,000 samples each):
 - `auto`: every default;
 - `tuned`: Euler at the step chosen from `STEP_GRID` on tuning seed 100 by the score that
   `quality_per_eval.py` tunes by (KDE on 2-D data, minus FID on digits);
+- `calibrate`: the step (and K) that one `model.calibrate(real)` call sets with every default of its
+  own (a user who has data: 1,000 fresh 2-D samples, or the 1,797 digits), never worse than the base
+  on its own tuning batch;
 - `share`: `auto`'s share of the tuned step's gain on each headline metric.
 
 Metrics as in `quality_per_eval.py`: HQ %, KDE and OT (W1) against held-out 2-D data; FID in the
@@ -55,7 +58,9 @@ MODELS = {
     "digits/mlp-wgan-gp": ("digits", "wgan-gp", 32, 256, 2, 4000),
     "digits/mlp-hinge": ("digits", "hinge", 32, 256, 2, 4000),
 }
-METHODS = ("base", "eta 0.1", "auto", "tuned")
+METHODS = ("base", "eta 0.1", "auto", "tuned", "calibrate")
+#: The real samples `calibrate` is given, seeded apart from the training and held-out data.
+CALIBRATION_DATA_SEED = 55
 HEADLINE = {"25gaussians": ("hq", "ot"), "digits": ("fid",)}
 HIGHER_IS_BETTER = {"hq": True, "kde": True, "ot": False, "fid": False}
 
@@ -179,17 +184,22 @@ def load(name, cache, say):
 _DIGITS = {}
 
 
-def measure(name, generator, discriminator, latent_dim, seed, step_size):
-    """The metrics of `seed`'s refined samples (`step_size=None`: the base) and the step used."""
+def measure(name, generator, discriminator, latent_dim, seed, step_size, num_steps=NUM_STEPS):
+    """The metrics of `seed`'s refined samples (`step_size=None` or no steps: the base) and the step used."""
     dataset = MODELS[name][0]
     latents = (
         np.random.default_rng(40_000 + seed).standard_normal((NUM_SAMPLES, latent_dim)).astype("float32")
     )
-    if step_size is None:
+    if step_size is None or num_steps == 0:
         samples, used = np.asarray(generator(latents)), None
     else:
         model = RefinementModel(
-            generator, discriminator, seed=seed, latent_shape=(latent_dim,), step_size=step_size
+            generator,
+            discriminator,
+            seed=seed,
+            latent_shape=(latent_dim,),
+            step_size=step_size,
+            num_steps=num_steps,
         )
         samples, used = model.predict(latents, batch_size=500, verbose=0), model.step_size
     if dataset == "digits":
@@ -202,6 +212,21 @@ def measure(name, generator, discriminator, latent_dim, seed, step_size):
     else:
         metrics = synthetic.evaluate(samples, synthetic.held_out_data(dataset, NUM_SAMPLES, seed), dataset)
     return {**metrics, "step_size": used}
+
+
+def calibrated(name, generator, discriminator, latent_dim):
+    """`(step_size, num_steps)` that `RefinementModel.calibrate` sets with its defaults (OT to real data).
+
+    A user's data: 1,000 fresh 2-D samples, or the 1,797 digits the GAN was trained on."""
+    dataset = MODELS[name][0]
+    real = (
+        datasets.digits()
+        if dataset == "digits"
+        else datasets.load(dataset, NUM_SAMPLES, seed=CALIBRATION_DATA_SEED)
+    )
+    model = RefinementModel(generator, discriminator, latent_shape=(latent_dim,))
+    model.calibrate(real, verbose=0)
+    return model.step_size, model.num_steps
 
 
 def tuning_score(row):
@@ -232,10 +257,18 @@ def run(names, cache, say):
         refined = [row for row in sweep if row["model"] == name and row["step"] is not None]
         tuned = max(refined, key=tuning_score)["step"]
         say(f"{name}: tuned step {tuned}")
-        settings = {"base": None, "eta 0.1": 0.1, "auto": "auto", "tuned": tuned}
+        calibrate = calibrated(name, generator, discriminator, latent_dim)
+        say(f"{name}: calibrate set step {calibrate[0]}, K = {calibrate[1]}")
+        settings = {
+            "base": (None, NUM_STEPS),
+            "eta 0.1": (0.1, NUM_STEPS),
+            "auto": ("auto", NUM_STEPS),
+            "tuned": (tuned, NUM_STEPS),
+            "calibrate": calibrate,
+        }
         for seed in EVALUATION_SEEDS:
             for method in METHODS:
-                row = measure(name, generator, discriminator, latent_dim, seed, settings[method])
+                row = measure(name, generator, discriminator, latent_dim, seed, *settings[method])
                 rows.append({"model": name, "seed": seed, "method": method, **row})
                 say(json.dumps(rows[-1]))
     return rows, sweep
@@ -269,47 +302,34 @@ def markdown(rows, sweep, seconds, command):
         f"{time.strftime('%Y-%m-%d')}). MLP GANs trained by the benchmark itself (seed 0), refined with "
         f"KL, K = {NUM_STEPS}, the raw discriminator as the critic; mean over evaluation seeds "
         f"{list(EVALUATION_SEEDS)}, {NUM_SAMPLES} samples each. `tuned`: the step chosen on seed "
-        f"{TUNING_SEED} (KDE; digits: FID) from {list(STEP_GRID)}. `share`: `auto`'s share of the tuned "
+        f"{TUNING_SEED} (KDE; digits: FID) from {list(STEP_GRID)}. `calibrate`: the step (and K) that "
+        "`model.calibrate(real)` set with its defaults (OT to 1,000 fresh 2-D samples, or to the 1,797 "
+        "digits; an empty step: it switched refinement off). `share`: `auto`'s share of the tuned "
         "step's gain (`-`: the tuned step gains nothing). HQ in %; higher KDE, lower OT and FID are better.",
         "",
-        "| model | metric | base | eta 0.1 | auto | tuned | share | auto better than base on seeds |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| model | metric | base | eta 0.1 | auto | tuned | calibrate | share "
+        "| auto better than base on seeds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in dict.fromkeys(r["model"] for r in rows):
         dataset = MODELS[name][0]
-        steps = {
-            m: sorted({r["step_size"] for r in rows if r["model"] == name and r["method"] == m})
-            for m in ("auto", "tuned")
-        }
         for metric in ("hq", "kde", "ot") if dataset == "25gaussians" else ("fid",):
             values = {m: mean(rows, name, m, metric) for m in METHODS}
             part = share(values["base"], values["auto"], values["tuned"], metric)
             sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-            better = [
-                seed
-                for seed in EVALUATION_SEEDS
-                if sign
-                * (
-                    next(
-                        r[metric]
-                        for r in rows
-                        if (r["model"], r["method"], r["seed"]) == (name, "auto", seed)
-                    )
-                    - next(
-                        r[metric]
-                        for r in rows
-                        if (r["model"], r["method"], r["seed"]) == (name, "base", seed)
-                    )
-                )
-                > 0
-            ]
+            per_seed = {(r["method"], r["seed"]): r[metric] for r in rows if r["model"] == name}
+            better = [s for s in EVALUATION_SEEDS if sign * (per_seed["auto", s] - per_seed["base", s]) > 0]
             digits = 1 if metric == "hq" else 3 if metric in ("kde", "fid") else 4
             cells = " | ".join(f"{values[m]:.{digits}f}" for m in METHODS)
             lines.append(
                 f"| {name} | {metric.upper()}{' (headline)' if metric in HEADLINE[dataset] else ''} | "
                 f"{cells} | {'-' if part is None else f'{part:.0f} %'} | {len(better)} of 3 {better} |"
             )
-        lines.append(f"| {name} | step | | 0.1 | {steps['auto'][0]:.4g} | {steps['tuned'][0]:.4g} | | |")
+        used = {
+            m: next(r["step_size"] for r in rows if r["model"] == name and r["method"] == m) for m in METHODS
+        }
+        cells = " | ".join("" if used[m] is None else f"{used[m]:.4g}" for m in METHODS)
+        lines.append(f"| {name} | step | {cells} | | |")
     lines += [
         "",
         "### The tuning sweep (seed 100)",
