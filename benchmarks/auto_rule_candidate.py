@@ -31,9 +31,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import quality_per_eval as benchmark  # noqa: E402
+import quality_per_eval as benchmark  # noqa: E402  (beside this file, as for auto_rule_sweep)
 import unseen_models  # noqa: E402
 
 from dgflow_tf import RefinementModel, critics  # noqa: E402
@@ -55,34 +53,51 @@ def with_rule(rule, build):
         step_size_lib.DISPLACEMENT, step_size_lib.TIME_CAP = SHIPPED
 
 
+def three_ways(refine, rule):
+    """The `base`, `shipped` and `candidate` results of `refine(step_size)` (`None`: the base)."""
+    return {
+        "base": refine(None),
+        "shipped": refine("auto"),
+        "candidate": with_rule(rule, lambda: refine("auto")),
+    }
+
+
+def read_published(name):
+    with open(os.path.join(RESULTS, name), encoding="utf-8") as handle:
+        return json.load(handle)["rows"]
+
+
+def published(rows, labels, picks):
+    """`{"published <label>": row}`: for each `(method, label)`, the one row that `picks(row, method)`."""
+    found = {}
+    for method, label in labels:
+        match = [row for row in rows if picks(row, method)]
+        if len(match) != 1:
+            raise ValueError(f"Expected one published {method!r} row, found {len(match)}.")
+        found["published " + label] = match[0]
+    return found
+
+
 def zoo_rows(rule, say):
     """Base, shipped and candidate on `quality_per_eval.MODELS`; tuned from `quality_per_eval.json`."""
-    with open(os.path.join(RESULTS, "quality_per_eval.json"), encoding="utf-8") as handle:
-        published = json.load(handle)["rows"]
+    rows = read_published("quality_per_eval.json")
+    labels = (("base", "base"), ("Euler tuned", "Euler tuned"), ("Euler auto", "auto"))
     for dataset, gan, seeds in benchmark.MODELS:
         for seed in seeds:
             generator, critic = benchmark.load(dataset, gan, seed, CACHE)
-            key = {"dataset": dataset, "gan": gan, "seed": seed}
-            results = {
-                "base": benchmark.measure(generator, critic, dataset, seed, num_steps=0),
-                "shipped": benchmark.measure(generator, critic, dataset, seed, num_steps=25),
-                "candidate": with_rule(
-                    rule,
-                    lambda g=generator, c=critic, s=seed, ds=dataset: benchmark.measure(
-                        g, c, ds, s, num_steps=25
-                    ),
-                ),
-            }
-            for method, label in (("base", "base"), ("Euler tuned", "Euler tuned"), ("Euler auto", "auto")):
-                match = [
-                    r
-                    for r in published
-                    if all(r[k] == v for k, v in key.items())
-                    and r["method"] == method
-                    and r["budget"] == (0 if method == "base" else 25)
-                ]
-                results["published " + label] = match[0]
-            yield f"{dataset}/{gan}", seed, results
+
+            def refine(step, g=generator, c=critic, ds=dataset, s=seed):
+                return benchmark.measure(g, c, ds, s, num_steps=0 if step is None else 25)
+
+            def picks(row, method, key=(dataset, gan, seed)):
+                budget = 0 if method == "base" else 25
+                return (row["dataset"], row["gan"], row["seed"], row["method"], row["budget"]) == (
+                    *key,
+                    method,
+                    budget,
+                )
+
+            yield f"{dataset}/{gan}", seed, {**three_ways(refine, rule), **published(rows, labels, picks)}
             say(f"{dataset}/{gan} seed {seed} done")
 
 
@@ -92,69 +107,47 @@ def mnist_rows(rule, say):
     from dgflow_tf.metrics.mnist import mnist_metrics
     from dgflow_tf.zoo import mnist_models as zoo
 
-    with open(os.path.join(RESULTS, "mnist.json"), encoding="utf-8") as handle:
-        published = json.load(handle)["rows"]
+    rows = read_published("mnist.json")
+    labels = (("base", "base"), ("DGflow-KL", "Euler tuned"), ("DGflow-KL (defaults)", "auto"))
     for gan in ("dcgan", "sn-gan", "wgan-gp"):
         model = zoo.load_shipped_mnist_model(gan)
         critic = critics.WassersteinCritic(model.discriminator) if gan == "wgan-gp" else model.discriminator
         for seed in MNIST_SEEDS:
             latents = mnist_experiment.latents_for(model, MNIST_SAMPLES, seed)
 
-            def fid(refine, latents=latents, model=model, critic=critic, seed=seed):
-                if not refine:
-                    samples = model.generate(latents)
+            def refine(step, latents=latents, model=model, critic=critic, seed=seed):
+                if step is None:
+                    samples, used = model.generate(latents), None
                 else:
-                    refiner = RefinementModel(model.generator, critic, seed=seed, num_steps=25)
+                    refiner = RefinementModel(
+                        model.generator, critic, seed=seed, num_steps=25, step_size=step
+                    )
                     samples = refiner.predict(latents, batch_size=500, verbose=0)
-                    step = refiner.step_size
-                return {
-                    "fid": mnist_metrics(samples, num_subsets=20, seed=seed)["fid"],
-                    "step_size": step if refine else None,
-                }
+                    used = refiner.step_size
+                return {"fid": mnist_metrics(samples, num_subsets=20, seed=seed)["fid"], "step_size": used}
 
-            results = {
-                "base": fid(False),
-                "shipped": fid(True),
-                "candidate": with_rule(rule, lambda f=fid: f(True)),
-            }
-            for method, label in (
-                ("base", "base"),
-                ("DGflow-KL", "Euler tuned"),
-                ("DGflow-KL (defaults)", "auto"),
-            ):
-                match = [
-                    r
-                    for r in published
-                    if r["family"] == gan
-                    and r["seed"] == seed
-                    and r["method"] == method
-                    and r["model_seed"] == 0
-                ]
-                results["published " + label] = match[0]
-            yield f"mnist/{gan}", seed, results
+            def picks(row, method, key=(gan, seed)):
+                return (row["family"], row["seed"], row["method"], row["model_seed"]) == (*key, method, 0)
+
+            yield f"mnist/{gan}", seed, {**three_ways(refine, rule), **published(rows, labels, picks)}
             say(f"mnist/{gan} seed {seed} done")
 
 
 def unseen_rows(rule, say):
     """Base, shipped and candidate on the five MLP GANs; tuned from `unseen_models.json`."""
-    with open(os.path.join(RESULTS, "unseen_models.json"), encoding="utf-8") as handle:
-        published = json.load(handle)["rows"]
+    rows = read_published("unseen_models.json")
+    labels = (("base", "base"), ("tuned", "Euler tuned"), ("auto", "auto"))
     for name in unseen_models.MODELS:
         generator, discriminator, latent_dim = unseen_models.load(name, CACHE, say)
         for seed in unseen_models.EVALUATION_SEEDS:
 
-            def run(step, g=generator, d=discriminator, seed=seed, name=name, latent_dim=latent_dim):
+            def refine(step, g=generator, d=discriminator, seed=seed, name=name, latent_dim=latent_dim):
                 return unseen_models.measure(name, g, d, latent_dim, seed, step)
 
-            results = {
-                "base": run(None),
-                "shipped": run("auto"),
-                "candidate": with_rule(rule, lambda r=run: r("auto")),
-            }
-            for method, label in (("base", "base"), ("tuned", "Euler tuned"), ("auto", "auto")):
-                match = [r for r in published if (r["model"], r["seed"], r["method"]) == (name, seed, method)]
-                results["published " + label] = match[0]
-            yield name, seed, results
+            def picks(row, method, key=(name, seed)):
+                return (row["model"], row["seed"], row["method"]) == (*key, method)
+
+            yield name, seed, {**three_ways(refine, rule), **published(rows, labels, picks)}
             say(f"{name} seed {seed} done")
 
 
