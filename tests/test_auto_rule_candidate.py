@@ -5,23 +5,15 @@ seeds, so its per-seed counts, shares and reproduction flags are checked apart f
 its rule switch must leave the shipped constants in place even when a refinement fails.
 """
 
-import importlib.util
-import os
-
 import pytest
+from benchmark_scripts import load_benchmark
 
 from dgflow_tf import step_size
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
 def candidate():
-    path = os.path.join(ROOT, "benchmarks", "auto_rule_candidate.py")
-    spec = importlib.util.spec_from_file_location("auto_rule_candidate_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("auto_rule_candidate")
 
 
 def _row(seed, base, shipped, candidate, tuned, published_base=None, published_auto=None):

@@ -6,29 +6,15 @@ near their best (80 % of the best gain any setting reached), then the best mean 
 listed setting winning a tie.
 """
 
-import importlib.util
 import json
-import os
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = os.path.join(ROOT, "benchmarks")
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    sys.path.insert(0, BENCHMARKS)  # auto_rule_sweep imports quality_per_eval beside it
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "auto_rule_sweep_rule", os.path.join(BENCHMARKS, "auto_rule_sweep.py")
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(BENCHMARKS)
-    return module
+    return load_benchmark("auto_rule_sweep", "auto_rule_sweep_rule")
 
 
 def _scores(table):

@@ -4,20 +4,15 @@ The experiment itself is replaced by a fake whose FID is a known function of met
 setting, so these tests check the driver's tuning rule and row handling, not a model.
 """
 
-import importlib.util
 import json
-import os
 
 import pytest
-
-PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks", "mnist.py")
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture
 def bench(monkeypatch):
-    spec = importlib.util.spec_from_file_location("mnist_benchmark", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("mnist")
     calls = []
 
     class Model:

@@ -4,13 +4,9 @@ The measurement is replaced by scores known in advance, so these tests check the
 (the largest least share of tuned Euler's gain over models and budgets), not a model.
 """
 
-import importlib.util
-import os
-
 import pytest
+from benchmark_scripts import load_benchmark
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATH = os.path.join(ROOT, "benchmarks", "quality_per_eval.py")
 MODELS = (("25gaussians", "wgan-gp"), ("digits", "dcgan"))
 BASE = {MODELS[0]: -1.0, MODELS[1]: 20.0}  # KDE (higher is better) and FID (lower is better)
 BEST = {MODELS[0]: 1.0, MODELS[1]: 10.0}  # tuned Euler at 25: KDE 1.0, FID 10.0
@@ -18,9 +14,7 @@ BEST = {MODELS[0]: 1.0, MODELS[1]: 10.0}  # tuned Euler at 25: KDE 1.0, FID 10.0
 
 @pytest.fixture
 def bench(monkeypatch):
-    spec = importlib.util.spec_from_file_location("quality_per_eval_rule", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("quality_per_eval", "quality_per_eval_rule")
     monkeypatch.setattr(module, "ADAPTIVE_TUNING_MODELS", MODELS)
     return module
 

@@ -128,14 +128,11 @@ def test_train_or_load_caches_only_the_default_training_and_then_loads_it(tmp_pa
 
 
 def test_text_benchmark_runs_small_and_resumes(tmp_path):
-    import importlib.util
     import json
-    import pathlib
 
-    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "text.py"
-    spec = importlib.util.spec_from_file_location("text_benchmark", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
+    from benchmark_scripts import load_benchmark
+
+    benchmark = load_benchmark("text")
     argv = [
         "--seeds",
         "0",

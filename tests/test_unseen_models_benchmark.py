@@ -4,22 +4,14 @@ The benchmark trains the GANs that check every default on models the project nev
 losses are checked against their textbook forms in NumPy, and its share against hand-worked cases.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def unseen():
-    path = os.path.join(ROOT, "benchmarks", "unseen_models.py")
-    spec = importlib.util.spec_from_file_location("unseen_models_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("unseen_models")
 
 
 def test_discriminator_losses_match_their_textbook_forms(unseen):
