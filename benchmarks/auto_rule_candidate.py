@@ -243,9 +243,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--displacement", type=float, default=0.25)
-    parser.add_argument("--cap", type=float, default=0.1)
-    parser.add_argument("--output", default=os.path.join(RESULTS, "auto_rule_candidate"))
+    parser.add_argument("--displacement", type=float, default=0.25, help="the candidate's D (default: 0.25)")
+    parser.add_argument(
+        "--cap", type=float, default=0.1, help="the candidate's cap on eta * K (default: 0.1)"
+    )
+    parser.add_argument(
+        "--output",
+        default=os.path.join(RESULTS, "auto_rule_candidate"),
+        help="path of the results without .json/.md (default: benchmarks/results/auto_rule_candidate)",
+    )
     args = parser.parse_args(argv)
     rule = (args.displacement, args.cap)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731

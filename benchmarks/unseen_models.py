@@ -345,9 +345,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--cache", default=os.path.join(HERE, ".cache"))
-    parser.add_argument("--output", default=os.path.join(HERE, "results", "unseen_models"))
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(MODELS),
+        choices=list(MODELS),
+        help="the GANs to run (default: all five)",
+    )
+    parser.add_argument(
+        "--cache",
+        default=os.path.join(HERE, ".cache"),
+        help="where the trained GANs are kept under unseen/ (default: benchmarks/.cache)",
+    )
+    parser.add_argument(
+        "--output",
+        default=os.path.join(HERE, "results", "unseen_models"),
+        help="path of the results without .json/.md (default: benchmarks/results/unseen_models)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows, sweep = run(args.models, args.cache, lambda message: print(message, file=sys.stderr, flush=True))
