@@ -253,6 +253,8 @@ def main(argv=None):
         help="path of the results without .json/.md (default: benchmarks/results/auto_rule_candidate)",
     )
     args = parser.parse_args(argv)
+    if not (args.displacement > 0 and args.cap > 0):
+        parser.error(f"--displacement and --cap must be positive; got {args.displacement} and {args.cap}")
     rule = (args.displacement, args.cap)
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     started = time.perf_counter()

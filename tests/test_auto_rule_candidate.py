@@ -66,3 +66,10 @@ def test_with_rule_restores_the_shipped_constants_even_when_the_refinement_fails
     with pytest.raises(RuntimeError):
         candidate.with_rule((0.25, 0.1), fail)
     assert (step_size.DISPLACEMENT, step_size.TIME_CAP) == shipped
+
+
+@pytest.mark.parametrize("argv", [["--cap", "0"], ["--displacement", "-0.25"], ["--cap", "nan"]])
+def test_a_rule_that_is_not_positive_is_refused_before_any_model_runs(candidate, argv, capsys):
+    with pytest.raises(SystemExit):
+        candidate.main(argv)
+    assert "--displacement and --cap must be positive" in capsys.readouterr().err
