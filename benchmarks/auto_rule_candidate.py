@@ -41,7 +41,7 @@ RESULTS = os.path.join(benchmark.HERE, "results")
 CACHE = os.path.join(benchmark.HERE, ".cache")
 SHIPPED = (step_size_lib.DISPLACEMENT, step_size_lib.TIME_CAP)
 MNIST_SEEDS, MNIST_SAMPLES = (0, 1, 2), 1000
-HIGHER_IS_BETTER = {"hq": True, "ot": False, "fid": False}
+HIGHER_IS_BETTER = unseen_models.HIGHER_IS_BETTER
 
 
 def with_rule(rule, build):
@@ -161,12 +161,6 @@ def headline(name):
     )
 
 
-def share(base, value, tuned, metric):
-    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-    gain = sign * (tuned - base)
-    return None if gain <= 0 else sign * (value - base) / gain
-
-
 def summarise(rows):
     """Per model and headline metric: the means, the seeds each rule improves and each rule's share."""
     table = []
@@ -188,7 +182,9 @@ def summarise(rows):
                 entry[f"{rule} improved"] = sum(
                     sign * (r[rule][metric] - r["base"][metric]) > 0 for r in mine
                 )
-                entry[f"{rule} share"] = share(means["base"], means[rule], means["tuned"], metric)
+                entry[f"{rule} share"] = unseen_models.gain_share(
+                    means["base"], means[rule], means["tuned"], metric
+                )
                 entry[f"{rule} step"] = float(np.mean([r[rule]["step_size"] for r in mine]))
             table.append(entry)
     return table

@@ -150,15 +150,21 @@ def measure(generator, critic, dataset, seed, **settings):
 _DIGITS = {}
 
 
-def measure_digits(generator, critic, seed, **settings):
-    """FID of refined digits in the shipped classifier's features, against all 1,797 digits.
-
-    The latents are keyed like `experiments.images` (30,000 + seed); a NaN/Inf refinement counts
-    as FID = inf, so the tuning never picks it."""
+def digits_fid(samples):
+    """FID of `[n, 8, 8, 1]` digits in the shipped classifier's features, against all 1,797 digits."""
     if not _DIGITS:
         classifier, _ = digits_classifier.load_digits_classifier()
         _DIGITS["extractor"] = digits_classifier.feature_extractor(classifier)
         _DIGITS["reference"] = image_metrics.extract(_DIGITS["extractor"], datasets.digits())[0]
+    features = image_metrics.extract(_DIGITS["extractor"], samples)[0]
+    return float(image_metrics.frechet_distance(features, _DIGITS["reference"]))
+
+
+def measure_digits(generator, critic, seed, **settings):
+    """FID of refined digits (`digits_fid`) for `seed`'s latents.
+
+    The latents are keyed like `experiments.images` (30,000 + seed); a NaN/Inf refinement counts
+    as FID = inf, so the tuning never picks it."""
     latents = (
         np.random.default_rng(30_000 + seed).standard_normal((NUM_SAMPLES, DIGITS_LATENT)).astype("float32")
     )
@@ -166,9 +172,7 @@ def measure_digits(generator, critic, seed, **settings):
         samples, step, evaluations = refine(generator, critic, latents, seed, **settings)
     except NonFiniteRefinementError:
         return {"fid": float("inf"), "step_size": float("nan"), "evaluations": settings.get("num_steps")}
-    features = image_metrics.extract(_DIGITS["extractor"], samples)[0]
-    fid = image_metrics.frechet_distance(features, _DIGITS["reference"])
-    return {"fid": float(fid), "step_size": step, "evaluations": evaluations}
+    return {"fid": digits_fid(samples), "step_size": step, "evaluations": evaluations}
 
 
 def steps_for(solver, budget):

@@ -39,12 +39,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import quality_per_eval as benchmark  # noqa: E402  (beside this file, as for auto_rule_sweep)
 import tensorflow as tf  # noqa: E402
 
 from dgflow_tf import RefinementModel, datasets  # noqa: E402
 from dgflow_tf.experiments import synthetic  # noqa: E402
-from dgflow_tf.metrics import images as image_metrics  # noqa: E402
-from dgflow_tf.zoo import digits_classifier  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: quality_per_eval's grid, extended to the 0.2 and 0.3 the MNIST sweep reached.
@@ -81,12 +80,16 @@ def discriminator_loss(loss, real, fake):
     return tf.reduce_mean(fake - real)
 
 
+def build(dim, latent_dim, width, depth):
+    """An untrained `(generator, discriminator)` for `dim`-dimensional data (tanh outputs for images)."""
+    generator = mlp(latent_dim, dim, width, depth, "generator", "tanh" if dim > 2 else None)
+    return generator, mlp(dim, 1, width, depth, "discriminator")
+
+
 def train(data, loss, latent_dim, width, depth, steps, seed=0, batch_size=128):
     """A (generator, discriminator) pair trained by the GAN `loss` on the rows of `data`."""
     keras.utils.set_random_seed(seed)
-    dim = data.shape[1]
-    generator = mlp(latent_dim, dim, width, depth, "generator", "tanh" if dim > 2 else None)
-    discriminator = mlp(dim, 1, width, depth, "discriminator")
+    generator, discriminator = build(data.shape[1], latent_dim, width, depth)
     g_opt, d_opt = (keras.optimizers.Adam(2e-4, 0.5, 0.9) for _ in "gd")
     critic_steps = 5 if loss == "wgan-gp" else 1
 
@@ -150,17 +153,9 @@ def load(name, cache, say):
     """The named GAN, trained once and cached; the digits generator emits 8x8x1 images."""
     dataset, loss, latent_dim, width, depth, steps = MODELS[name]
     directory = os.path.join(cache, "unseen", name.replace("/", "_"))
-    generator = mlp(
-        latent_dim,
-        64 if dataset == "digits" else 2,
-        width,
-        depth,
-        "generator",
-        "tanh" if dataset == "digits" else None,
-    )
-    discriminator = mlp(64 if dataset == "digits" else 2, 1, width, depth, "discriminator")
     paths = [os.path.join(directory, f"{part}.weights.h5") for part in ("generator", "discriminator")]
     if all(os.path.exists(path) for path in paths):
+        generator, discriminator = build(64 if dataset == "digits" else 2, latent_dim, width, depth)
         generator.load_weights(paths[0])
         discriminator.load_weights(paths[1])
     else:
@@ -179,9 +174,6 @@ def load(name, cache, say):
             [keras.Input((8, 8, 1)), keras.layers.Flatten(), flat_discriminator], name="digits_discriminator"
         )
     return generator, discriminator, latent_dim
-
-
-_DIGITS = {}
 
 
 def measure(name, generator, discriminator, latent_dim, seed, step_size, num_steps=NUM_STEPS):
@@ -203,12 +195,7 @@ def measure(name, generator, discriminator, latent_dim, seed, step_size, num_ste
         )
         samples, used = model.predict(latents, batch_size=500, verbose=0), model.step_size
     if dataset == "digits":
-        if not _DIGITS:
-            classifier, _ = digits_classifier.load_digits_classifier()
-            _DIGITS["extractor"] = digits_classifier.feature_extractor(classifier)
-            _DIGITS["reference"] = image_metrics.extract(_DIGITS["extractor"], datasets.digits())[0]
-        features = image_metrics.extract(_DIGITS["extractor"], samples)[0]
-        metrics = {"fid": float(image_metrics.frechet_distance(features, _DIGITS["reference"]))}
+        metrics = {"fid": benchmark.digits_fid(samples)}
     else:
         metrics = synthetic.evaluate(samples, synthetic.held_out_data(dataset, NUM_SAMPLES, seed), dataset)
     return {**metrics, "step_size": used}
@@ -229,16 +216,17 @@ def calibrated(name, generator, discriminator, latent_dim):
     return model.step_size, model.num_steps
 
 
-def tuning_score(row):
-    """Higher is better: KDE on 2-D data, minus FID on digits (`quality_per_eval.score`)."""
-    return -row["fid"] if "fid" in row else row["kde"]
+def gain_share(base, value, tuned, metric):
+    """`value`'s share of the tuned step's gain on `metric` (1: all of it); `None` where it gains nothing."""
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    gain = sign * (tuned - base)
+    return None if gain <= 0 else sign * (value - base) / gain
 
 
 def share(base, auto, tuned, metric):
     """`auto`'s share of the tuned step's gain, in %; `None` where the tuned step gains nothing."""
-    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
-    gain = sign * (tuned - base)
-    return None if gain <= 0 else 100.0 * sign * (auto - base) / gain
+    part = gain_share(base, auto, tuned, metric)
+    return None if part is None else 100.0 * part
 
 
 def run(names, cache, say):
@@ -255,7 +243,7 @@ def run(names, cache, say):
                 }
             )
         refined = [row for row in sweep if row["model"] == name and row["step"] is not None]
-        tuned = max(refined, key=tuning_score)["step"]
+        tuned = max(refined, key=benchmark.score)["step"]
         say(f"{name}: tuned step {tuned}")
         calibrate = calibrated(name, generator, discriminator, latent_dim)
         say(f"{name}: calibrate set step {calibrate[0]}, K = {calibrate[1]}")
@@ -285,7 +273,7 @@ def rule_models(cache, say=lambda message: None):
             step_size, name=name, generator=generator, discriminator=discriminator, latent_dim=latent_dim
         ):
             step = None if step_size == 0.0 else step_size
-            return tuning_score(measure(name, generator, discriminator, latent_dim, TUNING_SEED, step))
+            return benchmark.score(measure(name, generator, discriminator, latent_dim, TUNING_SEED, step))
 
         yield name, generator, discriminator, (latent_dim,), score
 
@@ -337,7 +325,7 @@ def markdown(rows, sweep, seconds, command):
         "| model | step | score (KDE; digits: -FID) |",
         "|---|---:|---:|",
     ]
-    lines += [f"| {r['model']} | {r['step'] or 'base'} | {tuning_score(r):.3f} |" for r in sweep]
+    lines += [f"| {r['model']} | {r['step'] or 'base'} | {benchmark.score(r):.3f} |" for r in sweep]
     return "\n".join(lines) + "\n"
 
 
