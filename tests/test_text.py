@@ -151,14 +151,53 @@ def test_text_benchmark_runs_small_and_resumes(tmp_path):
     assert benchmark.main(argv) == 0
     result = json.loads((tmp_path / "out" / "text-quick.json").read_text())
     rows = result["per_seed"][0]
-    assert [row["method"] for row in rows] == ["base", "DGflow"]
+    assert [row["method"] for row in rows] == ["base", benchmark.DEFAULTS, benchmark.PAPER, benchmark.TUNED]
     assert all(np.isfinite(row[f"js{n}"]) for row in rows for n in (1, 2, 3, 4))
     assert len(result["samples"]["0"]["base"]) == 6
-    # A second run reads the finished seed instead of recomputing it.
-    finished = next((tmp_path / "cache").rglob("seed0-n40.json"))
-    stamp = finished.stat().st_mtime_ns
+    # The tuned step is the sweep's, chosen on the tuning seed, and the tuned row ran at it.
+    assert result["tuning_seed"] == 100 and result["sweep"][0]["seed"] == 100
+    assert [row["step_size"] for row in result["sweep"][1:]] == list(benchmark.SWEEP_STEPS)
+    assert rows[3]["step_size"] == result["tuned_step_size"] in benchmark.SWEEP_STEPS
+    assert rows[2]["step_size"] == 0.1 and rows[1]["step_size"] > 0
+    # A second run reads the finished seeds instead of recomputing them.
+    finished = [
+        next((tmp_path / "cache").rglob(f"seed{seed}-n40-{tag}.json"))
+        for seed, tag in ((0, "evaluation"), (100, "sweep"))
+    ]
+    stamps = [path.stat().st_mtime_ns for path in finished]
     assert benchmark.main(argv) == 0
-    assert finished.stat().st_mtime_ns == stamp
+    assert [path.stat().st_mtime_ns for path in finished] == stamps
+    page = (tmp_path / "out" / "text-quick.md").read_text()
+    assert "Share of the tuned step's gain" in page and "## Step-size sweep (tuning seed 100)" in page
+    # The tuning seed may not also be an evaluation seed.
+    with pytest.raises(SystemExit):
+        benchmark.main([*argv, "--tuning-seed", "0"])
+
+
+def test_text_benchmark_tunes_on_js4_and_shares_the_tuned_gain():
+    # Hand-worked rows: the tuned step is the sweep's lowest JS-4 (never the base), and a share is
+    # (base - value) / (base - tuned) of the means, None where the tuned step lowers nothing.
+    from benchmark_scripts import load_benchmark
+
+    benchmark = load_benchmark("text")
+    sweep = [
+        {"method": "base", "js4": 0.5},
+        {"method": "step 0.01", "step_size": 0.01, "js4": 0.7},
+        {"method": "step 0.1", "step_size": 0.1, "js4": 0.6},
+    ]
+    assert benchmark.tuned_step(sweep) == 0.1
+    assert benchmark.gain_share(0.8, 0.75, 0.7) == pytest.approx(0.5)
+    assert benchmark.gain_share(0.8, 0.85, 0.7) == pytest.approx(-0.5)
+    assert benchmark.gain_share(0.8, 0.75, 0.8) is None
+    values = {"base": 0.8, benchmark.DEFAULTS: 0.74, benchmark.PAPER: 0.9, benchmark.TUNED: 0.7}
+    summary = benchmark.add_shares(
+        [{"method": m, **{k: v for k in benchmark.METRICS}} for m, v in values.items()]
+    )
+    shares = {e["method"]: e.get("js4_share") for e in summary}
+    assert shares[benchmark.DEFAULTS] == pytest.approx(0.6) and shares[benchmark.PAPER] == pytest.approx(-1.0)
+    assert "js4_share" not in summary[0]
+    table = benchmark.format_shares(summary)
+    assert "| DGflow (defaults) | 60 % | 60 % | 60 % | 60 % |" in table and "-100 %" in table
 
 
 @pytest.mark.slow
@@ -195,6 +234,15 @@ def test_compare_text_rows_are_the_generators_own_and_the_refined_samples(monkey
     assert len(samples["DGflow"]) == 2000 and samples["DGflow"] != samples["base"]
     assert [(row["seed"], row["method"]) for row in rows] == [(4, "base"), (4, "DGflow")]
     assert all(row["seconds"] > 0 for row in rows)
+    assert rows[1]["step_size"] == text_experiment.DGFLOW_SETTINGS["step_size"]
+    # `methods` refines under each setting in turn; None is the library's every default ("auto").
+    rows, samples = text_experiment.compare_text(
+        4, num_samples=20, methods={"defaults": None, "small": {"step_size": 0.001}}
+    )
+    assert [row["method"] for row in rows] == ["base", "defaults", "small"]
+    assert rows[2]["step_size"] == 0.001 and rows[1]["step_size"] != 0.001
+    with pytest.raises(ValueError, match="'base'"):
+        text_experiment.compare_text(4, methods={"base": None})
 
 
 def test_train_or_load_trains_the_cpu_size_by_default(monkeypatch):
