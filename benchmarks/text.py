@@ -45,7 +45,7 @@ METRICS = tuple(f"js{n}" for n in text.ORDERS)
 #: The metric the step size is tuned on: the longest n-grams, the most sensitive to the samples' quality.
 HEADLINE = "js4"
 TUNING_SEED = 100
-SWEEP_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+SWEEP_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 DEFAULTS, PAPER, TUNED = "DGflow (defaults)", "DGflow (paper's 0.1)", "DGflow (tuned)"
 SHOWN_SAMPLES = 6
 
