@@ -27,7 +27,7 @@ MNIST VAE and flow with their seed-0 density-ratio correctors (trained here,
 about 150 s each), and the five MLP GANs of `unseen_models.py` (trained and
 cached by it). The digits GANs are left out (they would be trained first).
 
-Reproduce (2 CPU cores, about 8 minutes with the unseen GANs cached):
+Reproduce (2 CPU cores, 325 s with the unseen GANs cached, sharing the cores with a training run):
 
     python benchmarks/auto_timescale.py
 

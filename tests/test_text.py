@@ -202,7 +202,7 @@ def test_text_benchmark_tunes_on_js4_and_shares_the_tuned_gain():
 
 @pytest.mark.slow
 def test_dgflow_lowers_js4_of_the_cpu_character_gan():
-    # The benchmark's seed-0 model (about 8 minutes of training on 2 CPU cores).
+    # The benchmark's seed-0 model (about half an hour of training on 2 CPU cores).
     from dgflow_tf.experiments import text as text_experiment
 
     rows, samples = text_experiment.compare_text(0, num_samples=1000)

@@ -13,7 +13,7 @@ generator's softmax outputs, and one-hot real text. Training is WGAN-GP with
 uniform interpolation weights and 5 critic steps per generator step
 (`gan_training.WGANGP`).
 
-`SIZES["cpu"]` trains in about 8 minutes on 2 CPU cores; `SIZES["gpu"]` is
+`SIZES["cpu"]` trains in about half an hour on 2 CPU cores; `SIZES["gpu"]` is
 the larger configuration for a GPU (not run here).
 
 Examples:
@@ -38,9 +38,9 @@ LATENT_DIM = 64
 SIZES = {
     # Smoke tests.
     "tiny": {"width": 32, "blocks": 1, "critic_steps": 300, "batch_size": 64},
-    # The benchmark's size: 30,000 critic steps (6,000 generator steps), about 8 minutes on 2
-    # CPU cores. At 6,000 critic steps the samples were still noise (JS-4 0.95) and DGflow made
-    # JS-4 worse; at 30,000 (JS-4 0.79) it lowered JS-4.
+    # The benchmark's size: 30,000 critic steps (6,000 generator steps), 28 minutes for seed 0 on 2
+    # CPU cores (2026-12-05, partly sharing them). At 6,000 critic steps the samples were still
+    # noise (JS-4 0.95) and DGflow made JS-4 worse; at 30,000 (JS-4 0.79) it lowered JS-4.
     "cpu": {"width": 64, "blocks": 2, "critic_steps": 30_000, "batch_size": 64},
     # Gulrajani et al.'s size for a GPU: 5 blocks of 512 channels, 100k generator steps.
     "gpu": {"width": 512, "blocks": 5, "critic_steps": 500_000, "batch_size": 64},
