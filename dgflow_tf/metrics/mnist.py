@@ -13,6 +13,8 @@ are needed:
 - `score`, `score_std`: the classifier score, `exp(E KL(p(y|x) || p(y)))`,
   at most 10.
 
+`mnist_fid(samples)` is the FID alone, for sweeps that run it many times.
+
 The test features ship in float16 (KID, precision and recall use them);
 the FID's mean and covariance were computed from the float32 features.
 
