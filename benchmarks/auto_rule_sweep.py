@@ -102,7 +102,7 @@ def mnist_models(space, model_seed=0):
     is the shipped GANs; another seed, the GANs `benchmarks/mnist.py` trained (and cached) for it."""
     from dgflow_tf import critics
     from dgflow_tf.experiments import mnist as mnist_experiment
-    from dgflow_tf.metrics.mnist import mnist_metrics
+    from dgflow_tf.metrics.mnist import mnist_fid
     from dgflow_tf.zoo import mnist_models as zoo
 
     for gan in MNIST_GANS:
@@ -127,7 +127,7 @@ def mnist_models(space, model_seed=0):
                     space=space,
                 )
                 samples = refiner.predict(latents, batch_size=MNIST_SAMPLES, verbose=0)
-            return -mnist_metrics(samples, num_subsets=10)["fid"]
+            return -mnist_fid(samples)
 
         name = f"mnist/{gan}" if model_seed == 0 else f"mnist seed {model_seed}/{gan}"
         yield name, model.generator, critic, (zoo.GAN_LATENT_DIM,), measure
