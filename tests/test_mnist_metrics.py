@@ -148,3 +148,6 @@ def test_mnist_fid_matches_an_eigenvalue_frechet_distance_to_the_shipped_statist
     assert mnist.mnist_fid(samples) == pytest.approx(mnist.mnist_metrics(samples, num_subsets=2)["fid"])
     with pytest.raises(ValueError, match=r"MNIST images \[n, 28, 28, 1\]"):
         mnist.mnist_fid(np.zeros((4, 8, 8, 1), np.float32))
+    for count in (0, 1):
+        with pytest.raises(ValueError, match=f"at least 2 images for a covariance. Received {count}"):
+            mnist.mnist_fid(np.zeros((count, 28, 28, 1), np.float32))

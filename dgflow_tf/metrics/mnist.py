@@ -119,12 +119,17 @@ def mnist_fid(samples: np.ndarray) -> float:
         The Frechet distance, a float.
 
     Raises:
-        ValueError: for samples that are not `[n, 28, 28, 1]` or hold NaN/Inf.
+        ValueError: for fewer than 2 samples (a covariance needs two), or
+            samples that are not `[n, 28, 28, 1]` or hold NaN/Inf.
 
     Examples:
         >>> round(mnist_fid(datasets.mnist("test")[:2000]), 1)  # doctest: +SKIP
         0.4
     """
+    if len(samples) < 2:
+        raise ValueError(
+            f"`samples` must hold at least 2 images for a covariance. Received {len(samples)}; pass more."
+        )
     statistics = _shipped()[1]
     return _frechet_distance(mnist_features(samples)[0], statistics["mean"], statistics["covariance"])
 
