@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dgflow_tf import cli
-from dgflow_tf.cli.options import check_output_directory
+from dgflow_tf.cli.files import check_output_directory
 from dgflow_tf.zoo import hub_modules
 
 
@@ -71,7 +71,7 @@ def test_a_tf1_hub_modules_family_prior_and_labels_are_read_from_the_loaded_gene
 def test_given_latents_names_the_flag_and_the_path_it_could_not_use(tmp_path):
     from argparse import Namespace
 
-    from dgflow_tf.cli.options import given_latents
+    from dgflow_tf.cli.files import given_latents
 
     missing = tmp_path / "missing.npy"
     with pytest.raises(FileNotFoundError) as caught:

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from dgflow_tf.cli import options
+from dgflow_tf.cli import files, options
 
 
 def run_evaluate(args, out):
@@ -130,7 +130,7 @@ def run_sweep(args, out):
     reference = _load_reference(args)
     name, score, higher_is_better = _sweep_score(args, reference)
     inputs, latents = options.sampling_inputs(args, base_model)
-    options.check_output_directory(args.output_dir)
+    files.check_output_directory(args.output_dir)
     os.makedirs(args.output_dir, exist_ok=True)
     print(
         f"Sweeping {len(latents)} samples: step sizes {args.step_sizes} x steps {args.num_steps_grid}, "

@@ -5,9 +5,9 @@ refinement's settings; reading them loads no TensorFlow, so `--help` is fast.
 """
 
 import argparse
-import os
 
 from dgflow_tf import config
+from dgflow_tf.cli.files import given_latents, load_array
 
 CRITIC_KINDS = ("logit", "probability", "wasserstein")
 NO_LATENT_SHAPE = (
@@ -302,19 +302,6 @@ def shape(text):
     return dims
 
 
-def load_array(path, flag, memory_map=False):
-    """A `.npy` file given to `flag`, as an array (memory-mapped with `memory_map`, so that only the
-    rows used are read); errors name the flag and the file."""
-    import numpy as np
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{flag} {path}: no such file")
-    try:
-        return np.load(path, mmap_mode="r" if memory_map else None, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
-
-
 def sampling_inputs(args, model):
     """The inputs `refine`/`sweep` refine and the latents they start from, checked before any output.
 
@@ -341,19 +328,6 @@ def sampling_inputs(args, model):
     return (latents, labels), latents
 
 
-def given_latents(args, memory_map=False):
-    """The --latents array, or `None`; refuses a --num-samples that disagrees with it."""
-    if args.latents is None:
-        return None
-    latents = load_array(args.latents, "--latents", memory_map=memory_map)
-    if args.num_samples is not None and args.num_samples != len(latents):
-        raise ValueError(
-            f"--num-samples {args.num_samples} disagrees with --latents {args.latents}, which holds "
-            f"{len(latents)}: pass one of them"
-        )
-    return latents
-
-
 def check_labels_flag(args, model):
     """Raises `ValueError` unless --labels is given exactly when the generator is conditional."""
     if model.conditional != (args.labels is not None):
@@ -362,56 +336,3 @@ def check_labels_flag(args, model):
             if model.conditional
             else "--labels was given but the generator takes one input: drop --labels"
         )
-
-
-def check_output_directory(path):
-    """Raises before any work if `path` cannot be an output directory (an existing file, or a file on
-    the way to it), so that a failed run leaves nothing behind."""
-    import tensorflow as tf
-
-    if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
-        raise FileExistsError(f"--output-dir {path} is an existing file, not a directory: pass another path")
-    if "://" not in str(path):
-        parent = os.path.dirname(os.path.abspath(path))
-        while parent and not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        if parent and not os.path.isdir(parent):
-            raise NotADirectoryError(f"--output-dir {path}: {parent} is a file, not a directory")
-
-
-def save_array(path, array):
-    """Saves a `.npy` file through `storage` (any TensorFlow filesystem), atomically."""
-    import io
-
-    import numpy as np
-
-    from dgflow_tf import storage
-
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    storage.write_atomically(path, buffer.getvalue())
-
-
-STRATEGIES = ("default", "mirrored", "multi-worker")
-
-
-def make_strategy(name, collective_timeout=None):
-    """The `tf.distribute` strategy named by `--strategy`; build it before any other TensorFlow work.
-
-    A multi-worker strategy's collectives time out after `collective_timeout` seconds, so a worker
-    that stops answering (pre-empted, hung) ends the run with `WorkerLostError` instead of a wait
-    without end.
-    """
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi-worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ValueError(
-                "--strategy multi-worker reads the cluster from the TF_CONFIG environment variable: set it "
-                "on every worker (docs: Streaming and tf.distribute), or use --strategy mirrored"
-            )
-        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    return tf.distribute.get_strategy()

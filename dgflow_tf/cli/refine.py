@@ -6,7 +6,7 @@ import time
 import warnings
 
 from dgflow_tf import config
-from dgflow_tf.cli import options
+from dgflow_tf.cli import files, options
 
 
 def _save_grid(base, refined, path):
@@ -22,6 +22,31 @@ def _save_grid(base, refined, path):
     return None
 
 
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+def make_strategy(name, collective_timeout=None):
+    """The `tf.distribute` strategy named by `--strategy`; build it before any other TensorFlow work.
+
+    A multi-worker strategy's collectives time out after `collective_timeout` seconds, so a worker
+    that stops answering (pre-empted, hung) ends the run with `WorkerLostError` instead of a wait
+    without end.
+    """
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError(
+                "--strategy multi-worker reads the cluster from the TF_CONFIG environment variable: set it "
+                "on every worker (docs: Streaming and tf.distribute), or use --strategy mirrored"
+            )
+        communication = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=communication)
+    return tf.distribute.get_strategy()
+
+
 def run_refine(args, out):
     import json
 
@@ -31,9 +56,9 @@ def run_refine(args, out):
 
     model = options.build_model(args)
     inputs, latents = options.sampling_inputs(args, model)
-    options.check_output_directory(args.output_dir)
+    files.check_output_directory(args.output_dir)
     if args.calibrate is not None:
-        real = options.load_array(args.calibrate, "--calibrate")
+        real = files.load_array(args.calibrate, "--calibrate")
         size = min(len(real), args.calibrate_samples)
         print(f"Calibrating the step size on {size} samples of {args.calibrate}...", file=out)
         with warnings.catch_warnings(record=True) as caught:
@@ -53,18 +78,18 @@ def run_refine(args, out):
     refined = model.predict(inputs, batch_size=args.batch_size, verbose=0 if args.quiet else 1)
     seconds = time.perf_counter() - start
     base = latents if model.generator is None else model.generate(inputs, batch_size=args.batch_size)
-    files = {"latents": latents, "base": base, "refined": refined}
+    arrays = {"latents": latents, "base": base, "refined": refined}
     tf_io.makedirs(args.output_dir)
-    for name, array in files.items():
-        options.save_array(storage.join(args.output_dir, f"{name}.npy"), array)
+    for name, array in arrays.items():
+        files.save_array(storage.join(args.output_dir, f"{name}.npy"), array)
     grid = None
     if storage.is_local(args.output_dir):  # matplotlib writes local files
-        grid = _save_grid(files["base"], refined, os.path.join(args.output_dir, "refined.png"))
+        grid = _save_grid(arrays["base"], refined, os.path.join(args.output_dir, "refined.png"))
     settings = {key: value for key, value in vars(args).items() if key != "handler"}
     record = {"settings": settings, "seconds": seconds, "samples": int(len(refined))}
     storage.write_atomically(storage.join(args.output_dir, "run.json"), json.dumps(record, indent=2).encode())
     print(
-        f"Wrote {', '.join(f'{name}.npy' for name in files)}, run.json"
+        f"Wrote {', '.join(f'{name}.npy' for name in arrays)}, run.json"
         f"{', refined.png' if grid else ''} to {args.output_dir} ({seconds:.1f} s).",
         file=out,
     )
@@ -76,15 +101,15 @@ def run_stream(args, out):
     from dgflow_tf import streaming
 
     # A multi-worker strategy must exist before TensorFlow runs anything else.
-    strategy = options.make_strategy(args.strategy, args.collective_timeout)
+    strategy = make_strategy(args.strategy, args.collective_timeout)
     model = options.build_model(args)
     # Memory-mapped: only the shard being refined is read into memory.
-    latents, conditions = options.given_latents(args, memory_map=True), None
+    latents, conditions = files.given_latents(args, memory_map=True), None
     options.check_labels_flag(args, model)
     if latents is None and model.latent_shape is None:
         raise ValueError(options.NO_LATENT_SHAPE)
     if args.labels is not None:
-        conditions = options.load_array(args.labels, "--labels", memory_map=True)
+        conditions = files.load_array(args.labels, "--labels", memory_map=True)
         if latents is None:
             latents = model.sample_latents(len(conditions), seed=args.latent_seed)
     num_samples = (
@@ -93,7 +118,7 @@ def run_stream(args, out):
         else (args.default_num_samples if args.num_samples is None else args.num_samples)
     )
     total = len(latents) if latents is not None else num_samples
-    options.check_output_directory(args.output_dir)
+    files.check_output_directory(args.output_dir)
     print(
         f"Refining {total} samples into shards of {args.shard_size} in {args.output_dir}: "
         f"{model.divergence.name}, step size {options.describe_step_size(model, latents, conditions)}, "
@@ -204,7 +229,7 @@ def register(commands):
     )
     stream.add_argument(
         "--strategy",
-        choices=options.STRATEGIES,
+        choices=STRATEGIES,
         default="default",
         help=(
             "tf.distribute strategy: mirrored spreads each shard over this machine's GPUs "
