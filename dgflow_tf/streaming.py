@@ -42,11 +42,14 @@ from dgflow_tf._validation import check_non_negative_int, check_positive_int
 from dgflow_tf.errors import raise_if_nonfinite
 from dgflow_tf.manifest import FORMAT, ManifestError  # noqa: F401  (re-exported)
 from dgflow_tf.manifest import NAME as MANIFEST
+from dgflow_tf.shards import (  # noqa: F401  (CorruptShardError, load_shards, verify_shards: re-exported)
+    CorruptShardError,
+    check_shard,
+    load_shards,
+    read_manifest,
+    verify_shards,
+)
 from dgflow_tf.storage import DirectoryLockedError  # noqa: F401  (re-exported)
-
-
-class CorruptShardError(ValueError):
-    """A shard on disk does not match the checksum its manifest recorded."""
 
 
 def refine_to_shards(
@@ -224,64 +227,6 @@ def refine_to_shards(
     return manifest
 
 
-def read_manifest(directory):
-    """The validated manifest of a shard directory (see `dgflow_tf.manifest`).
-
-    Raises:
-        FileNotFoundError: if `directory` has no `manifest.json`.
-        ManifestError: (a `ValueError`) if the manifest is not a valid shard manifest.
-    """
-    return manifest_lib.read(str(directory))
-
-
-def verify_shards(directory, manifest=None):
-    """Checks every recorded shard against its SHA-256.
-
-    Raises:
-        CorruptShardError: naming the first shard whose bytes differ.
-        FileNotFoundError: if a recorded shard is missing.
-    """
-    manifest = read_manifest(directory) if manifest is None else manifest
-    for shard in manifest["shards"]:
-        _check_shard(directory, shard)
-
-
-def load_shards(directory: str | os.PathLike, verify: bool = True) -> np.ndarray:
-    """All refined samples of a finished run, in order, as one array.
-
-    Args:
-        directory: a `refine_to_shards` output directory.
-        verify: check each shard's checksum first. Defaults to `True`.
-
-    Returns:
-        `[num_samples, ...]` NumPy array.
-
-    Raises:
-        ValueError: if the run is not finished (shards are missing).
-        CorruptShardError: if `verify` and a shard's bytes changed.
-    """
-    manifest = read_manifest(directory)
-    if not manifest_lib.is_complete(manifest):
-        listed = sum(shard["count"] for shard in manifest["shards"])
-        raise ValueError(
-            f"{str(directory)!r} holds {listed} of {manifest['num_samples']} samples: the run is not "
-            "finished. Call refine_to_shards again with the same arguments to complete it."
-        )
-    if verify:
-        verify_shards(directory, manifest)
-    paths = [
-        storage.check_inside(directory, storage.join(str(directory), s["file"])) for s in manifest["shards"]
-    ]
-    if not paths:
-        raise ValueError(
-            f"{str(directory)!r} holds a run of 0 samples: there is nothing to load (its sample shape "
-            "is unknown)."
-        )
-    return np.concatenate(
-        [np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False) for path in paths]
-    )
-
-
 # -- internals -----------------------------------------------------------------
 
 
@@ -376,27 +321,12 @@ def _resume(directory, header):
     for shard in manifest["shards"]:
         if not tf.io.gfile.exists(storage.join(directory, shard["file"])):
             continue  # deleted (e.g. after a checksum error): refine it again
-        _check_shard(directory, shard)
+        check_shard(directory, shard)
         kept.append(shard)
     if len(kept) != len(manifest["shards"]):
         manifest["shards"] = kept
         manifest_lib.write(directory, manifest)
     return manifest
-
-
-def _check_shard(directory, shard):
-    path = storage.join(str(directory), shard["file"])
-    storage.check_inside(directory, path)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(
-            f"Shard {path} is missing, though its manifest lists it. Call refine_to_shards again with "
-            "the same arguments to refine it again."
-        )
-    if storage.sha256_of(path) != shard["sha256"]:
-        raise CorruptShardError(
-            f"Shard {path} does not match the SHA-256 in its manifest: the file was changed or damaged. "
-            "Delete it and call refine_to_shards again with the same arguments to refine it again."
-        )
 
 
 def _npy_bytes(array):
