@@ -6,8 +6,8 @@ whether another displacement `D`, or a cap on the flow's total time `eta * K`
 (which would stop flat critics, whose small gradients make the rule take long
 steps, from moving samples far), does better across the models of
 `quality_per_eval.py` and the shipped MNIST GANs. Everything is measured on
-seed 100 (the tuning GANs, latents and data of `quality_per_eval.py`; its
-seed-0 GANs where no other seed is trained; the MNIST tuning latents of
+seed 100 (the tuning GANs, latents and data of `quality_per_eval.py`: its
+seed-0 GANs where it tunes with them; the MNIST tuning latents of
 `mnist.py`), at K = 25, with that benchmark's score (KDE; digits: -FID; MNIST:
 -FID of 500 samples against the test set).
 
@@ -36,6 +36,13 @@ change with them (about 6 minutes):
 
     python benchmarks/auto_rule_sweep.py --held-out
 
+`--held-out toy` does the same for the swiss-roll WGAN-GP and both NS-GANs
+trained with seed 100 (into `quality_per_eval.py`'s cache, first if
+missing): the sweep measures these three with their shipped seed-0 GANs,
+with which `quality_per_eval.py` tunes them (about 3 minutes once trained):
+
+    python benchmarks/auto_rule_sweep.py --held-out toy
+
 `--held-out unseen` does the same for the five MLP GANs that
 `benchmarks/unseen_models.py` builds and trains outside the zoo (and caches):
 
@@ -43,7 +50,8 @@ change with them (about 6 minutes):
 
 Writes `results/auto_rule_sweep.{json,md}` (`--space data`:
 `results/auto_rule_sweep_data.{json,md}`; `--held-out`:
-`results/auto_rule_sweep_held_out.{json,md}`; `--held-out unseen`:
+`results/auto_rule_sweep_held_out.{json,md}`; `--held-out toy`:
+`results/auto_rule_sweep_toy.{json,md}`; `--held-out unseen`:
 `results/auto_rule_sweep_unseen.{json,md}`).
 """
 
@@ -74,6 +82,13 @@ NEAR_BEST = 0.8
 #: The separately trained MNIST GANs of `benchmarks/mnist.py --tuning-model-seed 100`: held out of the
 #: choice, and checked against it with `--held-out`.
 HELD_OUT_MODEL_SEED = 100
+#: The 2-D models the sweep measures with their shipped seed-0 GAN (`quality_per_eval.TUNING_GANS`),
+#: which `quality_per_eval.py` also evaluates; `--held-out toy` checks their seed-100 GANs.
+TOY_HELD_OUT = [
+    (dataset, gan)
+    for dataset, gan, _ in benchmark.MODELS
+    if dataset != "digits" and (dataset, gan) not in benchmark.TUNING_GANS
+]
 #: group: (title, command, who was held out, results suffix).
 HELD_OUT_GROUPS = {
     "mnist": (
@@ -82,6 +97,13 @@ HELD_OUT_GROUPS = {
         f"The DCGAN, SN-GAN and WGAN-GP that `benchmarks/mnist.py` trained with seed {HELD_OUT_MODEL_SEED} "
         "(the tuning GANs of the separately trained families)",
         "held_out",
+    ),
+    "toy": (
+        "## The auto rule on 2-D GANs trained for the tuning seed",
+        "python benchmarks/auto_rule_sweep.py --held-out toy",
+        "The swiss-roll WGAN-GP and both NS-GANs trained with seed 100 (the sweep measured these three "
+        "models with their shipped seed-0 GANs, which `quality_per_eval.py` also evaluates)",
+        "toy",
     ),
     "unseen": (
         "## The auto rule on MLP GANs trained outside the zoo",
@@ -133,10 +155,17 @@ def mnist_models(space, model_seed=0):
         yield name, model.generator, critic, (zoo.GAN_LATENT_DIM,), measure
 
 
-def zoo_models(cache, space="latent"):
-    """`(name, generator, critic, latent_shape, measure)` for every model of the sweep."""
-    for dataset, gan, _ in benchmark.MODELS:
-        generator, critic = benchmark.load(dataset, gan, benchmark.TUNING_SEED, cache)
+def zoo_models(cache, space="latent", held_out=None):
+    """`(name, generator, critic, latent_shape, measure)` for every model of the sweep.
+
+    By default the models of `quality_per_eval.MODELS` with their tuning GANs
+    (`quality_per_eval.load_tuning_gan`), then the MNIST GANs; with `held_out`, a list of
+    `(dataset, gan)`, those models' seed-100 GANs alone. The latents and data are seed 100's."""
+    for dataset, gan in held_out or [model[:2] for model in benchmark.MODELS]:
+        if held_out:
+            generator, critic = benchmark.load(dataset, gan, benchmark.TUNING_SEED, cache)
+        else:
+            generator, critic = benchmark.load_tuning_gan(dataset, gan, cache)
         latent_shape = (benchmark.DIGITS_LATENT,) if dataset == "digits" else None
 
         def measure(step_size, generator=generator, critic=critic, dataset=dataset):
@@ -148,8 +177,10 @@ def zoo_models(cache, space="latent"):
             result = benchmark.measure(generator, critic, dataset, benchmark.TUNING_SEED, **settings)
             return benchmark.score(result)
 
-        yield f"{dataset}/{gan}", generator, critic, latent_shape, measure
-    yield from mnist_models(space)
+        name = f"{dataset} seed {benchmark.TUNING_SEED}/{gan}" if held_out else f"{dataset}/{gan}"
+        yield name, generator, critic, latent_shape, measure
+    if not held_out:
+        yield from mnist_models(space)
 
 
 def measure_all(space="latent", models=None):
@@ -246,6 +277,8 @@ def held_out_models(group):
     """The `(name, generator, critic, latent_shape, measure)` of a held-out group (`HELD_OUT_GROUPS`)."""
     if group == "mnist":
         return mnist_models("latent", HELD_OUT_MODEL_SEED)
+    if group == "toy":
+        return zoo_models(os.path.join(benchmark.HERE, ".cache"), "latent", TOY_HELD_OUT)
     if group == "unseen":
         import unseen_models  # beside this file, as quality_per_eval is
 
@@ -345,7 +378,8 @@ def main(argv=None):
         const="mnist",
         choices=sorted(HELD_OUT_GROUPS),
         help="measure models the choice never saw and check it on them: 'mnist' (the default), the MNIST "
-        "GANs trained for seed 100; 'unseen', the MLP GANs of benchmarks/unseen_models.py",
+        "GANs trained for seed 100; 'toy', the 2-D GANs trained for seed 100 where the sweep uses "
+        "seed 0's; 'unseen', the MLP GANs of benchmarks/unseen_models.py",
     )
     args = parser.parse_args(argv)
     if args.held_out:

@@ -80,3 +80,33 @@ def test_held_out_refuses_rescore_and_unknown_groups_before_measuring(sweep, gro
     with pytest.raises(SystemExit):
         sweep.main(["--held-out", "bogus"])
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
+
+
+def test_sweep_loads_the_gans_it_was_published_with_and_the_toy_group_the_seed_100_ones(sweep, monkeypatch):
+    loaded = []
+
+    def fake_load(dataset, gan, seed, cache):
+        loaded.append((dataset, gan, seed))
+        return None, None
+
+    monkeypatch.setattr(sweep.benchmark, "load", fake_load)
+    monkeypatch.setattr(sweep, "mnist_models", lambda space: iter(()))
+    names = [name for name, *_ in sweep.zoo_models("cache")]
+    # As when the rule was chosen: seed-100 GANs for the 25-Gaussian WGAN-GP and the digits GANs only.
+    assert loaded == [
+        ("25gaussians", "wgan-gp", 100),
+        ("swissroll", "wgan-gp", 0),
+        ("25gaussians", "nsgan", 0),
+        ("swissroll", "nsgan", 0),
+        ("digits", "dcgan", 100),
+        ("digits", "sn-dcgan", 100),
+    ]
+    assert names[:2] == ["25gaussians/wgan-gp", "swissroll/wgan-gp"]
+    loaded.clear()
+    names = [name for name, *_ in sweep.held_out_models("toy")]
+    assert loaded == [
+        ("swissroll", "wgan-gp", 100),
+        ("25gaussians", "nsgan", 100),
+        ("swissroll", "nsgan", 100),
+    ]
+    assert names == ["swissroll seed 100/wgan-gp", "25gaussians seed 100/nsgan", "swissroll seed 100/nsgan"]

@@ -86,3 +86,44 @@ def test_a_tie_on_the_least_share_goes_to_the_larger_mean(bench, monkeypatch):
     shares = {(f, m, b): 0.8 for f in (first, second) for m in MODELS for b in (10, 25)}
     shares[(second, MODELS[0], 10)] = 0.9
     assert _choose(bench, shares)[0] == list(second)
+
+
+def test_extend_evaluates_only_the_missing_gans_with_the_recorded_choices(bench, monkeypatch, tmp_path):
+    budgets = (2,)
+    monkeypatch.setattr(bench, "BUDGETS", budgets)
+    monkeypatch.setattr(bench, "MODELS", [("swissroll", "nsgan", (0, 1, 2))])
+    monkeypatch.setattr(bench, "plot", lambda rows, path: None)
+    loaded, settings_seen = [], []
+    monkeypatch.setattr(bench, "load", lambda ds, gan, seed, cache: loaded.append(seed) or (seed, None))
+
+    def measure(generator, critic, ds, seed, **settings):
+        settings_seen.append((seed, settings))
+        return {"kde": float(seed), "ot": 0.1, "step_size": settings.get("step_size", 0.0)}
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "tune", lambda *args: pytest.fail("--extend must not tune again"))
+    chosen = {
+        "euler": {"swissroll/nsgan/constant/2": 0.003, "swissroll/nsgan/linear/2": 0.005},
+        "adaptive_step": {"swissroll/nsgan/2": 0.02},
+        "mala": [0.5, 3.0],
+        "adaptive": [1.5, 1.0, 0.5],
+        "final_fraction": 0.1,
+    }
+    base_row = {"method": "base", "budget": 0, "kde": 9.0, "ot": 0.1, "step_size": 0.0}
+    published = [{"dataset": "swissroll", "gan": "nsgan", "seed": 0, **base_row}]
+    record = {"chosen": chosen, "tuning": [], "rows": published, "seconds": 100.0}
+    (tmp_path / "quality_per_eval.json").write_text(bench.json.dumps(record))
+    bench.main(["--extend", "--output", str(tmp_path), "--cache", str(tmp_path)])
+    assert loaded == [1, 2]  # seed 0 has rows already
+    steps = {s.get("step_size") for seed, s in settings_seen if s.get("solver") is None and "step_size" in s}
+    assert steps == {0.003, 0.005}  # tuned Euler, equal and linear steps, read from the record
+    assert {s.get("step_size") for _, s in settings_seen if s.get("solver") == "adaptive"} == {None, 0.02}
+    written = bench.json.loads((tmp_path / "quality_per_eval.json").read_text())
+    assert written["rows"][0] == published[0]
+    assert sorted({row["seed"] for row in written["rows"]}) == [0, 1, 2]
+    assert len(written["rows"]) == 1 + 2 * (1 + 7 * len(budgets))  # base + 7 methods a budget, per seed
+    assert written["seconds"] == 100.0 and written["extensions"][0]["models"] == [
+        ["swissroll", "nsgan", 1],
+        ["swissroll", "nsgan", 2],
+    ]
+    assert "quality_per_eval.py --extend" in (tmp_path / "quality_per_eval.md").read_text()
