@@ -452,39 +452,27 @@ def main(argv=None):
 
     base = os.path.join(args.output, "quality_per_eval")
     command = "python benchmarks/quality_per_eval.py"
-    record = {}
     if args.extend:
         with open(base + ".json", encoding="utf-8") as handle:
             record = json.load(handle)
-        chosen, tuning_rows, rows = record["chosen"], record["tuning"], record["rows"]
-        done = {(row["dataset"], row["gan"], row["seed"]) for row in rows}
-        added = evaluate(MODELS, chosen, args.cache, say, done)
+        done = {(row["dataset"], row["gan"], row["seed"]) for row in record["rows"]}
+        added = evaluate(MODELS, record["chosen"], args.cache, say, done)
+        record["rows"] += added
         extended = sorted({(row["dataset"], row["gan"], row["seed"]) for row in added})
-        rows = rows + added
-        extension_seconds = time.perf_counter() - start
-        seconds = record["seconds"]
-        extensions = record.get("extensions", []) + [
-            {"seconds": extension_seconds, "models": [list(model) for model in extended]}
-        ]
+        record.setdefault("extensions", []).append(
+            {"seconds": time.perf_counter() - start, "models": [list(model) for model in extended]}
+        )
         command += "`, then `python benchmarks/quality_per_eval.py --extend"
-        seconds += sum(extension["seconds"] for extension in extensions)
     else:
         chosen, tuning_rows = tune(MODELS, args.cache, say)
         rows = evaluate(MODELS, chosen, args.cache, say)
-        seconds, extensions = time.perf_counter() - start, []
+        record = {"chosen": chosen, "tuning": tuning_rows, "rows": rows}
+        record.update(seconds=time.perf_counter() - start, extensions=[])
+    chosen, tuning_rows, rows = record["chosen"], record["tuning"], record["rows"]
+    seconds = record["seconds"] + sum(extension["seconds"] for extension in record["extensions"])
     os.makedirs(args.output, exist_ok=True)
     with open(base + ".json", "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "chosen": chosen,
-                "tuning": tuning_rows,
-                "rows": rows,
-                "seconds": record.get("seconds", seconds),
-                "extensions": extensions,
-            },
-            handle,
-            indent=1,
-        )
+        json.dump(record, handle, indent=1)
     with open(base + ".md", "w", encoding="utf-8") as handle:
         handle.write(markdown(chosen, tuning_rows, rows, seconds, command))
     plot(rows, base + ".png")
