@@ -453,6 +453,8 @@ def main(argv=None):
     base = os.path.join(args.output, "quality_per_eval")
     command = "python benchmarks/quality_per_eval.py"
     if args.extend:
+        if not os.path.isfile(base + ".json"):
+            sys.exit(f"--extend adds to {base}.json, which does not exist: run without --extend first.")
         with open(base + ".json", encoding="utf-8") as handle:
             record = json.load(handle)
         done = {(row["dataset"], row["gan"], row["seed"]) for row in record["rows"]}

@@ -127,3 +127,9 @@ def test_extend_evaluates_only_the_missing_gans_with_the_recorded_choices(bench,
         ["swissroll", "nsgan", 2],
     ]
     assert "quality_per_eval.py --extend" in (tmp_path / "quality_per_eval.md").read_text()
+
+
+def test_extend_without_published_results_is_one_clear_line(bench, tmp_path):
+    with pytest.raises(SystemExit, match="--extend adds to .*quality_per_eval.json, which does not exist"):
+        bench.main(["--extend", "--output", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []  # nothing written
