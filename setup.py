@@ -59,15 +59,16 @@ setup(
     extras_require={
         # pytest runs the suite (pytest-timeout gives every test a limit; pytest-xdist spreads it
         # over two processes, since much of it waits on subprocesses or runs single-threaded
-        # Python) and hypothesis its property-based tests; ruff lints it (configured in
-        # pyproject.toml); jupytext, nbclient and ipykernel execute the notebooks headlessly in the
+        # Python) and hypothesis its property-based tests; ruff lints and checks the formatting
+        # (configured in pyproject.toml; its format style changes only between minor releases, hence
+        # the bound); jupytext, nbclient and ipykernel execute the notebooks headlessly in the
         # suite.
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.2",
             "pytest-xdist>=3.5",
             "hypothesis>=6.100",
-            "ruff>=0.5",
+            "ruff>=0.5,<0.18",
             "jupytext>=1.16",
             "nbclient>=0.10",
             "ipykernel>=6.29",

@@ -37,6 +37,7 @@ def caller_stacklevel():
     Examples:
         >>> warnings.warn("...", stacklevel=caller_stacklevel())  # doctest: +SKIP
     """
+
     def inside(frame):
         return frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
 

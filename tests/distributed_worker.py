@@ -93,8 +93,13 @@ def main(mode, output, *rest):
             _kill_after_refining(streaming, kill_after, stop_instead)
         with strategy.scope():
             manifest = streaming.refine_to_shards(
-                model, shared_shards, NUM_SAMPLES, latent_seed=1, shard_size=20,
-                batch_size=PER_REPLICA, verbose=0,
+                model,
+                shared_shards,
+                NUM_SAMPLES,
+                latent_seed=1,
+                shard_size=20,
+                batch_size=PER_REPLICA,
+                verbose=0,
             )
         report["shards"] = len(manifest["shards"])
     np.save(output, samples)
