@@ -59,7 +59,8 @@ def load_shards(directory: str | os.PathLike, verify: bool = True) -> np.ndarray
 
     Raises:
         ValueError: if the run is not finished (shards are missing).
-        CorruptShardError: if `verify` and a shard's bytes changed.
+        CorruptShardError: if `verify` and a shard's bytes changed, or a shard
+            is not a numeric `.npy` array.
     """
     manifest = read_manifest(directory)
     if not manifest_lib.is_complete(manifest):
@@ -78,9 +79,18 @@ def load_shards(directory: str | os.PathLike, verify: bool = True) -> np.ndarray
             f"{str(directory)!r} holds a run of 0 samples: there is nothing to load (its sample shape "
             "is unknown)."
         )
-    return np.concatenate(
-        [np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False) for path in paths]
-    )
+    return np.concatenate([_read_shard(path) for path in paths])
+
+
+def _read_shard(path):
+    # Never unpickled: a shard is numbers only, and unpickling runs code chosen by whoever wrote the file.
+    try:
+        return np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False)
+    except ValueError as error:
+        raise CorruptShardError(
+            f"Shard {path} is not a numeric .npy array ({error}). Delete it and call refine_to_shards "
+            "again with the same arguments to refine it again."
+        ) from None
 
 
 def check_shard(directory, shard):
