@@ -96,3 +96,23 @@ def test_refine_draws_64_samples_unless_told_and_the_command_list_says_what_stre
     listing = " ".join(parser.format_help().split())
     stream = "stream refine any number of samples into checksummed .npy shards; rerun to resume after a kill"
     assert stream in listing
+
+
+def test_the_first_line_states_the_auto_step_resolved_on_the_first_rows_of_the_inputs():
+    # Data space without a generator: auto can only resolve on the inputs given, and only their first
+    # PROBE_SIZE rows, so the step is the rule's closed form on those rows (d = -2 |x|^2: drift -4 x).
+    import tensorflow as tf
+
+    from dgflow_tf import RefinementModel, critics
+    from dgflow_tf import step_size as step_size_lib
+    from dgflow_tf.cli.options import describe_step_size
+
+    critic = critics.get(lambda x: -2.0 * tf.reduce_sum(tf.square(x), axis=-1))
+    model = RefinementModel(None, critic, space="data", num_steps=10, seed=0)
+    samples = np.random.default_rng(0).normal(size=(300, 2)).astype("float32") * 4.0
+    probe = samples[: step_size_lib.PROBE_SIZE].astype(np.float64)
+    norms = 4.0 * np.linalg.norm(probe, axis=1) / np.sqrt(2.0)
+    scale = np.sqrt(np.mean(np.var(probe, axis=0)))
+    expected = step_size_lib.DATA_DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
+    assert expected < step_size_lib.TIME_CAP / 10  # the rule's own value, not the cap
+    assert describe_step_size(model, samples) == f"{expected:.4g} (auto)"

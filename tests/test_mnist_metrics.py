@@ -132,19 +132,24 @@ def test_mnist_metrics_defaults_match_each_metric_computed_by_hand(mnist_test):
 
 def test_mnist_fid_matches_an_eigenvalue_frechet_distance_to_the_shipped_statistics(mnist_test):
     samples = mnist_test[0][mnist_test[1] != 7][:600]
-    features, _ = mnist.mnist_features(samples)
     statistics = mnist_classifier.load_test_statistics()
-    mean, covariance = features.mean(axis=0), np.cov(features, rowvar=False)
-    # tr sqrt(C1 C2) is the sum of the square roots of C1 C2's eigenvalues, which are real and
-    # non-negative (C1 C2 is similar to C1^1/2 C2 C1^1/2); dead features make it singular.
-    eigenvalues = np.linalg.eigvals(covariance @ statistics["covariance"]).real
-    trace_root = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))
-    expected = (
-        np.sum((mean - statistics["mean"]) ** 2)
-        + np.trace(covariance + statistics["covariance"])
-        - 2 * trace_root
-    )
-    assert mnist.mnist_fid(samples) == pytest.approx(expected, rel=1e-4)
+
+    def eigenvalue_fid(images):
+        features, _ = mnist.mnist_features(images)
+        mean, covariance = features.mean(axis=0), np.cov(features, rowvar=False)
+        # tr sqrt(C1 C2) is the sum of the square roots of C1 C2's eigenvalues, which are real and
+        # non-negative (C1 C2 is similar to C1^1/2 C2 C1^1/2); dead features make it singular.
+        eigenvalues = np.linalg.eigvals(covariance @ statistics["covariance"]).real
+        trace_root = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))
+        return (
+            np.sum((mean - statistics["mean"]) ** 2)
+            + np.trace(covariance + statistics["covariance"])
+            - 2 * trace_root
+        )
+
+    assert mnist.mnist_fid(samples) == pytest.approx(eigenvalue_fid(samples), rel=1e-4)
+    # Two images, the fewest with a covariance, are enough (a rank-one covariance).
+    assert mnist.mnist_fid(samples[:2]) == pytest.approx(eigenvalue_fid(samples[:2]), rel=1e-4)
     assert mnist.mnist_fid(samples) == pytest.approx(mnist.mnist_metrics(samples, num_subsets=2)["fid"])
     with pytest.raises(ValueError, match=r"MNIST images \[n, 28, 28, 1\]"):
         mnist.mnist_fid(np.zeros((4, 8, 8, 1), np.float32))

@@ -65,3 +65,22 @@ def test_bad_arguments_are_named(tmp_path):
         ValueError, match=r"^A conditional model needs `latents` and `conditions`, not `num_samples`\.$"
     ):
         streaming.refine_to_shards(conditional, tmp_path / "c", 4, verbose=0)
+
+
+def test_an_auto_step_is_resolved_on_the_run_and_recorded_as_its_number(tmp_path):
+    manifest = streaming.refine_to_shards(_model(step_size="auto"), tmp_path, 10, shard_size=5, verbose=0)
+    reference = _model(step_size="auto")
+    expected = reference.predict(reference.sample_latents(10, seed=0), verbose=0)
+    assert isinstance(manifest["settings"]["step_size"], float)
+    assert manifest["settings"]["step_size"] == reference.step_size
+    np.testing.assert_array_equal(streaming.load_shards(tmp_path), expected)
+
+
+def test_passing_both_or_neither_of_num_samples_and_latents_says_which_were_given(tmp_path):
+    latents = np.zeros((4, 2), "float32")
+    for given, received in (
+        (dict(num_samples=4, latents=latents), "num_samples=4, latents=an array"),
+        (dict(num_samples=None, latents=None), "num_samples=None, latents=None"),
+    ):
+        with pytest.raises(ValueError, match=rf"^Pass exactly one of .* Received: {received}\.$"):
+            streaming.refine_to_shards(_model(), tmp_path, verbose=0, **given)
