@@ -116,3 +116,16 @@ def test_the_first_line_states_the_auto_step_resolved_on_the_first_rows_of_the_i
     expected = step_size_lib.DATA_DISPLACEMENT * scale / (10 * np.percentile(norms, 90))
     assert expected < step_size_lib.TIME_CAP / 10  # the rule's own value, not the cap
     assert describe_step_size(model, samples) == f"{expected:.4g} (auto)"
+
+
+def test_models_without_a_critic_or_a_generator_to_take_one_from_are_named_with_the_fix():
+    # No command builds this today (each needs --generator), but load_models is the one place every
+    # command's models come from, so it names the fix rather than failing on a None path.
+    from argparse import Namespace
+
+    from dgflow_tf.cli.options import load_models
+
+    args = Namespace(generator=None, critic=None, critic_scale=1.0, critic_kind="logit")
+    message = r"^pass --critic \(or --generator of a GAN module with a discriminator\)$"
+    with pytest.raises(ValueError, match=message):
+        load_models(args)

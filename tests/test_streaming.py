@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -161,7 +162,11 @@ def test_resuming_with_other_arguments_is_refused(tmp_path, change, key):
     call = dict(num_samples=20, shard_size=10, batch_size=5, verbose=0)
     streaming.refine_to_shards(_model(), tmp_path, **call)
     call.update(change.get("call", {}))
-    with pytest.raises(ValueError, match=f"holds a run with {key}=.*Use the original arguments"):
+    refused = (
+        rf"^'{re.escape(str(tmp_path))}' holds a run with {key}=.+, not .+: resuming it would mix samples "
+        r"of different runs\. Use the original arguments \(and model\), or a new directory\.$"
+    )
+    with pytest.raises(ValueError, match=refused):
         streaming.refine_to_shards(_model(**change.get("model", {})), tmp_path, **call)
 
 
