@@ -39,7 +39,7 @@ from memory import RESULTS, image_critic  # noqa: E402
 from dgflow_tf import noise  # noqa: E402
 
 SHAPE = (64, 128, 128, 3)
-NUMBERS = 64 * 128 * 128 * 3
+NUMBERS = math.prod(SHAPE)
 
 
 def main(argv=None):
