@@ -86,7 +86,7 @@ def _read_shard(path):
     # Never unpickled: a shard is numbers only, and unpickling runs code chosen by whoever wrote the file.
     try:
         return np.load(io.BytesIO(storage.read_bytes(path)), allow_pickle=False)
-    except ValueError as error:
+    except (ValueError, EOFError) as error:  # EOFError: an empty or truncated file
         raise CorruptShardError(
             f"Shard {path} is not a numeric .npy array ({error}). Delete it and call refine_to_shards "
             "again with the same arguments to refine it again."

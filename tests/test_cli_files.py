@@ -38,3 +38,9 @@ def test_an_array_of_python_objects_is_refused_not_unpickled(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError, match=r"^--latents .*objects\.npy is not a readable \.npy array"):
         load_array(str(tmp_path / "objects.npy"), "--latents")
+
+
+def test_an_empty_file_is_named_with_its_flag(tmp_path):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"^--latents .*empty\.npy is not a readable \.npy array"):
+        load_array(str(tmp_path / "empty.npy"), "--latents")

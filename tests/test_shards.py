@@ -77,3 +77,13 @@ def test_a_shard_of_python_objects_is_refused_even_with_a_matching_checksum(tmp_
         shards.CorruptShardError, match=rf"^Shard {re.escape(str(shard))} is not a numeric \.npy"
     ):
         shards.load_shards(tmp_path, verify=verify)
+
+
+def test_an_emptied_shard_read_without_verifying_is_named(tmp_path):
+    _run(tmp_path)
+    shard = tmp_path / "shard-00001.npy"
+    shard.write_bytes(b"")
+    with pytest.raises(
+        shards.CorruptShardError, match=rf"^Shard {re.escape(str(shard))} is not a numeric \.npy"
+    ):
+        shards.load_shards(tmp_path, verify=False)

@@ -16,7 +16,7 @@ def load_array(path, flag, memory_map=False):
         raise FileNotFoundError(f"{flag} {path}: no such file")
     try:
         return np.load(path, mmap_mode="r" if memory_map else None, allow_pickle=False)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:  # EOFError: an empty or truncated file
         raise ValueError(f"{flag} {path} is not a readable .npy array ({error})") from None
 
 
