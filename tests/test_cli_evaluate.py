@@ -4,6 +4,7 @@ for each reference shape, its progress lines and files."""
 import argparse
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -86,3 +87,20 @@ def test_sweep_reports_each_setting_unless_quiet_and_writes_its_files(point_mode
         assert "━" not in captured.err + captured.out
         assert (output / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert {path.name for path in output.iterdir()} == {"sweep.png", "sweep.md", "sweep.json"}
+
+
+def test_unreadable_samples_and_references_are_one_line_naming_the_argument(tmp_path, capsys):
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "points.npy", np.zeros((4, 2), np.float32))
+    for argv, expected in (
+        ([tmp_path / "missing.npy"], "samples .*missing.npy: no such file"),
+        ([tmp_path / "empty.npy"], "samples .*empty.npy is not a readable .npy array"),
+        (
+            [tmp_path / "points.npy", "--reference", tmp_path / "empty.npy"],
+            "--reference .*empty.npy is not a",
+        ),
+    ):
+        code = cli.main(["evaluate", *[str(arg) for arg in argv]], out=io.StringIO())
+        error = capsys.readouterr().err
+        assert code != 0 and "Traceback" not in error
+        assert re.search(f"^dgflow-tf evaluate: error: {expected}", error, re.MULTILINE), error

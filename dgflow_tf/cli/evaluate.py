@@ -10,11 +10,9 @@ from dgflow_tf.cli import files, options
 def run_evaluate(args, out):
     import json
 
-    import numpy as np
-
     from dgflow_tf import datasets
 
-    samples = np.load(args.samples)
+    samples = files.load_array(args.samples, "samples")
     results = {"samples": args.samples, "num_samples": int(len(samples))}
     if args.reference is None:
         defaults = {(8, 8, 1): "digits", (28, 28, 1): "mnist"}
@@ -31,12 +29,18 @@ def run_evaluate(args, out):
             reference = synthetic.held_out_data(args.reference, args.num_reference, args.seed)
             results.update(synthetic.evaluate(samples, reference, datasets.canonical_name(args.reference)))
         else:
-            results.update(synthetic.evaluate(samples, np.load(args.reference), dataset=None))
+            results.update(
+                synthetic.evaluate(samples, files.load_array(args.reference, "--reference"), dataset=None)
+            )
     elif samples.ndim == 4 and samples.shape[1:] == (8, 8, 1):
         from dgflow_tf.metrics import images as image_metrics
         from dgflow_tf.zoo import digits_classifier
 
-        reference = datasets.digits() if args.reference == "digits" else np.load(args.reference)
+        reference = (
+            datasets.digits()
+            if args.reference == "digits"
+            else files.load_array(args.reference, "--reference")
+        )
         extractor = digits_classifier.feature_extractor(digits_classifier.load_digits_classifier()[0])
         subset = min(len(samples), len(reference), 1000)
         results.update(
@@ -46,7 +50,7 @@ def run_evaluate(args, out):
         from dgflow_tf.metrics.mnist import mnist_metrics
 
         # "mnist": the shipped statistics of MNIST's 10,000 test images, no data needed.
-        reference = None if args.reference == "mnist" else np.load(args.reference)
+        reference = None if args.reference == "mnist" else files.load_array(args.reference, "--reference")
         subset = min(len(samples), 1000 if reference is None else min(len(reference), 1000))
         results.update(mnist_metrics(samples, reference, subset_size=subset, seed=args.seed))
     else:
@@ -104,8 +108,6 @@ def _sweep_score(args, reference):
 
 
 def _load_reference(args):
-    import numpy as np
-
     from dgflow_tf import datasets
 
     if args.reference in datasets.names():
@@ -116,7 +118,7 @@ def _load_reference(args):
         return datasets.digits()
     if args.reference == "mnist":
         return datasets.mnist("test")
-    return np.load(args.reference)
+    return files.load_array(args.reference, "--reference")
 
 
 def run_sweep(args, out):

@@ -156,12 +156,11 @@ def run_export(args, out):
     model = options.build_model(args)
     spec = None
     if model.conditional:
-        import numpy as np
         import tensorflow as tf
 
         if args.labels is None:
             raise ValueError("the generator is conditional: pass --labels with example labels")
-        labels = np.load(args.labels)
+        labels = files.load_array(args.labels, "--labels")
         spec = tf.TensorSpec([None, *labels.shape[1:]], tf.as_dtype(labels.dtype))
     model.export(args.output_dir, verbose=False, **({"condition_spec": spec} if spec is not None else {}))
     arguments = "z, labels, seed" if model.conditional else "z, seed"
