@@ -166,12 +166,73 @@ def test_metric_argument_errors():
         images.kernel_distance(np.zeros((5, 2)), np.zeros((5, 2)), num_subsets=0)
     with pytest.raises(ValueError, match="`images` must be 4-D"):
         images.extract(lambda x: (x, x), np.zeros((3, 8, 8)))
-    with pytest.raises(ValueError, match="NaN or Inf"):
+    with pytest.raises(
+        ValueError, match=r"^`images` contains NaN or Inf; the refinement or model diverged\.$"
+    ):
         images.extract(lambda x: (x, x), np.full((3, 8, 8, 1), np.nan))
     with pytest.raises(
         ValueError, match=r"^`batch_size` must be a positive integer\. Received: batch_size=0$"
     ):
         images.extract(lambda x: (x, x), np.zeros((3, 8, 8, 1)), batch_size=0)
+
+
+def test_extract_feeds_float32_batches_and_returns_float64_whatever_the_extractor_returns():
+    # Keras extractors take float32; the moments of FID need float64 whatever the extractor gives back.
+    seen = []
+
+    def extractor(batch):
+        seen.append((batch.dtype, len(batch)))
+        flat = batch.reshape(len(batch), -1)
+        return flat.astype(np.float32), flat[:, :2].astype(np.float16)
+
+    images_uint8 = np.arange(5 * 2 * 2 * 1, dtype=np.uint8).reshape(5, 2, 2, 1)
+    features, logits = images.extract(extractor, images_uint8, batch_size=2)
+    assert seen == [(np.float32, 2), (np.float32, 2), (np.float32, 1)]
+    assert features.dtype == np.float64 and logits.dtype == np.float64
+    np.testing.assert_array_equal(features, images_uint8.reshape(5, 4))
+
+
+def test_image_metrics_returns_each_metric_under_its_documented_name():
+    # A flattening extractor: every metric must equal the function it is documented to pass through,
+    # whether the reference is given as images or as its 2-D features.
+    rng = np.random.default_rng(21)
+    samples, reference = rng.normal(size=(40, 2, 2, 1)), rng.normal(size=(50, 2, 2, 1)) + 0.3
+
+    def extractor(batch):
+        return batch.reshape(len(batch), -1), batch.reshape(len(batch), -1)[:, :3]
+
+    fake, real = samples.reshape(40, 4), reference.reshape(50, 4)
+    kid = images.kernel_distance(fake, real, 7, 20, 3)
+    score = images.classifier_score(fake[:, :3], 5)
+    expected = {
+        "fid": images.frechet_distance(fake, real),
+        "kid": kid[0],
+        "kid_std": kid[1],
+        "score": score[0],
+        "score_std": score[1],
+    }
+    for given in (reference, real):
+        got = images.image_metrics(
+            samples, given, extractor, num_subsets=7, subset_size=20, num_splits=5, seed=3
+        )
+        assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_bad_activations_are_named_by_their_own_argument():
+    good = np.zeros((5, 3))
+    with pytest.raises(ValueError, match=r"^`activations_a` must be a 2-D array"):
+        images.kernel_distance(np.zeros(5), good)
+    with pytest.raises(ValueError, match=r"^`activations_b` must be a 2-D array"):
+        images.kernel_distance(good, np.zeros(5))
+
+
+def test_kernel_distance_draws_subsets_of_the_documented_1000_rows_by_default():
+    # Sets larger than 1,000 rows, so the default size is used as it is; 1,001 rows draw other subsets.
+    rng = np.random.default_rng(22)
+    a, b = rng.normal(size=(1100, 3)), rng.normal(size=(1100, 3)) + 0.1
+    default = images.kernel_distance(a, b, num_subsets=2)
+    assert default == images.kernel_distance(a, b, num_subsets=2, subset_size=1000)
+    assert default != images.kernel_distance(a, b, num_subsets=2, subset_size=1001)
 
 
 def test_inception_v3_extractor_shapes_with_random_weights():
