@@ -68,6 +68,19 @@ print(f"{stats.mutated} files mutated, {stats.unmodified} unmodified")
 def _environment():
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, env.get("PYTHONPATH")]))
+    # The tests find MNIST beside the repository (tests/conftest.py), but mutmut runs them from
+    # mutants/tests, one folder deeper, where that guess misses: they would skip, and every mutant
+    # that only they reach would survive. Point them at the copy the real tests would use.
+    shared_mnist = os.path.join(os.path.dirname(ROOT), "shared", "data", "mnist")
+    if "DGFLOW_TF_MNIST_DIR" not in env and os.path.isdir(shared_mnist):
+        env["DGFLOW_TF_MNIST_DIR"] = shared_mnist
+    if "DGFLOW_TF_MNIST_DIR" not in env:
+        print(
+            "warning: no MNIST folder (DGFLOW_TF_MNIST_DIR): the MNIST tests skip, so mutants that only "
+            "they reach survive",
+            file=sys.stderr,
+            flush=True,
+        )
     return env
 
 
