@@ -241,6 +241,19 @@ def _commit(*paths):
     return result.stdout.strip() or None
 
 
+def keep_earlier_stamps(rows, previous, selected):
+    """Rows of modules not in `selected` keep the commit and seconds of the previous table's row.
+
+    Their verdicts come from the store, not from mutants run at today's commit; `--report-only`
+    runs nothing, so it selects no module.
+    """
+    earlier = {row["module"]: row for row in previous.get("rows", [])}
+    for row in rows:
+        before = earlier.get(row["module"])
+        if row["module"] not in selected and before is not None and before.get("measured_at"):
+            row["measured_at"], row["seconds"] = before["measured_at"], before.get("seconds") or 0.0
+
+
 def tabulate(chosen, modules, equivalent):
     rows, survivors = [], []
     wall = read_seconds()
@@ -425,13 +438,7 @@ def main(argv=None):
     # verdicts here keep their previous row.
     everything = sample(modules, args.per_module, args.seed, ["dgflow_tf/*"])
     rows, survivors = tabulate(everything, modules, equivalent)
-    # A module this call did not select keeps the commit and time of the run that measured it: its
-    # verdicts come from the store, not from mutants run at today's commit.
-    earlier = {row["module"]: row for row in previous.get("rows", [])}
-    for row in rows:
-        before = earlier.get(row["module"])
-        if row["module"] not in chosen and before is not None and before.get("measured_at"):
-            row["measured_at"], row["seconds"] = before["measured_at"], before.get("seconds") or 0.0
+    keep_earlier_stamps(rows, previous, () if args.report_only else chosen)
     status_of = {
         name: STATUS.get(code, "other") for results in modules.values() for name, (code, _) in results.items()
     }

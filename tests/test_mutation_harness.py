@@ -32,3 +32,23 @@ def test_without_mnist_the_run_warns_that_its_tests_will_skip(mutation, capsys):
     environment = mutation._environment()
     assert "DGFLOW_TF_MNIST_DIR" not in environment
     assert "the MNIST tests skip, so mutants that only they reach survive" in capsys.readouterr().err
+
+
+def _row(module, measured_at, seconds):
+    return {"module": module, "measured_at": measured_at, "seconds": seconds}
+
+
+def test_a_report_only_call_keeps_every_module_s_commit_and_seconds():
+    module = load_benchmark("mutation")
+    previous = {"rows": [_row("a.py", "1111111", 40.0), _row("b.py", "2222222", 50.0)]}
+    rows = [_row("a.py", "9999999", 0.0), _row("b.py", "9999999", 0.0)]
+    module.keep_earlier_stamps(rows, previous, selected=())
+    assert rows == previous["rows"]
+
+
+def test_a_module_run_now_is_stamped_now_and_the_others_keep_theirs():
+    module = load_benchmark("mutation")
+    previous = {"rows": [_row("a.py", "1111111", 40.0), _row("b.py", "2222222", None)]}
+    rows = [_row("a.py", "9999999", 12.0), _row("b.py", "9999999", 7.0), _row("c.py", "9999999", 3.0)]
+    module.keep_earlier_stamps(rows, previous, selected={"a.py"})
+    assert rows == [_row("a.py", "9999999", 12.0), _row("b.py", "2222222", 0.0), _row("c.py", "9999999", 3.0)]
