@@ -30,12 +30,12 @@ def test_counts_the_settings_that_improve_every_seed_and_picks_the_best_mean(gri
     special = {3: {0: 0.5, 1: 1.5}, 7: {0: 0.9, 1: 0.95}}
     rows, chosen = _rows(grid, "swissroll/nsgan", "ot", base, special, {0: 2.0, 1: 2.0})
     (entry,) = grid.summarise(rows)
-    assert entry["settings"] == len(chosen) == 42
+    assert entry["settings"] == len(chosen) == 84
     assert (entry["improving every seed"], entry["most seeds improved"]) == (1, 2)
     assert entry["base mean"] == pytest.approx(1.0)
     assert entry["best mean"] == pytest.approx(0.925)
     assert entry["best mean setting"] == chosen[7] and entry["best mean seeds improved"] == 2
-    assert "| swissroll/nsgan | OT | 2 | 1 of 42 | 2 | 1.0000 | 0.9250 |" in grid.markdown(
+    assert "| swissroll/nsgan | OT | 2 | 1 of 84 | 2 | 1.0000 | 0.9250 |" in grid.markdown(
         [entry], 1.0, "cmd"
     )
 
