@@ -70,7 +70,7 @@ def test_drs_errors():
         DRS(identity, zero_critic, gamma_quantile=1.5)
     with pytest.raises(ValueError, match="generator"):
         DRS(None, zero_critic)
-    with pytest.raises(ValueError, match=r"^`z` must have shape \[batch, 2\]"):
+    with pytest.raises(ValueError, match=r"^`latents` must have shape \[batch, 2\]"):
         drs.fit(np.zeros((3, 5), "float32"))
     with pytest.raises(TypeError) as caught:
         MHGAN(5, zero_critic)
@@ -150,6 +150,30 @@ def test_mhgan_chains_started_at_real_data_never_return_it():
     assert not np.any(result.samples == 9.0)
     with pytest.raises(ValueError, match="initial_samples"):
         mh.refine(np.zeros((6, 2), "float32"), initial_samples=real[:2])
+
+
+def test_mhgan_takes_real_samples_in_data_space_when_latents_have_another_shape():
+    # Latents of 3 numbers, samples of shape [2, 1]: the real samples (calibrate) and the chains'
+    # starts (initial_samples) are data, so the latent shape must not be asked of them. The
+    # calibration must be the one an MH-GAN without a latent shape (no shape checks) fits.
+    def generator(z, training=False):
+        return tf.reshape(PROPOSAL_STD * z[:, :2], [-1, 2, 1])
+
+    def critic(x):
+        return exact_log_ratio(x[:, :, 0])  # the ratio of the first coordinate
+
+    rng = np.random.default_rng(5)
+    real = rng.normal(TARGET_MEAN, 1.0, size=(2000, 2, 1)).astype("float32")
+    z = rng.normal(size=(2000, 3)).astype("float32")
+    mh = MHGAN(generator, critic, latent_shape=(3,), chain_length=4, seed=0).calibrate(real, z)
+    unchecked = MHGAN(generator, critic, chain_length=4, seed=0).calibrate(real, z)
+    assert mh.calibration == pytest.approx(unchecked.calibration, rel=1e-12)
+    result = mh.refine(z[:6], initial_samples=real[:6])
+    assert result.samples.shape == (6, 2, 1)
+    with pytest.raises(ValueError, match=r"^`latents` must have shape \[batch, 3\]"):
+        mh.calibrate(real, real)
+    with pytest.raises(ValueError, match=r"^`z` must have shape \[batch, 3\]"):
+        mh.refine(real[:6])
 
 
 # -- DDLS ----------------------------------------------------------------------------------------

@@ -83,8 +83,13 @@ class Baseline:
     def _generate(self, latents):
         return latents if self.generator is None else self.generator(latents, training=False)
 
-    def _as_input(self, x, name="z"):
+    def _as_input(self, x, name):
+        """`x` as a batch tensor of latents; errors name it `name`, the argument as the user spelled it."""
         return as_batch_tensor(x, name, self.latent_shape)
+
+    def _as_samples(self, x, name):
+        """`x` as a batch tensor of data-space samples (real or generated): no latent shape applies."""
+        return as_batch_tensor(x, name)
 
     def _batched(self, fn, *arrays):
         """Applies compiled `fn` to aligned arrays in chunks of `batch_size`; concatenates NumPy outputs."""

@@ -116,7 +116,7 @@ class DRS(Baseline):
 
     def fit(self, latents: np.ndarray) -> "DRS":
         """Burn-in: sets `max_logit` (D_M) and `gamma` from the samples of `latents`. Returns `self`."""
-        latents = self._as_input(latents)
+        latents = self._as_input(latents, "latents")
         _, logits = self.generate_and_score(latents)
         logits = logits.astype(np.float64)
         self.max_logit = float(np.max(logits))
@@ -154,7 +154,7 @@ class DRS(Baseline):
         """
         if self.gamma is None:
             raise ValueError("DRS is not calibrated: call `fit(burn_in_latents)` before `refine`.")
-        latents = self._as_input(x).numpy()
+        latents = self._as_input(x, "z").numpy()
         n = len(latents)
         proposal_seed, accept_seed = self._seed(seed, "proposals"), self._seed(seed, "accept")
         max_logit = self.max_logit

@@ -101,9 +101,9 @@ class MHGAN(Baseline):
             real_samples: `[m, ...]` held-out real samples (label 1).
             latents: `[k, ...]` latents whose samples are labelled 0.
         """
-        real = self._as_input(real_samples, "real_samples")
+        real = self._as_samples(real_samples, "real_samples")
         real_logits = self._batched(self._function("critic", self.critic, batch_spec(real)), real)
-        _, fake_logits = self.generate_and_score(self._as_input(latents))
+        _, fake_logits = self.generate_and_score(self._as_input(latents, "latents"))
         self.calibration = fit_logit_calibration(real_logits, fake_logits)
         self.calibration_evaluations = len(fake_logits)
         return self
@@ -130,11 +130,11 @@ class MHGAN(Baseline):
             A `BaselineResult`; `info` holds the acceptance rate and the
             number of chains that never accepted.
         """
-        latents = self._as_input(x).numpy()
+        latents = self._as_input(x, "z").numpy()
         n, k = len(latents), self.chain_length
         proposal_seed, accept_seed = self._seed(seed, "proposals"), self._seed(seed, "accept")
         if initial_samples is not None:
-            initial = self._as_input(initial_samples, "initial_samples")
+            initial = self._as_samples(initial_samples, "initial_samples")
             if initial.shape[0] != n:
                 raise ValueError(
                     f"`initial_samples` must hold one sample per chain ({n}). Received: {initial.shape[0]}"
