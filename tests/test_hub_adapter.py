@@ -39,6 +39,8 @@ def test_compare_gan_layout_matches_a_numpy_rederivation(compare_gan_path, weigh
     gan = hub_adapter.load_gan(compare_gan_path, batch_size=batch_size)
     # The {gen, bsN} layout is S3GAN's and SSGAN's, whose z is standard normal.
     assert gan.layout == "compare_gan" and gan.latent_prior == "normal"
+    # Named layers in this layout too, so a summary or an error tells the two networks apart.
+    assert (gan.generator.name, gan.discriminator.name) == ("hub_generator", "hub_discriminator")
     # Without bsNone the largest fixed batch is the default; 10 samples need padding and chunks.
     assert gan.generator.fixed_batch_size == (batch_size or 8)
     # The NumPy twin reflects at the box [-1, 1]: refine with that prior, as for a uniform module.

@@ -55,6 +55,38 @@ def test_environment_variable_is_the_default_folder(mnist_dir, monkeypatch):
         datasets.mnist("test")
 
 
+def test_without_a_folder_each_split_comes_from_keras_datasets(mnist_dir, monkeypatch):
+    # Online, with no folder given, MNIST comes from keras.datasets.mnist; here its download is
+    # replaced by the IDX files, so nothing is fetched. Each split must be the one asked for.
+    import keras
+
+    def idx(stem, rank):
+        return datasets._read_idx(mnist_dir, stem, rank)[0]
+
+    def load_data():
+        return (
+            (idx("train-images-idx3-ubyte", 3), idx("train-labels-idx1-ubyte", 1)),
+            (idx("t10k-images-idx3-ubyte", 3), idx("t10k-labels-idx1-ubyte", 1)),
+        )
+
+    monkeypatch.delenv(datasets.MNIST_DIR_VARIABLE, raising=False)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", load_data)
+    for split in ("test", "train"):
+        images, labels = datasets.mnist(split, return_labels=True)
+        expected_images, expected_labels = datasets.mnist(split, mnist_dir, return_labels=True)
+        np.testing.assert_array_equal(images, expected_images)
+        np.testing.assert_array_equal(labels, expected_labels)
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(
+        FileNotFoundError, match=rf"\(no network\)\. Offline, pass `path`.*{datasets.MNIST_DIR_VARIABLE}"
+    ):
+        datasets.mnist("test")
+
+
 def test_bad_split_and_missing_files_name_the_fix(tmp_path):
     with pytest.raises(ValueError, match="`split` must be one of"):
         datasets.mnist("validation", tmp_path)
