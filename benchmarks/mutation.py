@@ -72,15 +72,16 @@ def _environment():
     # mutants/tests, one folder deeper, where that guess misses: they would skip, and every mutant
     # that only they reach would survive. Point them at the copy the real tests would use.
     shared_mnist = os.path.join(os.path.dirname(ROOT), "shared", "data", "mnist")
-    if "DGFLOW_TF_MNIST_DIR" not in env and os.path.isdir(shared_mnist):
-        env["DGFLOW_TF_MNIST_DIR"] = shared_mnist
     if "DGFLOW_TF_MNIST_DIR" not in env:
-        print(
-            "warning: no MNIST folder (DGFLOW_TF_MNIST_DIR): the MNIST tests skip, so mutants that only "
-            "they reach survive",
-            file=sys.stderr,
-            flush=True,
-        )
+        if os.path.isdir(shared_mnist):
+            env["DGFLOW_TF_MNIST_DIR"] = shared_mnist
+        else:
+            print(
+                "warning: no MNIST folder (DGFLOW_TF_MNIST_DIR): the MNIST tests skip, so mutants that "
+                "only they reach survive",
+                file=sys.stderr,
+                flush=True,
+            )
     return env
 
 
