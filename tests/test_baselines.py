@@ -174,6 +174,9 @@ def test_mhgan_takes_real_samples_in_data_space_when_latents_have_another_shape(
         mh.calibrate(real, real)
     with pytest.raises(ValueError, match=r"^`z` must have shape \[batch, 3\]"):
         mh.refine(real[:6])
+    for empty, name in (((real[:0], z), "real_samples"), ((real, z[:0]), "latents")):
+        with pytest.raises(ValueError, match=rf"^`{name}` holds no samples; the calibration needs some"):
+            mh.calibrate(*empty)
 
 
 # -- DDLS ----------------------------------------------------------------------------------------

@@ -100,10 +100,18 @@ class MHGAN(Baseline):
         Args:
             real_samples: `[m, ...]` held-out real samples (label 1).
             latents: `[k, ...]` latents whose samples are labelled 0.
+
+        Raises:
+            ValueError: for bad inputs, or no rows in either: logistic
+                regression needs both labels.
         """
         real = self._as_samples(real_samples, "real_samples")
+        latents = self._as_input(latents, "latents")
+        for name, rows in (("real_samples", real), ("latents", latents)):
+            if rows.shape[0] == 0:
+                raise ValueError(f"`{name}` holds no samples; the calibration needs some of both kinds.")
         real_logits = self._batched(self._function("critic", self.critic, batch_spec(real)), real)
-        _, fake_logits = self.generate_and_score(self._as_input(latents, "latents"))
+        _, fake_logits = self.generate_and_score(latents)
         self.calibration = fit_logit_calibration(real_logits, fake_logits)
         self.calibration_evaluations = len(fake_logits)
         return self
